@@ -1,0 +1,13 @@
+//! The contract both ends of fieldsync share: wire messages, the sans-IO sync
+//! session, and the document model.
+//!
+//! Nothing here performs I/O. The server and the SDK feed bytes and documents in
+//! and act on what comes out, so every protocol path can be tested
+//! deterministically in memory.
+
+pub mod model;
+pub mod session;
+pub mod wire;
+
+pub use model::{DocHeader, DocId, DocType};
+pub use wire::{ClientMsg, ErrorCode, RejectCode, ServerMsg, PROTOCOL_VERSION};

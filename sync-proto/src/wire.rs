@@ -1,0 +1,268 @@
+//! Wire messages, their compact binary encoding (CBOR), and stable error codes.
+//!
+//! Every WebSocket binary frame carries exactly one message. A connection opens
+//! with [`ClientMsg::Hello`]; the server answers [`ServerMsg::Welcome`] or
+//! [`ServerMsg::Error`] and closes. Per document, the payload of
+//! [`ClientMsg::Sync`] / [`ServerMsg::Sync`] is an `automerge::sync::Message`,
+//! so the document-level protocol is automerge's own.
+
+use automerge::ChangeHash;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{DocHeader, DocId};
+
+/// Version of this wire protocol. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// A change hash as it travels on the wire (32 raw bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Head(#[serde(with = "serde_bytes")] pub [u8; 32]);
+
+impl From<ChangeHash> for Head {
+    fn from(h: ChangeHash) -> Self {
+        Head(h.0)
+    }
+}
+
+impl From<Head> for ChangeHash {
+    fn from(h: Head) -> Self {
+        ChangeHash(h.0)
+    }
+}
+
+/// Converts automerge heads to wire heads.
+pub fn to_wire_heads(heads: &[ChangeHash]) -> Vec<Head> {
+    heads.iter().copied().map(Head::from).collect()
+}
+
+/// Converts wire heads to automerge heads.
+pub fn from_wire_heads(heads: &[Head]) -> Vec<ChangeHash> {
+    heads.iter().copied().map(ChangeHash::from).collect()
+}
+
+/// Messages a device sends to the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message of every connection.
+    Hello {
+        protocol_version: u16,
+        device_id: String,
+        /// Access token (JWT) obtained from `/api/v1/auth/login` or `/refresh`.
+        token: String,
+        /// The community change sequence the device has fully synced up to.
+        cursor: u64,
+    },
+    /// One automerge sync message for one document.
+    Sync {
+        header: DocHeader,
+        #[serde(with = "serde_bytes")]
+        message: Vec<u8>,
+    },
+}
+
+/// A document the server announces as changed since the device's cursor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Announce {
+    pub header: DocHeader,
+    /// The document's heads as durably stored.
+    pub heads: Vec<Head>,
+    /// Community change sequence of the document's latest stored change.
+    pub seq: u64,
+}
+
+/// Messages the server sends to a device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The handshake succeeded.
+    Welcome {
+        protocol_version: u16,
+        user_id: String,
+        community_id: String,
+        /// The community's change sequence when the connection was accepted.
+        server_cursor: u64,
+    },
+    /// Documents changed since the device's cursor. After the device has synced
+    /// every listed document it may store `upto` as its cursor.
+    Changed {
+        docs: Vec<Announce>,
+        upto: u64,
+        /// True when this page brings the device up to the server's current sequence.
+        caught_up: bool,
+    },
+    /// Reply to a [`ClientMsg::Sync`]. Sent only after any changes it carried are
+    /// durably committed; `durable_heads` are the document's heads as stored,
+    /// so every change they cover is acknowledged.
+    Sync {
+        doc: DocId,
+        #[serde(with = "serde_bytes")]
+        message: Option<Vec<u8>>,
+        durable_heads: Vec<Head>,
+    },
+    /// The change set of a [`ClientMsg::Sync`] was rejected; nothing of it was stored.
+    Reject {
+        doc: DocId,
+        code: RejectCode,
+        message: String,
+    },
+    /// A connection-level error. The server closes the connection after sending it.
+    Error { code: ErrorCode, message: String },
+}
+
+/// Why a connection was refused or closed. Stable: clients match on these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A frame could not be decoded as a protocol message.
+    Malformed,
+    /// A frame exceeded the server's frame size limit.
+    FrameTooLarge,
+    /// The client speaks a protocol version this server does not.
+    UnsupportedVersion,
+    /// The first message was not a `Hello`, or a second `Hello` arrived.
+    HandshakeRequired,
+    /// No token, or a token that is forged or malformed.
+    Unauthenticated,
+    /// The access token has expired; refresh it and reconnect.
+    TokenExpired,
+    /// The device has been revoked by the office.
+    DeviceRevoked,
+    /// The token was issued to a different device.
+    DeviceMismatch,
+    /// Too many documents in flight on one connection.
+    TooManyDocuments,
+    /// The server is shutting down; reconnect later.
+    ShuttingDown,
+    /// Something failed on the server; the message carries an incident id.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Whether reconnecting (possibly after refreshing the token) can succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::TokenExpired | ErrorCode::ShuttingDown | ErrorCode::Internal
+        )
+    }
+}
+
+/// Why a document change set was rejected. Stable: clients match on these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// A new change was made by an automerge actor not registered to this device.
+    ForeignActor,
+    /// The document would exceed the server's document size limit.
+    DocumentTooLarge,
+    /// The sync message exceeded the message size limit.
+    MessageTooLarge,
+    /// The sync payload is not a valid automerge sync message or holds invalid changes.
+    InvalidSyncMessage,
+    /// The header names a type or schema version the server does not accept, or
+    /// differs from the stored document's.
+    InvalidHeader,
+    /// The document content violates its type's schema.
+    SchemaViolation,
+    /// The user's role or scope does not allow this write.
+    Forbidden,
+    /// The document changed concurrently on the server; sync it again.
+    Conflict,
+}
+
+impl RejectCode {
+    /// Whether syncing the same local changes again can succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, RejectCode::Conflict)
+    }
+}
+
+/// A frame that could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed message: {0}")]
+pub struct DecodeError(String);
+
+fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    ciborium::into_writer(msg, &mut out).expect("CBOR encoding into a Vec cannot fail");
+    out
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, DecodeError> {
+    ciborium::from_reader(bytes).map_err(|e| DecodeError(e.to_string()))
+}
+
+impl ClientMsg {
+    /// Encodes this message as one binary frame.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes one binary frame.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(bytes)
+    }
+}
+
+impl ServerMsg {
+    /// Encodes this message as one binary frame.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Decodes one binary frame.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DocType;
+
+    #[test]
+    fn messages_round_trip() {
+        let header = DocHeader::new(DocId::new("doc-1").unwrap(), DocType::Note);
+        let msgs = [
+            ClientMsg::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                device_id: "dev".into(),
+                token: "t".into(),
+                cursor: 7,
+            },
+            ClientMsg::Sync {
+                header: header.clone(),
+                message: vec![1, 2, 3],
+            },
+        ];
+        for m in msgs {
+            assert_eq!(ClientMsg::decode(&m.encode()).unwrap(), m);
+        }
+        let s = ServerMsg::Sync {
+            doc: header.id.clone(),
+            message: None,
+            durable_heads: vec![Head([7; 32])],
+        };
+        assert_eq!(ServerMsg::decode(&s.encode()).unwrap(), s);
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        assert!(ClientMsg::decode(&[0xff, 0x00, 0x13]).is_err());
+        assert!(ClientMsg::decode(b"").is_err());
+    }
+
+    #[test]
+    fn codes_have_stable_names() {
+        let enc = ServerMsg::Error {
+            code: ErrorCode::DeviceRevoked,
+            message: String::new(),
+        }
+        .encode();
+        let needle = b"device_revoked";
+        assert!(enc.windows(needle.len()).any(|w| w == needle));
+    }
+}
