@@ -1,1 +1,15 @@
-pub fn x(){}
+//! fieldsync server: sync over WebSocket, authentication, and storage on SQLite
+//! or PostgreSQL. See ARCHITECTURE.md for the map.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod store;
+pub mod sync;
+
+pub use app::Server;
+pub use config::Config;

@@ -1,1 +1,8 @@
-fn main(){}
+//! The `fieldsync` binary.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> std::process::ExitCode {
+    fieldsync_server::cli::main()
+}

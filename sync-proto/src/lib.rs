@@ -10,4 +10,4 @@ pub mod session;
 pub mod wire;
 
 pub use model::{DocHeader, DocId, DocType};
-pub use wire::{ClientMsg, ErrorCode, RejectCode, ServerMsg, PROTOCOL_VERSION};
+pub use wire::{ClientMsg, ErrorCode, PROTOCOL_VERSION, RejectCode, ServerMsg};

@@ -69,12 +69,7 @@ pub trait LocalDocs {
     fn finished(&mut self, id: &DocId, state: &sync::State) -> Result<(), Self::Error>;
     /// The server rejected our changes: quarantine them and return the document
     /// to the server's accepted state.
-    fn rejected(
-        &mut self,
-        id: &DocId,
-        code: RejectCode,
-        message: &str,
-    ) -> Result<(), Self::Error>;
+    fn rejected(&mut self, id: &DocId, code: RejectCode, message: &str) -> Result<(), Self::Error>;
 }
 
 /// What the session asks its driver to do or tells it happened.
@@ -217,14 +212,25 @@ impl ClientSession {
                 out.push(ClientEvent::Failed { code, message });
                 return Ok(out);
             }
-            (Phase::AwaitWelcome, ServerMsg::Welcome { protocol_version, user_id, community_id, .. }) => {
+            (
+                Phase::AwaitWelcome,
+                ServerMsg::Welcome {
+                    protocol_version,
+                    user_id,
+                    community_id,
+                    ..
+                },
+            ) => {
                 if protocol_version != PROTOCOL_VERSION {
                     return Err(SessionError::Protocol(format!(
                         "server speaks protocol {protocol_version}, we speak {PROTOCOL_VERSION}"
                     )));
                 }
                 self.phase = Phase::Ready;
-                out.push(ClientEvent::Welcome { user_id, community_id });
+                out.push(ClientEvent::Welcome {
+                    user_id,
+                    community_id,
+                });
             }
             (Phase::AwaitWelcome, other) => {
                 return Err(SessionError::Protocol(format!(
@@ -236,14 +242,34 @@ impl ClientSession {
             (Phase::Ready, ServerMsg::Welcome { .. }) => {
                 return Err(SessionError::Protocol("second welcome".into()));
             }
-            (Phase::Ready, ServerMsg::Changed { docs: announced, upto, caught_up }) => {
+            (
+                Phase::Ready,
+                ServerMsg::Changed {
+                    docs: announced,
+                    upto,
+                    caught_up,
+                },
+            ) => {
                 self.on_changed(announced, upto, docs)?;
                 if caught_up {
                     self.caught_up = true;
                 }
             }
-            (Phase::Ready, ServerMsg::Sync { doc, message, durable_heads }) => {
-                self.on_sync(doc, message, &from_wire_heads(&durable_heads), docs, &mut out)?;
+            (
+                Phase::Ready,
+                ServerMsg::Sync {
+                    doc,
+                    message,
+                    durable_heads,
+                },
+            ) => {
+                self.on_sync(
+                    doc,
+                    message,
+                    &from_wire_heads(&durable_heads),
+                    docs,
+                    &mut out,
+                )?;
             }
             (Phase::Ready, ServerMsg::Reject { doc, code, message }) => {
                 self.on_reject(doc, code, message, docs, &mut out)?;
@@ -308,7 +334,9 @@ impl ClientSession {
         if let Some(bytes) = message {
             let msg = sync::Message::decode(&bytes)
                 .map_err(|e| SessionError::Protocol(format!("bad sync message for {doc}: {e}")))?;
-            let (changed, heads) = docs.receive(&ex.header, &mut ex.state, msg).map_err(store)?;
+            let (changed, heads) = docs
+                .receive(&ex.header, &mut ex.state, msg)
+                .map_err(store)?;
             if changed {
                 out.push(ClientEvent::RemoteChange(doc.clone()));
             }
@@ -360,7 +388,11 @@ impl ClientSession {
             return Ok(());
         }
         docs.rejected(&doc, code, &message).map_err(store)?;
-        out.push(ClientEvent::Rejected { doc: doc.clone(), code, message });
+        out.push(ClientEvent::Rejected {
+            doc: doc.clone(),
+            code,
+            message,
+        });
         self.finish(&doc, None);
         Ok(())
     }
@@ -386,7 +418,9 @@ impl ClientSession {
             return Ok(());
         }
         while self.active.len() < self.window {
-            let Some(header) = self.queue.pop_front() else { break };
+            let Some(header) = self.queue.pop_front() else {
+                break;
+            };
             let saved = docs.saved_sync(&header.id).map_err(store)?;
             let mut state = saved.state.unwrap_or_default();
             if saved.has_local_changes {
@@ -400,7 +434,11 @@ impl ClientSession {
                     }));
                     self.active.insert(
                         header.id.clone(),
-                        Exchange { header, state, again: false },
+                        Exchange {
+                            header,
+                            state,
+                            again: false,
+                        },
                     );
                 }
                 None => {
@@ -438,7 +476,10 @@ fn assume_server_has_shared_heads(state: &mut sync::State) {
     state.their_have = Some(if shared.is_empty() {
         Vec::new()
     } else {
-        vec![Have { last_sync: shared, bloom: BloomFilter::default() }]
+        vec![Have {
+            last_sync: shared,
+            bloom: BloomFilter::default(),
+        }]
     });
     state.their_capabilities = Some(vec![Capability::MessageV2, Capability::SyncReset]);
 }
@@ -486,7 +527,10 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(code: RejectCode, message: impl Into<String>) -> Self {
-        Rejection { code, message: message.into() }
+        Rejection {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -516,12 +560,20 @@ pub fn apply_client_sync(
             ),
         ));
     }
-    let msg = sync::Message::decode(message)
-        .map_err(|e| Rejection::new(RejectCode::InvalidSyncMessage, format!("cannot decode sync message: {e}")))?;
+    let msg = sync::Message::decode(message).map_err(|e| {
+        Rejection::new(
+            RejectCode::InvalidSyncMessage,
+            format!("cannot decode sync message: {e}"),
+        )
+    })?;
     let before = doc.get_heads();
     let mut state = sync::State::new();
-    doc.receive_sync_message(&mut state, msg)
-        .map_err(|e| Rejection::new(RejectCode::InvalidSyncMessage, format!("cannot apply changes: {e}")))?;
+    doc.receive_sync_message(&mut state, msg).map_err(|e| {
+        Rejection::new(
+            RejectCode::InvalidSyncMessage,
+            format!("cannot apply changes: {e}"),
+        )
+    })?;
     let new = doc.get_changes(&before);
     for change in &new {
         if !device_actors.contains(change.actor_id()) {
@@ -535,7 +587,11 @@ pub fn apply_client_sync(
             ));
         }
     }
-    let incremental = if new.is_empty() { Vec::new() } else { doc.save_after(&before) };
+    let incremental = if new.is_empty() {
+        Vec::new()
+    } else {
+        doc.save_after(&before)
+    };
     if stored_bytes + incremental.len() > limits.max_document_bytes {
         return Err(Rejection::new(
             RejectCode::DocumentTooLarge,
@@ -547,7 +603,11 @@ pub fn apply_client_sync(
         ));
     }
     let reply = doc.generate_sync_message(&mut state);
-    Ok(Applied { new_changes: new.len(), incremental, reply })
+    Ok(Applied {
+        new_changes: new.len(),
+        incremental,
+        reply,
+    })
 }
 
 #[cfg(test)]

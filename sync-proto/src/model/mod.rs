@@ -28,7 +28,11 @@ impl DocId {
             && id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
-        if ok { Ok(DocId(id)) } else { Err(InvalidDocId(id)) }
+        if ok {
+            Ok(DocId(id))
+        } else {
+            Err(InvalidDocId(id))
+        }
     }
 
     /// The id as text.

@@ -6,14 +6,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
-use automerge::{ActorId, Automerge, ChangeHash, ReadDoc, ROOT};
+use automerge::{ActorId, Automerge, ChangeHash, ROOT, ReadDoc};
 use proptest::prelude::*;
 
 use super::*;
 use crate::model::DocType;
 use crate::wire::{Head, to_wire_heads};
 
-const LIMITS: DocLimits = DocLimits { max_message_bytes: 1 << 20, max_document_bytes: 1 << 20 };
+const LIMITS: DocLimits = DocLimits {
+    max_message_bytes: 1 << 20,
+    max_document_bytes: 1 << 20,
+};
 
 #[derive(Default)]
 struct StoredDoc {
@@ -49,7 +52,11 @@ impl Hub {
                 seq: d.seq,
             })
             .collect();
-        ServerMsg::Changed { docs, upto: self.seq, caught_up: true }
+        ServerMsg::Changed {
+            docs,
+            upto: self.seq,
+            caught_up: true,
+        }
     }
 
     fn handle(&mut self, device: &str, msg: ClientMsg) -> Vec<ServerMsg> {
@@ -87,7 +94,11 @@ impl Hub {
                         if stored.header.is_none() {
                             self.docs.remove(&header.id);
                         }
-                        vec![ServerMsg::Reject { doc: header.id, code: r.code, message: r.message }]
+                        vec![ServerMsg::Reject {
+                            doc: header.id,
+                            code: r.code,
+                            message: r.message,
+                        }]
                     }
                 }
             }
@@ -119,16 +130,26 @@ impl LocalDocs for MemDocs {
     }
 
     fn has_heads(&mut self, id: &DocId, heads: &[ChangeHash]) -> Result<bool, String> {
-        Ok(self.docs.get(id).is_some_and(|d| d.doc.get_missing_deps(heads).is_empty()))
+        Ok(self
+            .docs
+            .get(id)
+            .is_some_and(|d| d.doc.get_missing_deps(heads).is_empty()))
     }
 
     fn saved_sync(&mut self, id: &DocId) -> Result<SavedSync, String> {
         Ok(match self.docs.get(id) {
             None => SavedSync::default(),
             Some(d) => {
-                let shared = d.state.as_ref().map(|s| s.shared_heads.clone()).unwrap_or_default();
+                let shared = d
+                    .state
+                    .as_ref()
+                    .map(|s| s.shared_heads.clone())
+                    .unwrap_or_default();
                 SavedSync {
-                    state: d.state.as_ref().map(|s| automerge::sync::State::decode(&s.encode()).unwrap()),
+                    state: d
+                        .state
+                        .as_ref()
+                        .map(|s| automerge::sync::State::decode(&s.encode()).unwrap()),
                     has_local_changes: d.doc.get_heads() != shared,
                 }
             }
@@ -152,14 +173,19 @@ impl LocalDocs for MemDocs {
         state: &mut automerge::sync::State,
         message: automerge::sync::Message,
     ) -> Result<(bool, Vec<ChangeHash>), String> {
-        let d = self.docs.entry(header.id.clone()).or_insert_with(|| LocalDoc {
-            header: header.clone(),
-            doc: Automerge::new(),
-            state: None,
-            acked: vec![],
-        });
+        let d = self
+            .docs
+            .entry(header.id.clone())
+            .or_insert_with(|| LocalDoc {
+                header: header.clone(),
+                doc: Automerge::new(),
+                state: None,
+                acked: vec![],
+            });
         let before = d.doc.get_heads();
-        d.doc.receive_sync_message(state, message).map_err(|e| e.to_string())?;
+        d.doc
+            .receive_sync_message(state, message)
+            .map_err(|e| e.to_string())?;
         let after = d.doc.get_heads();
         Ok((before != after, after))
     }
@@ -180,12 +206,18 @@ impl LocalDocs for MemDocs {
 
     fn rejected(&mut self, id: &DocId, code: RejectCode, _message: &str) -> Result<(), String> {
         let d = self.docs.remove(id).ok_or("no such doc")?;
-        self.quarantine.push((id.clone(), code, d.doc.save_after(&d.acked)));
+        self.quarantine
+            .push((id.clone(), code, d.doc.save_after(&d.acked)));
         if !d.acked.is_empty() {
             let restored = d.doc.fork_at(&d.acked).map_err(|e| e.to_string())?;
             self.docs.insert(
                 id.clone(),
-                LocalDoc { header: d.header, doc: restored, state: None, acked: d.acked },
+                LocalDoc {
+                    header: d.header,
+                    doc: restored,
+                    state: None,
+                    acked: d.acked,
+                },
             );
         }
         Ok(())
@@ -204,18 +236,28 @@ impl Device {
     fn new(name: &str, hub: &mut Hub) -> Self {
         let actor = ActorId::random();
         hub.register(name, actor.clone());
-        Device { name: name.into(), actor, docs: MemDocs::default(), cursor: 0, rejected: vec![] }
+        Device {
+            name: name.into(),
+            actor,
+            docs: MemDocs::default(),
+            cursor: 0,
+            rejected: vec![],
+        }
     }
 
     fn edit(&mut self, id: &str, key: &str, value: &str) {
         let id = DocId::new(id).unwrap();
         let actor = self.actor.clone();
-        let d = self.docs.docs.entry(id.clone()).or_insert_with(|| LocalDoc {
-            header: DocHeader::new(id, DocType::Note),
-            doc: Automerge::new(),
-            state: None,
-            acked: vec![],
-        });
+        let d = self
+            .docs
+            .docs
+            .entry(id.clone())
+            .or_insert_with(|| LocalDoc {
+                header: DocHeader::new(id, DocType::Note),
+                doc: Automerge::new(),
+                state: None,
+                acked: vec![],
+            });
         d.doc.set_actor(actor);
         let mut tx = d.doc.transaction();
         tx.put(ROOT, key, value).unwrap();
@@ -224,7 +266,10 @@ impl Device {
 
     fn get(&self, id: &str, key: &str) -> Option<String> {
         let d = self.docs.docs.get(&DocId::new(id).unwrap())?;
-        d.doc.get(ROOT, key).unwrap().map(|(v, _)| v.as_str().unwrap().to_owned())
+        d.doc
+            .get(ROOT, key)
+            .unwrap()
+            .map(|(v, _)| v.as_str().unwrap().to_owned())
     }
 
     /// Connects to the hub and runs the session until idle, delivering
@@ -237,7 +282,13 @@ impl Device {
             .docs
             .docs
             .values()
-            .filter(|d| d.state.as_ref().map(|s| s.shared_heads.clone()).unwrap_or_default() != d.doc.get_heads())
+            .filter(|d| {
+                d.state
+                    .as_ref()
+                    .map(|s| s.shared_heads.clone())
+                    .unwrap_or_default()
+                    != d.doc.get_heads()
+            })
             .map(|d| d.header.clone())
             .collect();
         let mut first = true;
@@ -262,7 +313,10 @@ impl Device {
                 }
             }
         }
-        assert!(session.is_idle(), "session not idle after the network drained");
+        assert!(
+            session.is_idle(),
+            "session not idle after the network drained"
+        );
     }
 }
 
@@ -292,7 +346,10 @@ fn offline_edits_on_two_devices_converge() {
         assert_eq!(d.get("only-b", "k").as_deref(), Some("b"));
     }
     let ida = DocId::new("shared").unwrap();
-    assert_eq!(a.docs.docs[&ida].doc.get_heads(), b.docs.docs[&ida].doc.get_heads());
+    assert_eq!(
+        a.docs.docs[&ida].doc.get_heads(),
+        b.docs.docs[&ida].doc.get_heads()
+    );
     assert_eq!(a.cursor, hub.seq);
 }
 
@@ -329,10 +386,24 @@ fn change_from_a_foreign_actor_is_rejected_and_quarantined() {
     a.edit("n", "k", "forged");
     a.sync(&mut hub);
 
-    assert_eq!(a.rejected, vec![(DocId::new("n").unwrap(), RejectCode::ForeignActor)]);
-    assert_eq!(hub.docs[&DocId::new("n").unwrap()].doc.get_heads(), accepted);
-    assert_eq!(a.get("n", "k").as_deref(), Some("ok"), "local doc returned to the accepted state");
-    assert_eq!(a.docs.quarantine.len(), 1, "the rejected change is kept in quarantine");
+    assert_eq!(
+        a.rejected,
+        vec![(DocId::new("n").unwrap(), RejectCode::ForeignActor)]
+    );
+    assert_eq!(
+        hub.docs[&DocId::new("n").unwrap()].doc.get_heads(),
+        accepted
+    );
+    assert_eq!(
+        a.get("n", "k").as_deref(),
+        Some("ok"),
+        "local doc returned to the accepted state"
+    );
+    assert_eq!(
+        a.docs.quarantine.len(),
+        1,
+        "the rejected change is kept in quarantine"
+    );
 }
 
 #[test]
@@ -357,7 +428,13 @@ fn cursor_waits_for_announced_documents() {
     .unwrap();
     let events = s.receive(hub.changed_since(0), &mut docs).unwrap();
     assert!(!events.iter().any(|e| matches!(e, ClientEvent::Cursor(_))));
-    assert_eq!(events.iter().filter(|e| matches!(e, ClientEvent::Send(_))).count(), 5);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::Send(_)))
+            .count(),
+        5
+    );
 }
 
 #[test]
@@ -366,7 +443,11 @@ fn unexpected_server_messages_are_protocol_errors() {
     let mut docs = MemDocs::default();
     let err = s
         .receive(
-            ServerMsg::Sync { doc: DocId::new("x").unwrap(), message: None, durable_heads: vec![Head([0; 32])] },
+            ServerMsg::Sync {
+                doc: DocId::new("x").unwrap(),
+                message: None,
+                durable_heads: vec![Head([0; 32])],
+            },
             &mut docs,
         )
         .unwrap_err();
@@ -378,13 +459,20 @@ fn oversized_and_garbage_messages_are_rejected() {
     let mut doc = Automerge::new();
     let actors = HashSet::new();
     let big = vec![0u8; 100];
-    let small = DocLimits { max_message_bytes: 10, max_document_bytes: 10 };
+    let small = DocLimits {
+        max_message_bytes: 10,
+        max_document_bytes: 10,
+    };
     assert_eq!(
-        apply_client_sync(&mut doc, &big, &actors, 0, small).unwrap_err().code,
+        apply_client_sync(&mut doc, &big, &actors, 0, small)
+            .unwrap_err()
+            .code,
         RejectCode::MessageTooLarge
     );
     assert_eq!(
-        apply_client_sync(&mut doc, &[0x42, 1, 2], &actors, 0, LIMITS).unwrap_err().code,
+        apply_client_sync(&mut doc, &[0x42, 1, 2], &actors, 0, LIMITS)
+            .unwrap_err()
+            .code,
         RejectCode::InvalidSyncMessage
     );
 }

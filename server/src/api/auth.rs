@@ -1,0 +1,249 @@
+//! Login, refresh-token rotation, and device revocation.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, Authenticated};
+use crate::app::{AppState, now_ms};
+use crate::auth::{
+    Claims, hash_password, new_actor_id, new_refresh_token, token_hash, verify_password,
+};
+use crate::store::{DeviceRow, UserRow};
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+    device_id: String,
+    device_name: String,
+}
+
+#[derive(Serialize)]
+pub struct UserInfo {
+    id: String,
+    username: String,
+    display_name: String,
+    role: String,
+    community_id: String,
+}
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    /// Unix seconds.
+    access_expires_at: i64,
+    refresh_token: String,
+    /// Unix seconds.
+    refresh_expires_at: i64,
+    device_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor_id: Option<String>,
+    user: UserInfo,
+}
+
+#[derive(Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+const MAX_FIELD: usize = 200;
+
+fn check_field(name: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.len() > MAX_FIELD {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("{name} must be 1-{MAX_FIELD} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A hash to verify against when the user does not exist, so a wrong username
+/// costs the same time as a wrong password.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("no such user"))
+}
+
+pub async fn login(
+    State(app): State<AppState>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    check_field("username", &req.username)?;
+    check_field("password", &req.password)?;
+    check_field("device_id", &req.device_id)?;
+    check_field("device_name", &req.device_name)?;
+    let user = app.store.user_by_username(&req.username).await?;
+    let (hash, password) = (
+        user.as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone()),
+        req.password.clone(),
+    );
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match user {
+        Some(u) if ok && u.disabled == 0 => u,
+        _ => {
+            return Err(ApiError::unauthorized(
+                "invalid_credentials",
+                "wrong username or password",
+            ));
+        }
+    };
+    let now = now_ms();
+    let device = match app.store.device(&req.device_id).await? {
+        Some(d) if d.revoked_at.is_some() => {
+            return Err(ApiError::forbidden(
+                "device_revoked",
+                "this device has been revoked; ask the office",
+            ));
+        }
+        Some(d) if d.user_id != user.id => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "device_in_use",
+                "this device is registered to another user",
+            ));
+        }
+        Some(d) => DeviceRow {
+            name: req.device_name.clone(),
+            ..d
+        },
+        None => DeviceRow {
+            id: req.device_id.clone(),
+            user_id: user.id.clone(),
+            community_id: user.community_id.clone(),
+            name: req.device_name.clone(),
+            revoked_at: None,
+            token_generation: 0,
+        },
+    };
+    let actor = new_actor_id();
+    app.store.register_login(&device, &actor, now).await?;
+    let mut resp = issue_tokens(&app, &user, &device, now).await?;
+    resp.actor_id = Some(actor);
+    tracing::info!(user = %user.username, device = %device.id, "login");
+    Ok(Json(resp))
+}
+
+pub async fn refresh(
+    State(app): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let now = now_ms();
+    let hash = token_hash(&req.refresh_token);
+    let Some(row) = app.store.use_refresh_token(&hash, now).await? else {
+        return Err(match app.store.refresh_token(&hash).await? {
+            Some(old) if old.used_at.is_some() => {
+                // A used token presented again: someone holds a copy. Cut the device off.
+                app.store.revoke_device_tokens(&old.device_id).await?;
+                tracing::warn!(device = %old.device_id, "refresh token reuse; device tokens revoked");
+                ApiError::unauthorized(
+                    "refresh_token_reused",
+                    "refresh token already used; log in again",
+                )
+            }
+            Some(_) => ApiError::unauthorized(
+                "refresh_token_expired",
+                "refresh token expired; log in again",
+            ),
+            None => ApiError::unauthorized("invalid_refresh_token", "unknown refresh token"),
+        });
+    };
+    let device = app
+        .store
+        .device(&row.device_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_refresh_token", "unknown device"))?;
+    if device.revoked_at.is_some() {
+        return Err(ApiError::forbidden(
+            "device_revoked",
+            "this device has been revoked",
+        ));
+    }
+    if device.token_generation != row.generation {
+        return Err(ApiError::unauthorized(
+            "invalid_refresh_token",
+            "refresh token was revoked",
+        ));
+    }
+    let user = app
+        .store
+        .user(&device.user_id)
+        .await?
+        .filter(|u| u.disabled == 0)
+        .ok_or_else(|| ApiError::unauthorized("invalid_refresh_token", "account disabled"))?;
+    Ok(Json(issue_tokens(&app, &user, &device, now).await?))
+}
+
+async fn issue_tokens(
+    app: &AppState,
+    user: &UserRow,
+    device: &DeviceRow,
+    now: i64,
+) -> Result<TokenResponse, ApiError> {
+    let now_s = now / 1000;
+    let access_exp = now_s + app.config.access_token_ttl_secs as i64;
+    let claims = Claims {
+        sub: user.id.clone(),
+        dev: device.id.clone(),
+        com: user.community_id.clone(),
+        role: user.role.clone(),
+        generation: device.token_generation,
+        iat: now_s,
+        exp: access_exp,
+    };
+    let refresh = new_refresh_token();
+    let refresh_exp = now_s + app.config.refresh_token_ttl_secs as i64;
+    app.store
+        .insert_refresh_token(
+            &token_hash(&refresh),
+            &device.id,
+            device.token_generation,
+            now,
+            refresh_exp * 1000,
+        )
+        .await?;
+    Ok(TokenResponse {
+        access_token: app.keys.issue(&claims),
+        access_expires_at: access_exp,
+        refresh_token: refresh,
+        refresh_expires_at: refresh_exp,
+        device_id: device.id.clone(),
+        actor_id: None,
+        user: UserInfo {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            role: user.role.clone(),
+            community_id: user.community_id.clone(),
+        },
+    })
+}
+
+pub async fn revoke_device(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if claims.role != "office" {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "only office users can revoke devices",
+        ));
+    }
+    let device = app
+        .store
+        .device(&id)
+        .await?
+        .filter(|d| d.community_id == claims.com)
+        .ok_or_else(|| ApiError::not_found("not_found", "no such device in your community"))?;
+    app.store.revoke_device(&device.id, now_ms()).await?;
+    app.revocations.revoke(&device.id);
+    tracing::info!(device = %device.id, by = %claims.sub, "device revoked");
+    Ok(Json(
+        serde_json::json!({ "device_id": device.id, "revoked": true }),
+    ))
+}

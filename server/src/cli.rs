@@ -1,0 +1,128 @@
+//! Command line: `fieldsync [serve]`, `fieldsync bench sync`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ServeArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "fieldsync",
+    version,
+    about = "Offline-first sync server for neighbourhood patrols"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default)
+    Serve(ServeArgs),
+    /// Measure the server
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+/// Parses arguments and runs the chosen command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            None => serve(ServeArgs::default_from_env()).await,
+            Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Bench(cmd)) => crate::bench::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The arguments `fieldsync` gets with no subcommand: only the environment.
+    fn default_from_env() -> ServeArgs {
+        #[derive(Parser)]
+        struct Env {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        Env::parse_from(["fieldsync"]).args
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args)?;
+    tracing::debug!(?config, "configuration");
+    let listen = config.listen;
+    let storage = match &config.database_url {
+        Some(url) => format!("postgres {}", crate::config::redact_url(url)),
+        None => format!("sqlite {}", config.data_dir.join("fieldsync.db").display()),
+    };
+    let server = crate::Server::start(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    if crate::demo::present(&server.state().store).await? {
+        print!("{}", crate::demo::logins_text());
+    }
+    // Tests and the benchmark read this line to find the port.
+    println!(
+        "fieldsync {} listening on http://{addr} (storage: {storage})",
+        env!("CARGO_PKG_VERSION")
+    );
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        signal.cancel();
+    });
+    server.serve(listener, shutdown).await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,331 @@
+//! Storage: one [`Store`] over two backends, SQLite (embedded default) and
+//! PostgreSQL. The SQL is written once in [`sql`] and instantiated for both.
+//!
+//! # Invariants
+//! - A document's rows change only through [`Store::commit`], which assigns the
+//!   community change sequence and checks the writer's expected `seq`, so two
+//!   writers never overwrite each other's view of a document.
+//! - Every chunk of a document, loaded in `chunk_id` order, rebuilds it exactly.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::path::Path;
+
+use fieldsync_proto::{DocHeader, DocId, DocType};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A user account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub community_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub disabled: i64,
+}
+
+/// A registered device.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceRow {
+    pub id: String,
+    pub user_id: String,
+    pub community_id: String,
+    pub name: String,
+    pub revoked_at: Option<i64>,
+    pub token_generation: i64,
+}
+
+/// A refresh token as stored (by hash).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshRow {
+    pub device_id: String,
+    pub generation: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// A document's metadata row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DocRow {
+    pub id: String,
+    pub doc_type: String,
+    pub schema_version: i64,
+    pub seq: i64,
+    pub heads: Vec<u8>,
+    pub stored_bytes: i64,
+    pub chunk_count: i64,
+}
+
+impl DocRow {
+    /// The document envelope, checked.
+    pub fn header(&self) -> Result<DocHeader> {
+        let id = DocId::new(self.id.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let doc_type = DocType::parse(&self.doc_type)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown doc type {}", self.doc_type)))?;
+        Ok(DocHeader {
+            id,
+            doc_type,
+            schema_version: self.schema_version as u32,
+        })
+    }
+
+    /// The stored heads as wire heads.
+    pub fn wire_heads(&self) -> Result<Vec<fieldsync_proto::wire::Head>> {
+        decode_heads(&self.heads)
+    }
+}
+
+/// Heads are stored as concatenated 32-byte hashes.
+pub fn encode_heads(heads: &[automerge::ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+fn decode_heads(bytes: &[u8]) -> Result<Vec<fieldsync_proto::wire::Head>> {
+    if bytes.len() % 32 != 0 {
+        return Err(StoreError::Corrupt(
+            "heads are not a multiple of 32 bytes".into(),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| fieldsync_proto::wire::Head(c.try_into().expect("chunks_exact yields 32 bytes")))
+        .collect())
+}
+
+/// A document as stored: its row and its chunks in order.
+#[derive(Debug)]
+pub struct StoredDoc {
+    pub row: DocRow,
+    pub chunks: Vec<Vec<u8>>,
+}
+
+/// One document write in a commit.
+#[derive(Debug, Clone)]
+pub struct DocWrite {
+    pub header: DocHeader,
+    /// The `seq` the writer loaded; `None` when it created the document.
+    pub expected_seq: Option<i64>,
+    /// The new changes as one chunk.
+    pub chunk: Vec<u8>,
+    /// The document's heads after this write.
+    pub heads: Vec<u8>,
+    pub device_id: String,
+}
+
+/// The result of one write in a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Stored under this community change sequence.
+    Stored { seq: i64, chunk_count: i64 },
+    /// The document changed since the writer loaded it; nothing was stored.
+    Conflict,
+}
+
+/// Which backend a store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The server's storage, on one of the two backends.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// Forwards a call to whichever backend is in use.
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Store::Sqlite(s) => s.$method($($arg),*).await,
+            Store::Postgres(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the store: PostgreSQL when `database_url` is given, else SQLite in
+    /// `data_dir`. Applies migrations.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Store> {
+        match database_url {
+            Some(url) if url.starts_with("postgres:") || url.starts_with("postgresql:") => {
+                Ok(Store::Postgres(PgStore::connect(url).await?))
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                Ok(Store::Sqlite(SqliteStore::open_url(url).await?))
+            }
+            Some(url) => Err(StoreError::Corrupt(format!(
+                "unsupported database URL scheme in {:?}: use postgres:// or sqlite://",
+                url.split(':').next().unwrap_or_default()
+            ))),
+            None => Ok(Store::Sqlite(
+                SqliteStore::open(&data_dir.join("fieldsync.db")).await?,
+            )),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn close(&self) {
+        dispatch!(self.close())
+    }
+
+    pub async fn secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        dispatch!(self.secret(name))
+    }
+
+    /// Stores a secret unless one exists; returns the one in effect.
+    pub async fn secret_or_insert(&self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
+        dispatch!(self.secret_or_insert(name, value))
+    }
+
+    pub async fn community_count(&self) -> Result<i64> {
+        dispatch!(self.community_count())
+    }
+
+    pub async fn insert_community(
+        &self,
+        id: &str,
+        name: &str,
+        time_zone: &str,
+        now: i64,
+    ) -> Result<()> {
+        dispatch!(self.insert_community(id, name, time_zone, now))
+    }
+
+    pub async fn insert_user(&self, user: &UserRow, now: i64) -> Result<()> {
+        dispatch!(self.insert_user(user, now))
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
+        dispatch!(self.user_by_username(username))
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<UserRow>> {
+        dispatch!(self.user(id))
+    }
+
+    pub async fn device(&self, id: &str) -> Result<Option<DeviceRow>> {
+        dispatch!(self.device(id))
+    }
+
+    /// Registers a device on login (or refreshes its name), and a new automerge
+    /// actor for it.
+    pub async fn register_login(&self, device: &DeviceRow, actor_id: &str, now: i64) -> Result<()> {
+        dispatch!(self.register_login(device, actor_id, now))
+    }
+
+    pub async fn device_actors(&self, device_id: &str) -> Result<Vec<String>> {
+        dispatch!(self.device_actors(device_id))
+    }
+
+    /// Revokes a device: marks it, and invalidates every token it holds.
+    pub async fn revoke_device(&self, device_id: &str, now: i64) -> Result<bool> {
+        dispatch!(self.revoke_device(device_id, now))
+    }
+
+    /// Invalidates every token of a device without revoking it.
+    pub async fn revoke_device_tokens(&self, device_id: &str) -> Result<()> {
+        dispatch!(self.revoke_device_tokens(device_id))
+    }
+
+    pub async fn insert_refresh_token(
+        &self,
+        hash: &str,
+        device_id: &str,
+        generation: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        dispatch!(self.insert_refresh_token(hash, device_id, generation, now, expires_at))
+    }
+
+    /// Marks an unused, unexpired refresh token used and returns it; `None` if
+    /// there is no such usable token.
+    pub async fn use_refresh_token(&self, hash: &str, now: i64) -> Result<Option<RefreshRow>> {
+        dispatch!(self.use_refresh_token(hash, now))
+    }
+
+    pub async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshRow>> {
+        dispatch!(self.refresh_token(hash))
+    }
+
+    pub async fn load_doc(&self, community: &str, id: &DocId) -> Result<Option<StoredDoc>> {
+        dispatch!(self.load_doc(community, id))
+    }
+
+    /// Commits document writes in one transaction, each under a new community
+    /// change sequence.
+    pub async fn commit(
+        &self,
+        community: &str,
+        writes: &[DocWrite],
+        now: i64,
+    ) -> Result<Vec<WriteOutcome>> {
+        dispatch!(self.commit(community, writes, now))
+    }
+
+    /// Replaces a document's chunks by one snapshot, unless it changed since `seq`.
+    pub async fn compact(
+        &self,
+        community: &str,
+        id: &DocId,
+        seq: i64,
+        snapshot: &[u8],
+    ) -> Result<bool> {
+        dispatch!(self.compact(community, id, seq, snapshot))
+    }
+
+    /// Documents whose latest change is after `cursor`, oldest first.
+    pub async fn changed_since(
+        &self,
+        community: &str,
+        cursor: i64,
+        limit: i64,
+    ) -> Result<Vec<DocRow>> {
+        dispatch!(self.changed_since(community, cursor, limit))
+    }
+
+    pub async fn community_seq(&self, community: &str) -> Result<i64> {
+        dispatch!(self.community_seq(community))
+    }
+
+    pub async fn doc_count(&self, community: &str) -> Result<i64> {
+        dispatch!(self.doc_count(community))
+    }
+}

@@ -1,0 +1,30 @@
+//! PostgreSQL backend (`DATABASE_URL=postgres://…`).
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Pool, Postgres};
+
+use super::sql::store_impl;
+
+/// The PostgreSQL store. Reads and writes share one pool.
+#[derive(Clone)]
+pub struct PgStore {
+    read: Pool<Postgres>,
+    write: Pool<Postgres>,
+}
+
+impl PgStore {
+    /// Connects and applies migrations.
+    pub async fn connect(url: &str) -> super::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
+        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        Ok(PgStore {
+            read: pool.clone(),
+            write: pool,
+        })
+    }
+}
+
+store_impl!(PgStore);

@@ -1,0 +1,339 @@
+//! The SQL both backends run. SQLite and PostgreSQL both accept `$N`
+//! placeholders, so one text serves both; [`store_impl!`] instantiates it for a
+//! store type with `read` and `write` pools of one database.
+
+macro_rules! store_impl {
+    ($store:ty) => {
+        impl $store {
+            pub async fn close(&self) {
+                self.write.close().await;
+                self.read.close().await;
+            }
+
+            pub async fn secret(&self, name: &str) -> $crate::store::Result<Option<Vec<u8>>> {
+                Ok(sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.read)
+                    .await?)
+            }
+
+            pub async fn secret_or_insert(&self, name: &str, value: &[u8]) -> $crate::store::Result<Vec<u8>> {
+                sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(name)
+                    .bind(value)
+                    .execute(&self.write)
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.write)
+                    .await?)
+            }
+
+            pub async fn community_count(&self) -> $crate::store::Result<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM communities").fetch_one(&self.read).await?)
+            }
+
+            pub async fn insert_community(&self, id: &str, name: &str, time_zone: &str, now: i64) -> $crate::store::Result<()> {
+                sqlx::query("INSERT INTO communities (id, name, time_zone, change_seq, created_at) VALUES ($1, $2, $3, 0, $4)")
+                    .bind(id)
+                    .bind(name)
+                    .bind(time_zone)
+                    .bind(now)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn insert_user(&self, u: &$crate::store::UserRow, now: i64) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO users (id, community_id, username, display_name, role, password_hash, disabled, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&u.id)
+                .bind(&u.community_id)
+                .bind(&u.username)
+                .bind(&u.display_name)
+                .bind(&u.role)
+                .bind(&u.password_hash)
+                .bind(u.disabled)
+                .bind(now)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn user_by_username(&self, username: &str) -> $crate::store::Result<Option<$crate::store::UserRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, community_id, username, display_name, role, password_hash, disabled FROM users WHERE username = $1",
+                )
+                .bind(username)
+                .fetch_optional(&self.read)
+                .await?)
+            }
+
+            pub async fn user(&self, id: &str) -> $crate::store::Result<Option<$crate::store::UserRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, community_id, username, display_name, role, password_hash, disabled FROM users WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?)
+            }
+
+            pub async fn device(&self, id: &str) -> $crate::store::Result<Option<$crate::store::DeviceRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, user_id, community_id, name, revoked_at, token_generation FROM devices WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.write)
+                .await?)
+            }
+
+            pub async fn register_login(&self, d: &$crate::store::DeviceRow, actor_id: &str, now: i64) -> $crate::store::Result<()> {
+                let mut tx = self.write.begin().await?;
+                sqlx::query(
+                    "INSERT INTO devices (id, user_id, community_id, name, created_at, last_login_at, token_generation) \
+                     VALUES ($1, $2, $3, $4, $5, $5, 0) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, last_login_at = excluded.last_login_at",
+                )
+                .bind(&d.id)
+                .bind(&d.user_id)
+                .bind(&d.community_id)
+                .bind(&d.name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO device_actors (actor_id, device_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(actor_id)
+                    .bind(&d.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub async fn device_actors(&self, device_id: &str) -> $crate::store::Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT actor_id FROM device_actors WHERE device_id = $1")
+                    .bind(device_id)
+                    .fetch_all(&self.write)
+                    .await?)
+            }
+
+            pub async fn revoke_device(&self, device_id: &str, now: i64) -> $crate::store::Result<bool> {
+                let mut tx = self.write.begin().await?;
+                let n = sqlx::query(
+                    "UPDATE devices SET revoked_at = COALESCE(revoked_at, $2), token_generation = token_generation + 1 WHERE id = $1",
+                )
+                .bind(device_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE device_id = $1 AND used_at IS NULL")
+                    .bind(device_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(n > 0)
+            }
+
+            pub async fn revoke_device_tokens(&self, device_id: &str) -> $crate::store::Result<()> {
+                sqlx::query("UPDATE devices SET token_generation = token_generation + 1 WHERE id = $1")
+                    .bind(device_id)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn insert_refresh_token(&self, hash: &str, device_id: &str, generation: i64, now: i64, expires_at: i64) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, device_id, generation, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(hash)
+                .bind(device_id)
+                .bind(generation)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn use_refresh_token(&self, hash: &str, now: i64) -> $crate::store::Result<Option<$crate::store::RefreshRow>> {
+                Ok(sqlx::query_as(
+                    "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+                     RETURNING device_id, generation, expires_at, used_at",
+                )
+                .bind(hash)
+                .bind(now)
+                .fetch_optional(&self.write)
+                .await?)
+            }
+
+            pub async fn refresh_token(&self, hash: &str) -> $crate::store::Result<Option<$crate::store::RefreshRow>> {
+                Ok(sqlx::query_as("SELECT device_id, generation, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(hash)
+                    .fetch_optional(&self.write)
+                    .await?)
+            }
+
+            pub async fn load_doc(&self, community: &str, id: &fieldsync_proto::DocId) -> $crate::store::Result<Option<$crate::store::StoredDoc>> {
+                let row: Option<$crate::store::DocRow> = sqlx::query_as(
+                    "SELECT id, doc_type, schema_version, seq, heads, stored_bytes, chunk_count FROM documents \
+                     WHERE community_id = $1 AND id = $2",
+                )
+                .bind(community)
+                .bind(id.as_str())
+                .fetch_optional(&self.read)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let chunks: Vec<Vec<u8>> = sqlx::query_scalar(
+                    "SELECT data FROM document_chunks WHERE community_id = $1 AND doc_id = $2 ORDER BY chunk_id",
+                )
+                .bind(community)
+                .bind(id.as_str())
+                .fetch_all(&self.read)
+                .await?;
+                Ok(Some($crate::store::StoredDoc { row, chunks }))
+            }
+
+            pub async fn commit(&self, community: &str, writes: &[$crate::store::DocWrite], now: i64) -> $crate::store::Result<Vec<$crate::store::WriteOutcome>> {
+                use $crate::store::WriteOutcome;
+                if writes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self.write.begin().await?;
+                // Taking the community row first serialises writers per community,
+                // so sequences become visible in the order they were assigned.
+                let last: i64 = sqlx::query_scalar(
+                    "UPDATE communities SET change_seq = change_seq + $2 WHERE id = $1 RETURNING change_seq",
+                )
+                .bind(community)
+                .bind(writes.len() as i64)
+                .fetch_one(&mut *tx)
+                .await?;
+                let first = last - writes.len() as i64 + 1;
+                let mut out = Vec::with_capacity(writes.len());
+                for (i, w) in writes.iter().enumerate() {
+                    let seq = first + i as i64;
+                    let len = w.chunk.len() as i64;
+                    let affected = match w.expected_seq {
+                        None => sqlx::query(
+                            "INSERT INTO documents (community_id, id, doc_type, schema_version, seq, heads, stored_bytes, \
+                             chunk_count, last_device_id, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9) ON CONFLICT (community_id, id) DO NOTHING",
+                        )
+                        .bind(community)
+                        .bind(w.header.id.as_str())
+                        .bind(w.header.doc_type.as_str())
+                        .bind(w.header.schema_version as i64)
+                        .bind(seq)
+                        .bind(&w.heads)
+                        .bind(len)
+                        .bind(&w.device_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                        Some(expected) => sqlx::query(
+                            "UPDATE documents SET seq = $3, heads = $4, stored_bytes = stored_bytes + $5, \
+                             chunk_count = chunk_count + 1, last_device_id = $6, updated_at = $7 \
+                             WHERE community_id = $1 AND id = $2 AND seq = $8",
+                        )
+                        .bind(community)
+                        .bind(w.header.id.as_str())
+                        .bind(seq)
+                        .bind(&w.heads)
+                        .bind(len)
+                        .bind(&w.device_id)
+                        .bind(now)
+                        .bind(expected)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                    };
+                    if affected == 0 {
+                        out.push(WriteOutcome::Conflict);
+                        continue;
+                    }
+                    sqlx::query("INSERT INTO document_chunks (community_id, doc_id, data) VALUES ($1, $2, $3)")
+                        .bind(community)
+                        .bind(w.header.id.as_str())
+                        .bind(&w.chunk)
+                        .execute(&mut *tx)
+                        .await?;
+                    let chunk_count: i64 = sqlx::query_scalar(
+                        "SELECT chunk_count FROM documents WHERE community_id = $1 AND id = $2",
+                    )
+                    .bind(community)
+                    .bind(w.header.id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    out.push(WriteOutcome::Stored { seq, chunk_count });
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            pub async fn compact(&self, community: &str, id: &fieldsync_proto::DocId, seq: i64, snapshot: &[u8]) -> $crate::store::Result<bool> {
+                let mut tx = self.write.begin().await?;
+                let n = sqlx::query(
+                    "UPDATE documents SET chunk_count = 1, stored_bytes = $4 WHERE community_id = $1 AND id = $2 AND seq = $3",
+                )
+                .bind(community)
+                .bind(id.as_str())
+                .bind(seq)
+                .bind(snapshot.len() as i64)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM document_chunks WHERE community_id = $1 AND doc_id = $2")
+                    .bind(community)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO document_chunks (community_id, doc_id, data) VALUES ($1, $2, $3)")
+                    .bind(community)
+                    .bind(id.as_str())
+                    .bind(snapshot)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            pub async fn changed_since(&self, community: &str, cursor: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::DocRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, doc_type, schema_version, seq, heads, stored_bytes, chunk_count FROM documents \
+                     WHERE community_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(community)
+                .bind(cursor)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn community_seq(&self, community: &str) -> $crate::store::Result<i64> {
+                Ok(sqlx::query_scalar("SELECT change_seq FROM communities WHERE id = $1")
+                    .bind(community)
+                    .fetch_one(&self.read)
+                    .await?)
+            }
+
+            pub async fn doc_count(&self, community: &str) -> $crate::store::Result<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM documents WHERE community_id = $1")
+                    .bind(community)
+                    .fetch_one(&self.read)
+                    .await?)
+            }
+        }
+    };
+}
+
+pub(crate) use store_impl;

@@ -1,0 +1,255 @@
+//! One batch of client sync messages: load the documents, apply and check the
+//! messages off the reactor, commit every accepted change in one transaction,
+//! then build the replies.
+
+use std::collections::HashSet;
+
+use automerge::{ActorId, Automerge};
+use fieldsync_proto::session::{DocLimits, Rejection, apply_client_sync};
+use fieldsync_proto::wire::to_wire_heads;
+use fieldsync_proto::{DocHeader, DocId, RejectCode, ServerMsg};
+
+use super::Fatal;
+use crate::app::{AppState, now_ms};
+use crate::auth::Claims;
+use crate::store::{DocWrite, StoredDoc, WriteOutcome, encode_heads};
+
+/// Chunks a document may accumulate before it is compacted into one snapshot.
+const COMPACT_AFTER_CHUNKS: i64 = 32;
+
+/// The reply to one client message.
+pub enum Reply {
+    Synced {
+        doc: DocId,
+        message: Option<Vec<u8>>,
+        heads: Vec<automerge::ChangeHash>,
+        /// The change sequence this message's changes were stored under.
+        seq: Option<i64>,
+    },
+    Rejected {
+        doc: DocId,
+        rejection: Rejection,
+    },
+}
+
+impl Reply {
+    pub fn into_message(self) -> ServerMsg {
+        match self {
+            Reply::Synced {
+                doc,
+                message,
+                heads,
+                ..
+            } => ServerMsg::Sync {
+                doc,
+                message,
+                durable_heads: to_wire_heads(&heads),
+            },
+            Reply::Rejected { doc, rejection } => ServerMsg::Reject {
+                doc,
+                code: rejection.code,
+                message: rejection.message,
+            },
+        }
+    }
+}
+
+/// What applying one message produced, before the commit.
+enum Applied {
+    Unchanged {
+        doc: DocId,
+        message: Option<Vec<u8>>,
+        heads: Vec<automerge::ChangeHash>,
+    },
+    Write {
+        write: DocWrite,
+        message: Option<Vec<u8>>,
+        heads: Vec<automerge::ChangeHash>,
+        snapshot: Option<Vec<u8>>,
+    },
+    Rejected {
+        doc: DocId,
+        rejection: Rejection,
+    },
+}
+
+fn reject(doc: &DocId, code: RejectCode, message: impl Into<String>) -> Applied {
+    Applied::Rejected {
+        doc: doc.clone(),
+        rejection: Rejection {
+            code,
+            message: message.into(),
+        },
+    }
+}
+
+/// Applies one message to its stored document (CPU work; runs off the reactor).
+fn apply_one(
+    header: DocHeader,
+    message: Vec<u8>,
+    stored: Option<StoredDoc>,
+    actors: &HashSet<ActorId>,
+    limits: DocLimits,
+    device_id: &str,
+) -> Applied {
+    let id = header.id.clone();
+    if !header.doc_type.supports_schema(header.schema_version) {
+        return reject(
+            &id,
+            RejectCode::InvalidHeader,
+            format!(
+                "schema version {} of {} documents is not supported (this server knows 1..={})",
+                header.schema_version,
+                header.doc_type.as_str(),
+                header.doc_type.current_schema()
+            ),
+        );
+    }
+    let (mut doc, stored_bytes, expected_seq, chunk_count) = match &stored {
+        None => (Automerge::new(), 0usize, None, 0),
+        Some(s) => {
+            match s.row.header() {
+                Ok(h) if h.doc_type == header.doc_type => {}
+                Ok(h) => {
+                    return reject(
+                        &id,
+                        RejectCode::InvalidHeader,
+                        format!(
+                            "document {id} is a {} document, not {}",
+                            h.doc_type.as_str(),
+                            header.doc_type.as_str()
+                        ),
+                    );
+                }
+                Err(e) => return reject(&id, RejectCode::InvalidHeader, e.to_string()),
+            }
+            let doc = match Automerge::load(&s.chunks.concat()) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(doc = %id, error = %e, "stored document does not load");
+                    return reject(
+                        &id,
+                        RejectCode::InvalidSyncMessage,
+                        "the stored document is unreadable; the office has been alerted",
+                    );
+                }
+            };
+            (
+                doc,
+                s.row.stored_bytes as usize,
+                Some(s.row.seq),
+                s.row.chunk_count,
+            )
+        }
+    };
+    let applied = match apply_client_sync(&mut doc, &message, actors, stored_bytes, limits) {
+        Ok(a) => a,
+        Err(rejection) => return Applied::Rejected { doc: id, rejection },
+    };
+    let heads = doc.get_heads();
+    let message = applied.reply.map(|m| m.encode());
+    if applied.new_changes == 0 {
+        if stored.is_none() {
+            // Nothing to store and nothing stored: the device asked for a
+            // document that does not exist (yet). Answer with empty heads.
+            return Applied::Unchanged {
+                doc: id,
+                message,
+                heads: Vec::new(),
+            };
+        }
+        return Applied::Unchanged {
+            doc: id,
+            message,
+            heads,
+        };
+    }
+    let snapshot = (chunk_count + 1 > COMPACT_AFTER_CHUNKS).then(|| doc.save());
+    Applied::Write {
+        write: DocWrite {
+            header,
+            expected_seq,
+            chunk: applied.incremental,
+            heads: encode_heads(&heads),
+            device_id: device_id.to_owned(),
+        },
+        message,
+        heads,
+        snapshot,
+    }
+}
+
+/// Applies a batch (at most one message per document) and commits it.
+pub async fn apply_and_commit(
+    app: &AppState,
+    claims: &Claims,
+    actors: &HashSet<ActorId>,
+    part: Vec<(DocHeader, Vec<u8>)>,
+) -> Result<Vec<Reply>, Fatal> {
+    let mut items = Vec::with_capacity(part.len());
+    for (header, message) in part {
+        let stored = app.store.load_doc(&claims.com, &header.id).await?;
+        items.push((header, message, stored));
+    }
+    let limits = DocLimits {
+        max_message_bytes: app.config.limits.max_message_bytes,
+        max_document_bytes: app.config.limits.max_document_bytes,
+    };
+    let actors = actors.clone();
+    let device = claims.dev.clone();
+    let applied: Vec<Applied> = tokio::task::spawn_blocking(move || {
+        items
+            .into_iter()
+            .map(|(h, m, s)| apply_one(h, m, s, &actors, limits, &device))
+            .collect()
+    })
+    .await
+    .map_err(Fatal::internal)?;
+
+    let writes: Vec<DocWrite> = applied
+        .iter()
+        .filter_map(|a| match a {
+            Applied::Write { write, .. } => Some(write.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut outcomes = app
+        .store
+        .commit(&claims.com, &writes, now_ms())
+        .await?
+        .into_iter();
+
+    let mut replies = Vec::with_capacity(applied.len());
+    let mut max_seq = None;
+    for a in applied {
+        replies.push(match a {
+            Applied::Unchanged { doc, message, heads } => Reply::Synced { doc, message, heads, seq: None },
+            Applied::Rejected { doc, rejection } => {
+                tracing::info!(doc = %doc, device = %claims.dev, code = ?rejection.code, "rejected change set");
+                Reply::Rejected { doc, rejection }
+            }
+            Applied::Write { write, message, heads, snapshot } => {
+                match outcomes.next().expect("one outcome per write") {
+                    WriteOutcome::Stored { seq, chunk_count } => {
+                        max_seq = max_seq.max(Some(seq));
+                        if let Some(snapshot) = snapshot.filter(|_| chunk_count > COMPACT_AFTER_CHUNKS) {
+                            app.store.compact(&claims.com, &write.header.id, seq, &snapshot).await?;
+                        }
+                        Reply::Synced { doc: write.header.id, message, heads, seq: Some(seq) }
+                    }
+                    WriteOutcome::Conflict => Reply::Rejected {
+                        doc: write.header.id,
+                        rejection: Rejection {
+                            code: RejectCode::Conflict,
+                            message: "the document changed concurrently; sync it again".into(),
+                        },
+                    },
+                }
+            }
+        });
+    }
+    if let Some(seq) = max_seq {
+        app.feeds.publish(&claims.com, seq);
+    }
+    Ok(replies)
+}

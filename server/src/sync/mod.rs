@@ -1,0 +1,468 @@
+//! The sync WebSocket: handshake, per-document automerge sync with validation,
+//! batched durable commits, and change announcements.
+//!
+//! # Invariants
+//! - A `Sync` reply (the ack) is sent only after the transaction holding its
+//!   changes committed.
+//! - Every new change is checked ([`apply_client_sync`]) against the device's
+//!   registered actors and the size limits before it reaches the store; a
+//!   rejected message stores nothing.
+//! - The connection never buffers without bound: outgoing messages go through
+//!   a bounded queue, and the reader waits when it is full.
+
+mod batch;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use automerge::ActorId;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use fieldsync_proto::wire::Announce;
+use fieldsync_proto::{ClientMsg, DocHeader, DocId, ErrorCode, PROTOCOL_VERSION, ServerMsg};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::api::AuthFailure;
+use crate::app::AppState;
+use crate::auth::{Claims, TokenError};
+
+/// Documents per `Changed` page.
+const PAGE: i64 = 500;
+
+/// Upgrades `GET /api/v1/sync` to a WebSocket.
+pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    // The transport's own limit sits well above ours, so an oversized frame
+    // reaches us and gets a clear `frame_too_large` instead of a dropped socket.
+    let hard = app
+        .config
+        .limits
+        .max_frame_bytes
+        .saturating_mul(2)
+        .max(1 << 20);
+    ws.max_frame_size(hard)
+        .max_message_size(hard)
+        .on_upgrade(move |socket| {
+            let tasks = app.tasks.clone();
+            tasks.track_future(run(socket, app))
+        })
+}
+
+/// A reason to end the connection, sent to the client as `ServerMsg::Error`.
+#[derive(Debug)]
+struct Fatal {
+    code: ErrorCode,
+    message: String,
+}
+
+impl Fatal {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Fatal {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn internal(err: impl std::fmt::Display) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        tracing::error!(incident = %id, error = %err, "sync connection failed");
+        Fatal::new(
+            ErrorCode::Internal,
+            format!("internal error; incident {id}"),
+        )
+    }
+}
+
+impl From<crate::store::StoreError> for Fatal {
+    fn from(e: crate::store::StoreError) -> Self {
+        Fatal::internal(e)
+    }
+}
+
+enum Outgoing {
+    Msg(ServerMsg),
+    Close,
+}
+
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outgoing>) {
+    while let Some(out) = rx.recv().await {
+        let res = match out {
+            Outgoing::Msg(m) => sink.send(Message::Binary(m.encode().into())).await,
+            Outgoing::Close => {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: 1000,
+                        reason: "bye".into(),
+                    })))
+                    .await;
+                break;
+            }
+        };
+        if res.is_err() {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+async fn run(socket: WebSocket, app: AppState) {
+    let (sink, stream) = socket.split();
+    let (tx, rx) = mpsc::channel(app.config.limits.outbound_queue.max(1));
+    let writer = tokio::spawn(write_loop(sink, rx));
+    let result = Connection::handshake(&app, stream, tx.clone()).await;
+    let fatal = match result {
+        Ok(mut conn) => conn.serve().await.err(),
+        Err(f) => Some(f),
+    };
+    if let Some(f) = fatal {
+        tracing::info!(code = ?f.code, message = %f.message, "closing sync connection");
+        let _ = tx
+            .send(Outgoing::Msg(ServerMsg::Error {
+                code: f.code,
+                message: f.message,
+            }))
+            .await;
+    }
+    let _ = tx.send(Outgoing::Close).await;
+    drop(tx);
+    // Give the writer a moment to flush the error and close frame.
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(5), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
+}
+
+/// One incoming frame, checked against the limits and decoded.
+enum Incoming {
+    Msg(ClientMsg),
+    Closed,
+}
+
+fn check_frame(
+    app: &AppState,
+    frame: Option<Result<Message, axum::Error>>,
+) -> Result<Option<Incoming>, Fatal> {
+    let max = app.config.limits.max_frame_bytes;
+    match frame {
+        None | Some(Ok(Message::Close(_))) => Ok(Some(Incoming::Closed)),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(None),
+        Some(Ok(Message::Text(_))) => Err(Fatal::new(
+            ErrorCode::Malformed,
+            "text frames are not part of the protocol; send binary CBOR",
+        )),
+        Some(Ok(Message::Binary(bytes))) => {
+            if bytes.len() > max {
+                return Err(Fatal::new(
+                    ErrorCode::FrameTooLarge,
+                    format!(
+                        "frame of {} bytes exceeds the limit of {max} bytes",
+                        bytes.len()
+                    ),
+                ));
+            }
+            ClientMsg::decode(&bytes)
+                .map(|m| Some(Incoming::Msg(m)))
+                .map_err(|e| Fatal::new(ErrorCode::Malformed, e.to_string()))
+        }
+        Some(Err(e)) => {
+            let text = e.to_string();
+            if text.contains("too long") || text.contains("Space limit") || text.contains("size") {
+                Err(Fatal::new(
+                    ErrorCode::FrameTooLarge,
+                    format!("frame exceeds the limit of {max} bytes"),
+                ))
+            } else {
+                tracing::debug!(error = %text, "sync transport error");
+                Ok(Some(Incoming::Closed))
+            }
+        }
+    }
+}
+
+/// An authenticated sync connection.
+struct Connection {
+    app: AppState,
+    stream: SplitStream<WebSocket>,
+    tx: mpsc::Sender<Outgoing>,
+    claims: Claims,
+    actors: HashSet<ActorId>,
+    /// Highest community sequence announced to this device.
+    sent_upto: i64,
+    /// Documents this connection wrote, by the sequence of the write: the
+    /// device already has them, so they are not announced back.
+    own_writes: HashMap<DocId, i64>,
+    feed: watch::Receiver<i64>,
+    revoked: broadcast::Receiver<String>,
+}
+
+impl Connection {
+    async fn handshake(
+        app: &AppState,
+        mut stream: SplitStream<WebSocket>,
+        tx: mpsc::Sender<Outgoing>,
+    ) -> Result<Connection, Fatal> {
+        let timeout = Duration::from_secs(app.config.limits.handshake_timeout_secs);
+        let first = loop {
+            let frame = tokio::time::timeout(timeout, stream.next())
+                .await
+                .map_err(|_| {
+                    Fatal::new(
+                        ErrorCode::HandshakeRequired,
+                        "no hello within the handshake timeout",
+                    )
+                })?;
+            match check_frame(app, frame)? {
+                None => continue,
+                Some(Incoming::Closed) => {
+                    return Err(Fatal::new(
+                        ErrorCode::HandshakeRequired,
+                        "closed before hello",
+                    ));
+                }
+                Some(Incoming::Msg(m)) => break m,
+            }
+        };
+        let ClientMsg::Hello {
+            protocol_version,
+            device_id,
+            token,
+            cursor,
+        } = first
+        else {
+            return Err(Fatal::new(
+                ErrorCode::HandshakeRequired,
+                "the first message must be hello",
+            ));
+        };
+        if protocol_version != PROTOCOL_VERSION {
+            return Err(Fatal::new(
+                ErrorCode::UnsupportedVersion,
+                format!(
+                    "protocol version {protocol_version} is not supported; this server speaks {PROTOCOL_VERSION}"
+                ),
+            ));
+        }
+        let claims = app.authenticate(&token).await.map_err(|e| match e {
+            AuthFailure::Token(TokenError::Missing) => {
+                Fatal::new(ErrorCode::Unauthenticated, "missing access token")
+            }
+            AuthFailure::Token(TokenError::Expired) => {
+                Fatal::new(ErrorCode::TokenExpired, "access token expired; refresh it")
+            }
+            AuthFailure::Token(TokenError::Invalid) => {
+                Fatal::new(ErrorCode::Unauthenticated, "invalid access token")
+            }
+            AuthFailure::Superseded => {
+                Fatal::new(ErrorCode::Unauthenticated, "access token was revoked")
+            }
+            AuthFailure::Revoked => {
+                Fatal::new(ErrorCode::DeviceRevoked, "this device has been revoked")
+            }
+            AuthFailure::Store(e) => Fatal::internal(e),
+        })?;
+        if claims.dev != device_id {
+            return Err(Fatal::new(
+                ErrorCode::DeviceMismatch,
+                "the token was issued to another device",
+            ));
+        }
+        let actors = app
+            .store
+            .device_actors(&device_id)
+            .await?
+            .iter()
+            .filter_map(|hex_id| hex::decode(hex_id).ok().map(ActorId::from))
+            .collect();
+        let revoked = app.revocations.subscribe();
+        let feed = app.feeds.subscribe(&claims.com);
+        let server_cursor = app.store.community_seq(&claims.com).await?;
+        // A cursor from the future belongs to another server's history: start over.
+        let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
+        let sent_upto = if cursor > server_cursor { 0 } else { cursor };
+        let conn = Connection {
+            app: app.clone(),
+            stream,
+            tx,
+            claims,
+            actors,
+            sent_upto,
+            own_writes: HashMap::new(),
+            feed,
+            revoked,
+        };
+        conn.send(ServerMsg::Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            user_id: conn.claims.sub.clone(),
+            community_id: conn.claims.com.clone(),
+            server_cursor: server_cursor as u64,
+        })
+        .await?;
+        tracing::info!(device = %conn.claims.dev, cursor, "sync connection open");
+        Ok(conn)
+    }
+
+    async fn send(&self, msg: ServerMsg) -> Result<(), Fatal> {
+        self.tx
+            .send(Outgoing::Msg(msg))
+            .await
+            .map_err(|_| Fatal::new(ErrorCode::Internal, "connection writer stopped"))
+    }
+
+    async fn serve(&mut self) -> Result<(), Fatal> {
+        self.announce(true).await?;
+        let shutdown = self.app.shutdown.clone();
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    return Err(Fatal::new(ErrorCode::ShuttingDown, "server is shutting down; reconnect later"));
+                }
+                r = self.revoked.recv() => match r {
+                    Ok(dev) if dev == self.claims.dev => return Err(revoked()),
+                    Err(broadcast::error::RecvError::Lagged(_)) if self.app.revocations.is_revoked(&self.claims.dev) => {
+                        return Err(revoked());
+                    }
+                    _ => {}
+                },
+                frame = self.stream.next() => {
+                    let mut batch = Vec::new();
+                    let mut closed = self.take_frame(frame, &mut batch)?;
+                    while !closed && batch.len() < self.app.config.limits.batch_messages {
+                        match self.stream.next().now_or_never() {
+                            Some(frame) => closed = self.take_frame(frame, &mut batch)?,
+                            None => break,
+                        }
+                    }
+                    if !batch.is_empty() {
+                        self.process(batch).await?;
+                    }
+                    if closed {
+                        return Ok(());
+                    }
+                }
+                changed = self.feed.changed() => {
+                    if changed.is_ok() {
+                        self.announce(false).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks one frame and adds its sync message to `batch`; true when the
+    /// client closed.
+    fn take_frame(
+        &self,
+        frame: Option<Result<Message, axum::Error>>,
+        batch: &mut Vec<(DocHeader, Vec<u8>)>,
+    ) -> Result<bool, Fatal> {
+        if self.app.revocations.is_revoked(&self.claims.dev) {
+            return Err(revoked());
+        }
+        match check_frame(&self.app, frame)? {
+            None => Ok(false),
+            Some(Incoming::Closed) => Ok(true),
+            Some(Incoming::Msg(ClientMsg::Hello { .. })) => Err(Fatal::new(
+                ErrorCode::HandshakeRequired,
+                "hello may only be sent once",
+            )),
+            Some(Incoming::Msg(ClientMsg::Sync { header, message })) => {
+                batch.push((header, message));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Processes sync messages, at most one per document per transaction.
+    async fn process(&mut self, batch: Vec<(DocHeader, Vec<u8>)>) -> Result<(), Fatal> {
+        let mut part = Vec::new();
+        let mut seen = HashSet::new();
+        for item in batch {
+            if !seen.insert(item.0.id.clone()) {
+                self.process_part(std::mem::take(&mut part)).await?;
+                seen.clear();
+                seen.insert(item.0.id.clone());
+            }
+            part.push(item);
+        }
+        self.process_part(part).await
+    }
+
+    async fn process_part(&mut self, part: Vec<(DocHeader, Vec<u8>)>) -> Result<(), Fatal> {
+        if part.is_empty() {
+            return Ok(());
+        }
+        let replies = batch::apply_and_commit(&self.app, &self.claims, &self.actors, part).await?;
+        for r in replies {
+            if let batch::Reply::Synced {
+                seq: Some(seq),
+                ref doc,
+                ..
+            } = r
+            {
+                self.own_writes.insert(doc.clone(), seq);
+            }
+            self.send(r.into_message()).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the documents changed since `sent_upto`, in pages. The first call
+    /// after the handshake always sends at least one page so the device learns
+    /// it is caught up.
+    async fn announce(&mut self, first: bool) -> Result<(), Fatal> {
+        let mut must_send = first;
+        loop {
+            let rows = self
+                .app
+                .store
+                .changed_since(&self.claims.com, self.sent_upto, PAGE)
+                .await?;
+            let full = rows.len() as i64 == PAGE;
+            let Some(upto) = rows.last().map(|r| r.seq) else {
+                if must_send {
+                    self.send(ServerMsg::Changed {
+                        docs: Vec::new(),
+                        upto: self.sent_upto as u64,
+                        caught_up: true,
+                    })
+                    .await?;
+                }
+                return Ok(());
+            };
+            let mut docs = Vec::with_capacity(rows.len());
+            for row in rows {
+                let header = row.header()?;
+                if self.own_writes.get(&header.id) == Some(&row.seq) {
+                    continue;
+                }
+                docs.push(Announce {
+                    header,
+                    heads: row.wire_heads()?,
+                    seq: row.seq as u64,
+                });
+            }
+            self.sent_upto = upto;
+            self.own_writes.retain(|_, seq| *seq > upto);
+            self.send(ServerMsg::Changed {
+                docs,
+                upto: upto as u64,
+                caught_up: !full,
+            })
+            .await?;
+            must_send = false;
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn revoked() -> Fatal {
+    Fatal::new(ErrorCode::DeviceRevoked, "this device has been revoked")
+}
