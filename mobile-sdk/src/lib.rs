@@ -1,1 +1,444 @@
-pub fn x() {}
+//! fieldsync mobile SDK: an offline store of automerge documents and a sync
+//! client for the fieldsync server.
+//!
+//! Everything a user does is written to the local store first and works with
+//! no network. [`Client::sync_now`] or the background loop
+//! ([`Client::start_sync`]) pushes local changes, which stay in the outbox until
+//! the server acknowledges them as durably stored, and pulls what changed on
+//! the server since the stored cursor.
+
+mod error;
+mod store;
+mod sync;
+pub mod transport;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use automerge::transaction::Transaction;
+use automerge::{ActorId, Automerge, AutomergeError};
+use serde::Deserialize;
+use tokio::sync::{Notify, broadcast};
+
+pub use error::{Error, Result};
+pub use fieldsync_proto::{DocHeader, DocId, DocType, ErrorCode, RejectCode};
+pub use store::QuarantinedChange;
+pub use sync::{SyncReport, SyncStatus};
+pub use transport::TransportCounters;
+
+use store::LocalStore;
+use transport::TransportStats;
+
+/// Something the app may want to react to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncEvent {
+    /// The sync status changed.
+    Status(SyncStatus),
+    /// Documents changed by remote changes.
+    DocumentsChanged(Vec<DocId>),
+    /// The server rejected a local change set; it was quarantined and the
+    /// document returned to the server's accepted state.
+    Rejected { doc: DocId, code: RejectCode, message: String },
+}
+
+/// The logged-in user of this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub community_id: String,
+    pub device_id: String,
+}
+
+mod keys {
+    pub const DEVICE_ID: &str = "device_id";
+    pub const DEVICE_NAME: &str = "device_name";
+    pub const ACTOR: &str = "actor_id";
+    pub const ACCESS: &str = "access_token";
+    pub const ACCESS_EXP: &str = "access_expires_at";
+    pub const REFRESH: &str = "refresh_token";
+    pub const SESSION: &str = "session";
+    pub const CURSOR: &str = "cursor";
+    pub const SERVER: &str = "server_url";
+    pub const SESSION_KEYS: [&str; 6] = [ACTOR, ACCESS, ACCESS_EXP, REFRESH, SESSION, CURSOR];
+}
+
+pub(crate) struct Inner {
+    server_url: String,
+    http: reqwest::Client,
+    store: Mutex<LocalStore>,
+    events: broadcast::Sender<SyncEvent>,
+    stats: Arc<TransportStats>,
+    /// Documents edited locally since the live session last looked.
+    local_changes: Mutex<Vec<DocHeader>>,
+    local_notify: Notify,
+    /// One sync session at a time.
+    sync_lock: tokio::sync::Mutex<()>,
+    status: Mutex<SyncStatus>,
+}
+
+impl Inner {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, LocalStore> {
+        // A panic while holding the lock leaves SQLite consistent (every
+        // write is a transaction), so a poisoned lock is safe to reuse.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn emit(&self, event: SyncEvent) {
+        if let SyncEvent::Status(s) = &event {
+            let mut cur = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            if *cur == *s {
+                return;
+            }
+            *cur = s.clone();
+        }
+        let _ = self.events.send(event);
+    }
+}
+
+/// A fieldsync client bound to one data directory and one server.
+///
+/// Dropping it stops its background sync.
+pub struct Client {
+    inner: Arc<Inner>,
+    background: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(h) = self.background.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            h.abort();
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    access_expires_at: i64,
+    refresh_token: String,
+    actor_id: Option<String>,
+    user: UserInfo,
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    id: String,
+    username: String,
+    display_name: String,
+    role: String,
+    community_id: String,
+}
+
+#[derive(Deserialize)]
+struct ApiErrorBody {
+    error: String,
+    message: String,
+}
+
+impl Client {
+    /// Opens (creating if needed) the local store in `data_dir` for the server
+    /// at `server_url` (`http://host:port` or `https://…`). Works offline.
+    pub fn open(data_dir: impl AsRef<Path>, server_url: &str) -> Result<Client> {
+        transport::sync_url(server_url)?;
+        let store = LocalStore::open(data_dir.as_ref())?;
+        if store.meta(keys::DEVICE_ID)?.is_none() {
+            store.set_meta(keys::DEVICE_ID, &format!("dev-{}", uuid::Uuid::new_v4().simple()))?;
+        }
+        match store.meta(keys::SERVER)? {
+            Some(s) if s != server_url && store.meta(keys::SESSION)?.is_some() => {
+                return Err(Error::InvalidInput(format!(
+                    "this data dir belongs to server {s}; log out first or use another dir"
+                )));
+            }
+            _ => store.set_meta(keys::SERVER, server_url)?,
+        }
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("HTTP client: {e}")))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                server_url: server_url.trim_end_matches('/').to_owned(),
+                http,
+                store: Mutex::new(store),
+                events: broadcast::channel(1024).0,
+                stats: Arc::default(),
+                local_changes: Mutex::default(),
+                local_notify: Notify::new(),
+                sync_lock: tokio::sync::Mutex::new(()),
+                status: Mutex::new(SyncStatus::Offline),
+            }),
+            background: Mutex::new(None),
+        })
+    }
+
+    /// This installation's device id.
+    pub fn device_id(&self) -> Result<String> {
+        self.inner.store().meta(keys::DEVICE_ID)?.ok_or(Error::Store("device id missing".into()))
+    }
+
+    /// Logs in; the device is registered to the user and gets a fresh
+    /// automerge actor for its edits.
+    pub async fn login(&self, username: &str, password: &str) -> Result<Session> {
+        let device_id = self.device_id()?;
+        let device_name = self
+            .inner
+            .store()
+            .meta(keys::DEVICE_NAME)?
+            .unwrap_or_else(|| "fieldsync device".to_owned());
+        let body = serde_json::json!({
+            "username": username, "password": password,
+            "device_id": device_id, "device_name": device_name,
+        });
+        let resp = self.post_json("/api/v1/auth/login", &body).await?;
+        let actor = resp.actor_id.clone().ok_or_else(|| Error::Protocol("login response lacks actor_id".into()))?;
+        hex_actor(&actor)?;
+        let session = Session {
+            user_id: resp.user.id.clone(),
+            username: resp.user.username.clone(),
+            display_name: resp.user.display_name.clone(),
+            role: resp.user.role.clone(),
+            community_id: resp.user.community_id.clone(),
+            device_id,
+        };
+        let store = self.inner.store();
+        if let Some(previous) = store.meta(keys::SESSION)?
+            && serde_json::from_str::<serde_json::Value>(&previous).ok().and_then(|v| v["community_id"].as_str().map(str::to_owned))
+                != Some(session.community_id.clone())
+        {
+            // Another community's cursor means nothing here.
+            store.delete_meta(&[keys::CURSOR])?;
+        }
+        store.set_meta(keys::ACTOR, &actor)?;
+        store_tokens(&store, &resp)?;
+        store.set_meta(
+            keys::SESSION,
+            &serde_json::json!({
+                "user_id": session.user_id, "username": session.username,
+                "display_name": session.display_name, "role": session.role,
+                "community_id": session.community_id,
+            })
+            .to_string(),
+        )?;
+        Ok(session)
+    }
+
+    /// Forgets the session (tokens and actor). Local documents and unsynced
+    /// changes stay on the device.
+    pub fn logout(&self) -> Result<()> {
+        self.inner.store().delete_meta(&keys::SESSION_KEYS)
+    }
+
+    /// The logged-in user, if any.
+    pub fn session(&self) -> Result<Option<Session>> {
+        let store = self.inner.store();
+        let Some(json) = store.meta(keys::SESSION)? else { return Ok(None) };
+        let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| Error::Store(e.to_string()))?;
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        Ok(Some(Session {
+            user_id: s("user_id"),
+            username: s("username"),
+            display_name: s("display_name"),
+            role: s("role"),
+            community_id: s("community_id"),
+            device_id: store.meta(keys::DEVICE_ID)?.unwrap_or_default(),
+        }))
+    }
+
+    fn actor(&self) -> Result<ActorId> {
+        let hex = self.inner.store().meta(keys::ACTOR)?.ok_or(Error::NotLoggedIn)?;
+        hex_actor(&hex)
+    }
+
+    /// Creates a document of `doc_type`, filled by `init`, and queues it for sync.
+    pub fn create_document<F>(&self, doc_type: DocType, init: F) -> Result<DocId>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
+    {
+        let id = DocId::new(format!("{}-{}", doc_type.as_str(), uuid::Uuid::new_v4().simple()))
+            .expect("generated ids are valid");
+        self.write(DocHeader::new(id.clone(), doc_type), None, init)?;
+        Ok(id)
+    }
+
+    /// Changes a document with `f` and queues the change for sync.
+    pub fn change_document<F>(&self, id: &DocId, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
+    {
+        let (header, doc) = self.inner.store().load(id)?.ok_or_else(|| Error::NotFound(id.to_string()))?;
+        self.write(header, Some(doc), f)
+    }
+
+    fn write<F>(&self, header: DocHeader, doc: Option<Automerge>, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
+    {
+        let actor = self.actor()?;
+        let mut doc = doc.unwrap_or_default();
+        doc.set_actor(actor);
+        let before = doc.get_heads();
+        let mut tx = doc.transaction();
+        if let Err(e) = f(&mut tx) {
+            tx.rollback();
+            return Err(e.into());
+        }
+        tx.commit();
+        self.inner.store().record_local_change(&header, &doc, &before)?;
+        self.inner.local_changes.lock().unwrap_or_else(|p| p.into_inner()).push(header);
+        self.inner.local_notify.notify_one();
+        Ok(())
+    }
+
+    /// Reads a document.
+    pub fn read_document<T>(&self, id: &DocId, f: impl FnOnce(&Automerge) -> T) -> Result<T> {
+        let (_, doc) = self.inner.store().load(id)?.ok_or_else(|| Error::NotFound(id.to_string()))?;
+        Ok(f(&doc))
+    }
+
+    /// A document's content as JSON.
+    pub fn document_json(&self, id: &DocId) -> Result<serde_json::Value> {
+        self.read_document(id, |doc| {
+            serde_json::to_value(automerge::AutoSerde::from(doc)).map_err(|e| Error::Store(e.to_string()))
+        })?
+    }
+
+    /// Ids of local documents, optionally only of one type.
+    pub fn document_ids(&self, doc_type: Option<DocType>) -> Result<Vec<DocId>> {
+        self.inner.store().document_ids(doc_type)
+    }
+
+    /// The heads of a document, hex-encoded (for comparing replicas).
+    pub fn document_heads(&self, id: &DocId) -> Result<Vec<String>> {
+        self.read_document(id, |d| d.get_heads().iter().map(|h| h.to_string()).collect())
+    }
+
+    /// Local change sets not yet acknowledged by the server.
+    pub fn pending_changes(&self) -> Result<usize> {
+        self.inner.store().outbox_len()
+    }
+
+    /// Change sets the server rejected, kept on the device.
+    pub fn quarantined(&self) -> Result<Vec<QuarantinedChange>> {
+        self.inner.store().quarantined()
+    }
+
+    /// The community change sequence this device has fully synced.
+    pub fn cursor(&self) -> Result<u64> {
+        Ok(self.inner.store().meta(keys::CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0))
+    }
+
+    /// Subscribes to sync events.
+    pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The current sync status.
+    pub fn status(&self) -> SyncStatus {
+        self.inner.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Bytes moved by the transport since this client was opened.
+    pub fn transport_counters(&self) -> TransportCounters {
+        self.inner.stats.snapshot()
+    }
+
+    /// Connects, pushes every unacknowledged change, pulls everything changed
+    /// since the cursor, and returns once up to date.
+    ///
+    /// While the background loop runs, its live session is already doing this:
+    /// the call then waits (up to two minutes) until that session has nothing
+    /// left to push.
+    pub async fn sync_now(&self) -> Result<SyncReport> {
+        let looping = self
+            .background
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|h| !h.is_finished());
+        if !looping {
+            return sync::sync_once(&self.inner).await;
+        }
+        self.inner.local_notify.notify_one();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            match self.status() {
+                SyncStatus::UpToDate if self.pending_changes()? == 0 => {
+                    return Ok(SyncReport { cursor: self.cursor()?, ..Default::default() });
+                }
+                SyncStatus::Error { message, retryable: false } => {
+                    return Err(Error::Protocol(message));
+                }
+                _ if tokio::time::Instant::now() > deadline => {
+                    return Err(Error::Offline("background sync did not catch up in time".into()));
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Starts the background sync loop (reconnects with exponential backoff and
+    /// jitter; pushes local changes as they happen). Needs a tokio runtime.
+    pub fn start_sync(&self) {
+        let mut bg = self.background.lock().unwrap_or_else(|p| p.into_inner());
+        if bg.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        *bg = Some(tokio::spawn(sync::run_loop(self.inner.clone())));
+    }
+
+    /// Stops the background sync loop.
+    pub fn stop_sync(&self) {
+        if let Some(h) = self.background.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            h.abort();
+        }
+        self.inner.emit(SyncEvent::Status(SyncStatus::Offline));
+    }
+
+    async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<TokenResponse> {
+        post_tokens(&self.inner, path, body).await
+    }
+}
+
+pub(crate) async fn post_tokens(inner: &Inner, path: &str, body: &serde_json::Value) -> Result<TokenResponse> {
+    let url = format!("{}{path}", inner.server_url);
+    let resp = inner
+        .http
+        .post(&url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| Error::Offline(format!("cannot reach {url}: {e}")))?;
+    let status = resp.status();
+    if status.is_success() {
+        return resp.json().await.map_err(|e| Error::Protocol(format!("bad response from {path}: {e}")));
+    }
+    let err: Option<ApiErrorBody> = resp.json().await.ok();
+    let (code, message) = err.map(|e| (e.error, e.message)).unwrap_or_else(|| ("http".into(), status.to_string()));
+    if status.is_server_error() {
+        Err(Error::Offline(format!("server error {status}: {message}")))
+    } else if status.as_u16() == 400 {
+        Err(Error::InvalidInput(message))
+    } else {
+        Err(Error::Auth { code, message })
+    }
+}
+
+pub(crate) fn store_tokens(store: &LocalStore, resp: &TokenResponse) -> Result<()> {
+    store.set_meta(keys::ACCESS, &resp.access_token)?;
+    store.set_meta(keys::ACCESS_EXP, &resp.access_expires_at.to_string())?;
+    store.set_meta(keys::REFRESH, &resp.refresh_token)
+}
+
+fn hex_actor(hex: &str) -> Result<ActorId> {
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| Error::Protocol(format!("bad actor id {hex:?}")))?;
+    Ok(ActorId::from(bytes))
+}

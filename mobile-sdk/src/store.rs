@@ -1,0 +1,392 @@
+//! The device's local store: one SQLite file holding documents, their sync
+//! state, the outbox of unacknowledged changes, quarantined rejections, the
+//! change cursor, and the session.
+//!
+//! # Invariants
+//! - A local edit and its outbox entry are written in one transaction.
+//! - An outbox entry is deleted only when the server's durable heads cover
+//!   every change in it.
+//! - A rejected change set moves to `quarantine` (never deleted) and the
+//!   document returns to the server's last acknowledged state.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, ChangeHash, ReadDoc};
+use fieldsync_proto::session::{LocalDocs, SavedSync};
+use fieldsync_proto::{DocHeader, DocId, DocType, RejectCode};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{Error, Result};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    id             TEXT PRIMARY KEY,
+    doc_type       TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    data           BLOB NOT NULL,
+    sync_state     BLOB,
+    acked_heads    BLOB NOT NULL DEFAULT x'',
+    updated_at     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_type ON documents(doc_type);
+CREATE TABLE IF NOT EXISTS outbox (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id        TEXT NOT NULL,
+    change_hashes BLOB NOT NULL,
+    data          BLOB NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_doc ON outbox(doc_id);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id     TEXT NOT NULL,
+    code       TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    data       BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+";
+
+/// A rejected local change set, kept so nothing typed on the device is lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantinedChange {
+    pub doc_id: String,
+    pub code: String,
+    pub message: String,
+    /// The rejected changes, loadable with `Automerge::load_incremental`.
+    pub data: Vec<u8>,
+    pub created_at: i64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn encode_hashes(hashes: &[ChangeHash]) -> Vec<u8> {
+    hashes.iter().flat_map(|h| h.0).collect()
+}
+
+fn decode_hashes(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .map(|c| ChangeHash(c.try_into().expect("chunks_exact yields 32 bytes")))
+        .collect()
+}
+
+/// The local SQLite store.
+pub struct LocalStore {
+    conn: Connection,
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) `fieldsync.db` in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            Error::InvalidInput(format!("cannot create data dir {}: {e}", data_dir.display()))
+        })?;
+        let conn = Connection::open(data_dir.join("fieldsync.db"))?;
+        let store = LocalStore { conn };
+        store.init().map_err(|e| match e {
+            Error::Store(m) => Error::Store(format!(
+                "cannot open the local database in {} ({m}); it may be corrupt",
+                data_dir.display()
+            )),
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    fn init(&self) -> Result<()> {
+        // WAL + NORMAL survives the app being killed at any point; the journal
+        // is checked so a corrupt file fails here, not later.
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let check: String = self.conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(Error::Store(format!("integrity check failed: {check}")));
+        }
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Store(format!(
+                "database schema {version} is newer than this SDK ({SCHEMA_VERSION})"
+            )));
+        }
+        self.conn.execute_batch(SCHEMA)?;
+        self.conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(())
+    }
+
+    /// Runs `f` atomically. Nests: inside another call it is a savepoint.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("SAVEPOINT fieldsync")?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("RELEASE fieldsync")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK TO fieldsync; RELEASE fieldsync");
+                Err(e)
+            }
+        }
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_meta(&self, keys: &[&str]) -> Result<()> {
+        for k in keys {
+            self.conn.execute("DELETE FROM meta WHERE key = ?1", [k])?;
+        }
+        Ok(())
+    }
+
+    /// Loads a document and its header.
+    pub fn load(&self, id: &DocId) -> Result<Option<(DocHeader, Automerge)>> {
+        let row: Option<(String, i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT doc_type, schema_version, data FROM documents WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((doc_type, schema_version, data)) = row else { return Ok(None) };
+        let doc_type = DocType::parse(&doc_type)
+            .ok_or_else(|| Error::Store(format!("unknown document type {doc_type}")))?;
+        let doc = Automerge::load(&data).map_err(|e| Error::Store(format!("document {id} is corrupt: {e}")))?;
+        Ok(Some((DocHeader { id: id.clone(), doc_type, schema_version: schema_version as u32 }, doc)))
+    }
+
+    fn save(&self, header: &DocHeader, doc: &Automerge) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO documents (id, doc_type, schema_version, data, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            params![
+                header.id.as_str(),
+                header.doc_type.as_str(),
+                header.schema_version as i64,
+                doc.save(),
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records a local edit: saves the document and queues its new changes.
+    pub fn record_local_change(&mut self, header: &DocHeader, doc: &Automerge, before: &[ChangeHash]) -> Result<()> {
+        let new: Vec<ChangeHash> = doc.get_changes(before).iter().map(|c| c.hash()).collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let data = doc.save_after(before);
+        self.transaction(|s| {
+            s.save(header, doc)?;
+            s.conn.execute(
+                "INSERT INTO outbox (doc_id, change_hashes, data, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![header.id.as_str(), encode_hashes(&new), data, now_ms()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Ids of documents, optionally of one type.
+    pub fn document_ids(&self, doc_type: Option<DocType>) -> Result<Vec<DocId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM documents WHERE ?1 IS NULL OR doc_type = ?1 ORDER BY id",
+        )?;
+        let ids = stmt
+            .query_map([doc_type.map(|t| t.as_str())], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.into_iter()
+            .map(|id| DocId::new(id).map_err(|e| Error::Store(e.to_string())))
+            .collect()
+    }
+
+    /// Headers of documents with unacknowledged local changes.
+    pub fn unsynced(&self) -> Result<Vec<DocHeader>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT d.id, d.doc_type, d.schema_version FROM outbox o JOIN documents d ON d.id = o.doc_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, t, v)| {
+                Ok(DocHeader {
+                    id: DocId::new(id).map_err(|e| Error::Store(e.to_string()))?,
+                    doc_type: DocType::parse(&t).ok_or_else(|| Error::Store(format!("unknown type {t}")))?,
+                    schema_version: v as u32,
+                })
+            })
+            .collect()
+    }
+
+    /// Number of local change sets not yet acknowledged by the server.
+    pub fn outbox_len(&self) -> Result<usize> {
+        let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// The heads the server last acknowledged for a document.
+    pub fn acked_heads(&self, id: &DocId) -> Result<Vec<ChangeHash>> {
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT acked_heads FROM documents WHERE id = ?1", [id.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(bytes.map(|b| decode_hashes(&b)).unwrap_or_default())
+    }
+
+    /// Rejected change sets, oldest first.
+    pub fn quarantined(&self) -> Result<Vec<QuarantinedChange>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT doc_id, code, message, data, created_at FROM quarantine ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(QuarantinedChange {
+                    doc_id: r.get(0)?,
+                    code: r.get(1)?,
+                    message: r.get(2)?,
+                    data: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn outbox_count(&self, id: &DocId) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM outbox WHERE doc_id = ?1", [id.as_str()], |r| r.get(0))?)
+    }
+}
+
+impl LocalDocs for LocalStore {
+    type Error = Error;
+
+    fn header(&mut self, id: &DocId) -> Result<Option<DocHeader>> {
+        Ok(self.load(id)?.map(|(h, _)| h))
+    }
+
+    fn has_heads(&mut self, id: &DocId, heads: &[ChangeHash]) -> Result<bool> {
+        Ok(match self.load(id)? {
+            Some((_, doc)) => doc.get_missing_deps(heads).is_empty(),
+            None => heads.is_empty(),
+        })
+    }
+
+    fn saved_sync(&mut self, id: &DocId) -> Result<SavedSync> {
+        let state: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row("SELECT sync_state FROM documents WHERE id = ?1", [id.as_str()], |r| r.get(0))
+            .optional()?;
+        let state = match state.flatten() {
+            Some(bytes) => Some(sync::State::decode(&bytes).map_err(|e| Error::Store(format!("sync state of {id}: {e}")))?),
+            None => None,
+        };
+        Ok(SavedSync { state, has_local_changes: self.outbox_count(id)? > 0 })
+    }
+
+    fn generate(&mut self, id: &DocId, state: &mut sync::State) -> Result<Option<sync::Message>> {
+        Ok(match self.load(id)? {
+            Some((_, doc)) => doc.generate_sync_message(state),
+            None => Automerge::new().generate_sync_message(state),
+        })
+    }
+
+    fn receive(
+        &mut self,
+        header: &DocHeader,
+        state: &mut sync::State,
+        message: sync::Message,
+    ) -> Result<(bool, Vec<ChangeHash>)> {
+        let (header, mut doc) = self.load(&header.id)?.unwrap_or_else(|| (header.clone(), Automerge::new()));
+        let before = doc.get_heads();
+        doc.receive_sync_message(state, message)
+            .map_err(|e| Error::Protocol(format!("cannot apply server changes to {}: {e}", header.id)))?;
+        let after = doc.get_heads();
+        let changed = before != after;
+        if changed {
+            self.save(&header, &doc)?;
+        }
+        Ok((changed, after))
+    }
+
+    fn acked(&mut self, id: &DocId, durable_heads: &[ChangeHash]) -> Result<()> {
+        self.conn.execute(
+            "UPDATE documents SET acked_heads = ?2 WHERE id = ?1",
+            params![id.as_str(), encode_hashes(durable_heads)],
+        )?;
+        let Some((_, doc)) = self.load(id)? else { return Ok(()) };
+        let unacked: HashSet<ChangeHash> = doc.get_changes(durable_heads).iter().map(|c| c.hash()).collect();
+        let mut stmt = self.conn.prepare_cached("SELECT id, change_hashes FROM outbox WHERE doc_id = ?1")?;
+        let rows = stmt
+            .query_map([id.as_str()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        drop(stmt);
+        for (row_id, hashes) in rows {
+            if decode_hashes(&hashes).iter().all(|h| !unacked.contains(h)) {
+                self.conn.execute("DELETE FROM outbox WHERE id = ?1", [row_id])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, id: &DocId, state: &sync::State) -> Result<()> {
+        self.conn.execute(
+            "UPDATE documents SET sync_state = ?2 WHERE id = ?1",
+            params![id.as_str(), state.encode()],
+        )?;
+        Ok(())
+    }
+
+    fn rejected(&mut self, id: &DocId, code: RejectCode, message: &str) -> Result<()> {
+        let Some((header, doc)) = self.load(id)? else { return Ok(()) };
+        let acked = self.acked_heads(id)?;
+        let code = serde_json::to_value(code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("{code:?}"));
+        self.transaction(|s| {
+            s.conn.execute(
+                "INSERT INTO quarantine (doc_id, code, message, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.as_str(), code, message, doc.save_after(&acked), now_ms()],
+            )?;
+            s.conn.execute("DELETE FROM outbox WHERE doc_id = ?1", [id.as_str()])?;
+            if acked.is_empty() {
+                s.conn.execute("DELETE FROM documents WHERE id = ?1", [id.as_str()])?;
+            } else {
+                let restored = doc.fork_at(&acked)?;
+                s.save(&header, &restored)?;
+                s.conn.execute("UPDATE documents SET sync_state = NULL WHERE id = ?1", [id.as_str()])?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,312 @@
+//! Drives a [`ClientSession`] over the WebSocket: one-shot (`sync_now`) or as
+//! a background loop with exponential backoff and jitter.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fieldsync_proto::session::{ClientEvent, ClientSession, SessionError};
+use fieldsync_proto::{ClientMsg, DocHeader, ErrorCode, ServerMsg};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use rand::Rng;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::error::{Error, Result};
+use crate::store::LocalStore;
+use crate::transport::{self, SyncSocket};
+use crate::{Inner, SyncEvent, keys};
+
+/// Largest frame the SDK accepts from the server.
+const MAX_FRAME: usize = 64 << 20;
+/// Frames handled in one local transaction.
+const FRAMES_PER_TRANSACTION: usize = 256;
+
+/// Where syncing stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncStatus {
+    /// Not connected.
+    Offline,
+    /// Connected and exchanging changes.
+    Syncing,
+    /// Connected (or just finished) with nothing left to exchange.
+    UpToDate,
+    /// The last attempt failed. `retryable` errors are retried by the loop;
+    /// permanent ones (revoked device, login needed) stop it.
+    Error { message: String, retryable: bool },
+}
+
+/// What one sync session did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Documents whose changes the server acknowledged as durably stored.
+    pub acked_docs: usize,
+    /// Documents that received remote changes.
+    pub pulled_docs: usize,
+    /// Change sets the server rejected (quarantined).
+    pub rejected: usize,
+    /// The cursor after the session.
+    pub cursor: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// One session until up to date.
+pub(crate) async fn sync_once(inner: &Arc<Inner>) -> Result<SyncReport> {
+    let _guard = inner.sync_lock.lock().await;
+    inner.emit(SyncEvent::Status(SyncStatus::Syncing));
+    let result = run_session(inner, false).await;
+    inner.emit(SyncEvent::Status(match &result {
+        Ok(_) => SyncStatus::UpToDate,
+        Err(e) => status_for(e),
+    }));
+    result
+}
+
+fn status_for(e: &Error) -> SyncStatus {
+    match e {
+        Error::Offline(_) => SyncStatus::Offline,
+        other => SyncStatus::Error { message: other.to_string(), retryable: other.is_retryable() },
+    }
+}
+
+/// The background loop: keep a live session, reconnect with backoff.
+pub(crate) async fn run_loop(inner: Arc<Inner>) {
+    let mut attempt: u32 = 0;
+    loop {
+        let started = Instant::now();
+        let result = {
+            let _guard = inner.sync_lock.lock().await;
+            inner.emit(SyncEvent::Status(SyncStatus::Syncing));
+            run_session(&inner, true).await
+        };
+        match result {
+            Ok(_) => inner.emit(SyncEvent::Status(SyncStatus::Offline)),
+            Err(e) => {
+                tracing::info!(error = %e, "sync session ended");
+                inner.emit(SyncEvent::Status(status_for(&e)));
+                if !e.is_retryable() {
+                    return;
+                }
+            }
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            attempt = 0;
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+        attempt = attempt.saturating_add(1);
+    }
+}
+
+/// Exponential backoff from 0.5 s to 60 s with "equal jitter".
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let cap = Duration::from_millis(500).saturating_mul(1 << attempt.min(7)).min(Duration::from_secs(60));
+    let half = cap / 2;
+    half + rand::rng().random_range(Duration::ZERO..=half)
+}
+
+async fn run_session(inner: &Arc<Inner>, live: bool) -> Result<SyncReport> {
+    let token = access_token(inner, false).await?;
+    match session(inner, &token, live).await {
+        Err(Error::Server { code: ErrorCode::TokenExpired, .. }) => {
+            let token = access_token(inner, true).await?;
+            session(inner, &token, live).await
+        }
+        other => other,
+    }
+}
+
+/// A valid access token, refreshed when it expires within a minute (or when
+/// `force`d).
+async fn access_token(inner: &Inner, force: bool) -> Result<String> {
+    let (access, exp, refresh) = {
+        let store = inner.store();
+        (
+            store.meta(keys::ACCESS)?,
+            store.meta(keys::ACCESS_EXP)?.and_then(|e| e.parse::<i64>().ok()).unwrap_or(0),
+            store.meta(keys::REFRESH)?,
+        )
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    match (access, refresh) {
+        (Some(a), _) if !force && exp > now + 60 => Ok(a),
+        (_, Some(r)) => {
+            let resp = crate::post_tokens(inner, "/api/v1/auth/refresh", &serde_json::json!({ "refresh_token": r })).await?;
+            crate::store_tokens(&inner.store(), &resp)?;
+            Ok(resp.access_token)
+        }
+        _ => Err(Error::NotLoggedIn),
+    }
+}
+
+fn session_error(e: SessionError) -> Error {
+    match e {
+        SessionError::Protocol(m) => Error::Protocol(m),
+        SessionError::Store(m) => Error::Store(m),
+    }
+}
+
+/// What handling a batch of frames asks the driver to do.
+#[derive(Default)]
+struct Outcome {
+    send: Vec<ClientMsg>,
+    events: Vec<SyncEvent>,
+    failed: Option<Error>,
+    closed: bool,
+    idle: bool,
+}
+
+fn apply_events(events: Vec<ClientEvent>, store: &mut LocalStore, session: &mut ClientSession, out: &mut Outcome, report: &mut SyncReport, inner: &Inner) -> Result<()> {
+    let mut changed = Vec::new();
+    for ev in events {
+        match ev {
+            ClientEvent::Send(m) => out.send.push(m),
+            ClientEvent::Welcome { .. } => {
+                // Everything in the outbox, including edits made while offline.
+                inner.local_changes.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                for header in store.unsynced()? {
+                    let evs = session.local_change(header, store).map_err(session_error)?;
+                    apply_events(evs, store, session, out, report, inner)?;
+                }
+            }
+            ClientEvent::RemoteChange(id) => {
+                report.pulled_docs += 1;
+                changed.push(id);
+            }
+            ClientEvent::Acked(_) => report.acked_docs += 1,
+            ClientEvent::Rejected { doc, code, message } => {
+                report.rejected += 1;
+                out.events.push(SyncEvent::Rejected { doc, code, message });
+            }
+            ClientEvent::Cursor(c) => {
+                store.set_meta(keys::CURSOR, &c.to_string())?;
+                report.cursor = c;
+            }
+            ClientEvent::Idle => out.idle = true,
+            ClientEvent::Failed { code, message } => out.failed = Some(Error::Server { code, message }),
+        }
+    }
+    if !changed.is_empty() {
+        out.events.push(SyncEvent::DocumentsChanged(changed));
+    }
+    Ok(())
+}
+
+type Frame = Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>;
+
+fn handle_frames(inner: &Inner, session: &mut ClientSession, frames: Vec<Frame>, report: &mut SyncReport) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let mut store = inner.store();
+    store.transaction(|store| {
+        for frame in frames {
+            match frame {
+                None | Some(Ok(Message::Close(_))) => {
+                    out.closed = true;
+                    break;
+                }
+                Some(Err(e)) => {
+                    out.failed = Some(Error::Offline(format!("connection lost: {e}")));
+                    break;
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    let msg = ServerMsg::decode(&bytes).map_err(|e| Error::Protocol(e.to_string()))?;
+                    let events = session.receive(msg, store).map_err(session_error)?;
+                    apply_events(events, store, session, &mut out, report, inner)?;
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn local_changes(inner: &Inner, session: &mut ClientSession, report: &mut SyncReport) -> Result<Outcome> {
+    let headers: Vec<DocHeader> = std::mem::take(&mut *inner.local_changes.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut out = Outcome::default();
+    let mut guard = inner.store();
+    let store: &mut LocalStore = &mut guard;
+    for h in headers {
+        let events = session.local_change(h, store).map_err(session_error)?;
+        apply_events(events, store, session, &mut out, report, inner)?;
+    }
+    Ok(out)
+}
+
+async fn send_all(ws: &mut SyncSocket, msgs: Vec<ClientMsg>) -> Result<()> {
+    for m in msgs {
+        ws.feed(Message::Binary(m.encode().into()))
+            .await
+            .map_err(|e| Error::Offline(format!("send failed: {e}")))?;
+    }
+    ws.flush().await.map_err(|e| Error::Offline(format!("send failed: {e}")))
+}
+
+async fn session(inner: &Arc<Inner>, token: &str, live: bool) -> Result<SyncReport> {
+    let before = inner.stats.snapshot();
+    let mut ws = transport::connect(&inner.server_url, inner.stats.clone(), MAX_FRAME).await?;
+    let (device_id, cursor) = {
+        let store = inner.store();
+        (
+            store.meta(keys::DEVICE_ID)?.ok_or(Error::NotLoggedIn)?,
+            store.meta(keys::CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0u64),
+        )
+    };
+    let (mut session, hello) = ClientSession::start(&device_id, token, cursor);
+    send_all(&mut ws, vec![hello]).await?;
+    let mut report = SyncReport { cursor, ..Default::default() };
+    loop {
+        let out = tokio::select! {
+            frame = ws.next() => {
+                let mut frames = vec![frame];
+                while frames.len() < FRAMES_PER_TRANSACTION {
+                    match ws.next().now_or_never() {
+                        Some(f) => frames.push(f),
+                        None => break,
+                    }
+                }
+                handle_frames(inner, &mut session, frames, &mut report)?
+            }
+            _ = inner.local_notify.notified(), if live => local_changes(inner, &mut session, &mut report)?,
+        };
+        send_all(&mut ws, out.send).await?;
+        for e in out.events {
+            inner.emit(e);
+        }
+        if let Some(e) = out.failed {
+            return Err(e);
+        }
+        if out.closed {
+            return Err(Error::Offline("server closed the connection".into()));
+        }
+        if out.idle {
+            inner.emit(SyncEvent::Status(SyncStatus::UpToDate));
+            if !live {
+                break;
+            }
+        } else if session.pending() > 0 {
+            inner.emit(SyncEvent::Status(SyncStatus::Syncing));
+        }
+    }
+    let _ = ws.close(None).await;
+    let after = inner.stats.snapshot();
+    report.bytes_sent = after.bytes_sent - before.bytes_sent;
+    report.bytes_received = after.bytes_received - before.bytes_received;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        for attempt in 0..20 {
+            let d = backoff(attempt);
+            let cap = Duration::from_millis(500).saturating_mul(1 << attempt.min(7)).min(Duration::from_secs(60));
+            assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d:?}");
+        }
+        assert!(backoff(20) <= Duration::from_secs(60));
+    }
+}
