@@ -38,7 +38,11 @@ pub enum SyncEvent {
     DocumentsChanged(Vec<DocId>),
     /// The server rejected a local change set; it was quarantined and the
     /// document returned to the server's accepted state.
-    Rejected { doc: DocId, code: RejectCode, message: String },
+    Rejected {
+        doc: DocId,
+        code: RejectCode,
+        message: String,
+    },
 }
 
 /// The logged-in user of this device.
@@ -108,7 +112,12 @@ pub struct Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
-        if let Some(h) = self.background.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(h) = self
+            .background
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             h.abort();
         }
     }
@@ -145,7 +154,10 @@ impl Client {
         transport::sync_url(server_url)?;
         let store = LocalStore::open(data_dir.as_ref())?;
         if store.meta(keys::DEVICE_ID)?.is_none() {
-            store.set_meta(keys::DEVICE_ID, &format!("dev-{}", uuid::Uuid::new_v4().simple()))?;
+            store.set_meta(
+                keys::DEVICE_ID,
+                &format!("dev-{}", uuid::Uuid::new_v4().simple()),
+            )?;
         }
         match store.meta(keys::SERVER)? {
             Some(s) if s != server_url && store.meta(keys::SESSION)?.is_some() => {
@@ -177,7 +189,10 @@ impl Client {
 
     /// This installation's device id.
     pub fn device_id(&self) -> Result<String> {
-        self.inner.store().meta(keys::DEVICE_ID)?.ok_or(Error::Store("device id missing".into()))
+        self.inner
+            .store()
+            .meta(keys::DEVICE_ID)?
+            .ok_or(Error::Store("device id missing".into()))
     }
 
     /// Logs in; the device is registered to the user and gets a fresh
@@ -194,7 +209,10 @@ impl Client {
             "device_id": device_id, "device_name": device_name,
         });
         let resp = self.post_json("/api/v1/auth/login", &body).await?;
-        let actor = resp.actor_id.clone().ok_or_else(|| Error::Protocol("login response lacks actor_id".into()))?;
+        let actor = resp
+            .actor_id
+            .clone()
+            .ok_or_else(|| Error::Protocol("login response lacks actor_id".into()))?;
         hex_actor(&actor)?;
         let session = Session {
             user_id: resp.user.id.clone(),
@@ -206,7 +224,9 @@ impl Client {
         };
         let store = self.inner.store();
         if let Some(previous) = store.meta(keys::SESSION)?
-            && serde_json::from_str::<serde_json::Value>(&previous).ok().and_then(|v| v["community_id"].as_str().map(str::to_owned))
+            && serde_json::from_str::<serde_json::Value>(&previous)
+                .ok()
+                .and_then(|v| v["community_id"].as_str().map(str::to_owned))
                 != Some(session.community_id.clone())
         {
             // Another community's cursor means nothing here.
@@ -235,8 +255,11 @@ impl Client {
     /// The logged-in user, if any.
     pub fn session(&self) -> Result<Option<Session>> {
         let store = self.inner.store();
-        let Some(json) = store.meta(keys::SESSION)? else { return Ok(None) };
-        let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| Error::Store(e.to_string()))?;
+        let Some(json) = store.meta(keys::SESSION)? else {
+            return Ok(None);
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| Error::Store(e.to_string()))?;
         let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
         Ok(Some(Session {
             user_id: s("user_id"),
@@ -249,7 +272,11 @@ impl Client {
     }
 
     fn actor(&self) -> Result<ActorId> {
-        let hex = self.inner.store().meta(keys::ACTOR)?.ok_or(Error::NotLoggedIn)?;
+        let hex = self
+            .inner
+            .store()
+            .meta(keys::ACTOR)?
+            .ok_or(Error::NotLoggedIn)?;
         hex_actor(&hex)
     }
 
@@ -258,8 +285,12 @@ impl Client {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
-        let id = DocId::new(format!("{}-{}", doc_type.as_str(), uuid::Uuid::new_v4().simple()))
-            .expect("generated ids are valid");
+        let id = DocId::new(format!(
+            "{}-{}",
+            doc_type.as_str(),
+            uuid::Uuid::new_v4().simple()
+        ))
+        .expect("generated ids are valid");
         self.write(DocHeader::new(id.clone(), doc_type), None, init)?;
         Ok(id)
     }
@@ -269,7 +300,11 @@ impl Client {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
-        let (header, doc) = self.inner.store().load(id)?.ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let (header, doc) = self
+            .inner
+            .store()
+            .load(id)?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
         self.write(header, Some(doc), f)
     }
 
@@ -287,22 +322,33 @@ impl Client {
             return Err(e.into());
         }
         tx.commit();
-        self.inner.store().record_local_change(&header, &doc, &before)?;
-        self.inner.local_changes.lock().unwrap_or_else(|p| p.into_inner()).push(header);
+        self.inner
+            .store()
+            .record_local_change(&header, &doc, &before)?;
+        self.inner
+            .local_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(header);
         self.inner.local_notify.notify_one();
         Ok(())
     }
 
     /// Reads a document.
     pub fn read_document<T>(&self, id: &DocId, f: impl FnOnce(&Automerge) -> T) -> Result<T> {
-        let (_, doc) = self.inner.store().load(id)?.ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let (_, doc) = self
+            .inner
+            .store()
+            .load(id)?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
         Ok(f(&doc))
     }
 
     /// A document's content as JSON.
     pub fn document_json(&self, id: &DocId) -> Result<serde_json::Value> {
         self.read_document(id, |doc| {
-            serde_json::to_value(automerge::AutoSerde::from(doc)).map_err(|e| Error::Store(e.to_string()))
+            serde_json::to_value(automerge::AutoSerde::from(doc))
+                .map_err(|e| Error::Store(e.to_string()))
         })?
     }
 
@@ -313,12 +359,25 @@ impl Client {
 
     /// The heads of a document, hex-encoded (for comparing replicas).
     pub fn document_heads(&self, id: &DocId) -> Result<Vec<String>> {
-        self.read_document(id, |d| d.get_heads().iter().map(|h| h.to_string()).collect())
+        self.read_document(id, |d| {
+            d.get_heads().iter().map(|h| h.to_string()).collect()
+        })
     }
 
     /// Local change sets not yet acknowledged by the server.
     pub fn pending_changes(&self) -> Result<usize> {
         self.inner.store().outbox_len()
+    }
+
+    /// Documents with local changes the server has not yet acknowledged.
+    pub fn unacked_documents(&self) -> Result<Vec<DocId>> {
+        Ok(self
+            .inner
+            .store()
+            .unsynced()?
+            .into_iter()
+            .map(|h| h.id)
+            .collect())
     }
 
     /// Change sets the server rejected, kept on the device.
@@ -328,7 +387,12 @@ impl Client {
 
     /// The community change sequence this device has fully synced.
     pub fn cursor(&self) -> Result<u64> {
-        Ok(self.inner.store().meta(keys::CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0))
+        Ok(self
+            .inner
+            .store()
+            .meta(keys::CURSOR)?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Subscribes to sync events.
@@ -338,7 +402,11 @@ impl Client {
 
     /// The current sync status.
     pub fn status(&self) -> SyncStatus {
-        self.inner.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Bytes moved by the transport since this client was opened.
@@ -367,13 +435,21 @@ impl Client {
         loop {
             match self.status() {
                 SyncStatus::UpToDate if self.pending_changes()? == 0 => {
-                    return Ok(SyncReport { cursor: self.cursor()?, ..Default::default() });
+                    return Ok(SyncReport {
+                        cursor: self.cursor()?,
+                        ..Default::default()
+                    });
                 }
-                SyncStatus::Error { message, retryable: false } => {
+                SyncStatus::Error {
+                    message,
+                    retryable: false,
+                } => {
                     return Err(Error::Protocol(message));
                 }
                 _ if tokio::time::Instant::now() > deadline => {
-                    return Err(Error::Offline("background sync did not catch up in time".into()));
+                    return Err(Error::Offline(
+                        "background sync did not catch up in time".into(),
+                    ));
                 }
                 _ => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
             }
@@ -392,7 +468,12 @@ impl Client {
 
     /// Stops the background sync loop.
     pub fn stop_sync(&self) {
-        if let Some(h) = self.background.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(h) = self
+            .background
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             h.abort();
         }
         self.inner.emit(SyncEvent::Status(SyncStatus::Offline));
@@ -403,7 +484,11 @@ impl Client {
     }
 }
 
-pub(crate) async fn post_tokens(inner: &Inner, path: &str, body: &serde_json::Value) -> Result<TokenResponse> {
+pub(crate) async fn post_tokens(
+    inner: &Inner,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<TokenResponse> {
     let url = format!("{}{path}", inner.server_url);
     let resp = inner
         .http
@@ -414,10 +499,15 @@ pub(crate) async fn post_tokens(inner: &Inner, path: &str, body: &serde_json::Va
         .map_err(|e| Error::Offline(format!("cannot reach {url}: {e}")))?;
     let status = resp.status();
     if status.is_success() {
-        return resp.json().await.map_err(|e| Error::Protocol(format!("bad response from {path}: {e}")));
+        return resp
+            .json()
+            .await
+            .map_err(|e| Error::Protocol(format!("bad response from {path}: {e}")));
     }
     let err: Option<ApiErrorBody> = resp.json().await.ok();
-    let (code, message) = err.map(|e| (e.error, e.message)).unwrap_or_else(|| ("http".into(), status.to_string()));
+    let (code, message) = err
+        .map(|e| (e.error, e.message))
+        .unwrap_or_else(|| ("http".into(), status.to_string()));
     if status.is_server_error() {
         Err(Error::Offline(format!("server error {status}: {message}")))
     } else if status.as_u16() == 400 {
@@ -436,7 +526,10 @@ pub(crate) fn store_tokens(store: &LocalStore, resp: &TokenResponse) -> Result<(
 fn hex_actor(hex: &str) -> Result<ActorId> {
     let bytes = (0..hex.len())
         .step_by(2)
-        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
         .collect::<Option<Vec<u8>>>()
         .filter(|b| !b.is_empty())
         .ok_or_else(|| Error::Protocol(format!("bad actor id {hex:?}")))?;

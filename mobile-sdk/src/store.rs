@@ -93,7 +93,10 @@ impl LocalStore {
     /// Opens (creating if needed) `fieldsync.db` in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            Error::InvalidInput(format!("cannot create data dir {}: {e}", data_dir.display()))
+            Error::InvalidInput(format!(
+                "cannot create data dir {}: {e}",
+                data_dir.display()
+            ))
         })?;
         let conn = Connection::open(data_dir.join("fieldsync.db"))?;
         let store = LocalStore { conn };
@@ -113,18 +116,23 @@ impl LocalStore {
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let check: String = self.conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        let check: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(Error::Store(format!("integrity check failed: {check}")));
         }
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(Error::Store(format!(
                 "database schema {version} is newer than this SDK ({SCHEMA_VERSION})"
             )));
         }
         self.conn.execute_batch(SCHEMA)?;
-        self.conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        self.conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(())
     }
 
@@ -137,7 +145,9 @@ impl LocalStore {
                 Ok(v)
             }
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK TO fieldsync; RELEASE fieldsync");
+                let _ = self
+                    .conn
+                    .execute_batch("ROLLBACK TO fieldsync; RELEASE fieldsync");
                 Err(e)
             }
         }
@@ -175,11 +185,21 @@ impl LocalStore {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some((doc_type, schema_version, data)) = row else { return Ok(None) };
+        let Some((doc_type, schema_version, data)) = row else {
+            return Ok(None);
+        };
         let doc_type = DocType::parse(&doc_type)
             .ok_or_else(|| Error::Store(format!("unknown document type {doc_type}")))?;
-        let doc = Automerge::load(&data).map_err(|e| Error::Store(format!("document {id} is corrupt: {e}")))?;
-        Ok(Some((DocHeader { id: id.clone(), doc_type, schema_version: schema_version as u32 }, doc)))
+        let doc = Automerge::load(&data)
+            .map_err(|e| Error::Store(format!("document {id} is corrupt: {e}")))?;
+        Ok(Some((
+            DocHeader {
+                id: id.clone(),
+                doc_type,
+                schema_version: schema_version as u32,
+            },
+            doc,
+        )))
     }
 
     fn save(&self, header: &DocHeader, doc: &Automerge) -> Result<()> {
@@ -198,7 +218,12 @@ impl LocalStore {
     }
 
     /// Records a local edit: saves the document and queues its new changes.
-    pub fn record_local_change(&mut self, header: &DocHeader, doc: &Automerge, before: &[ChangeHash]) -> Result<()> {
+    pub fn record_local_change(
+        &mut self,
+        header: &DocHeader,
+        doc: &Automerge,
+        before: &[ChangeHash],
+    ) -> Result<()> {
         let new: Vec<ChangeHash> = doc.get_changes(before).iter().map(|c| c.hash()).collect();
         if new.is_empty() {
             return Ok(());
@@ -233,13 +258,20 @@ impl LocalStore {
             "SELECT DISTINCT d.id, d.doc_type, d.schema_version FROM outbox o JOIN documents d ON d.id = o.doc_id",
         )?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
             .map(|(id, t, v)| {
                 Ok(DocHeader {
                     id: DocId::new(id).map_err(|e| Error::Store(e.to_string()))?,
-                    doc_type: DocType::parse(&t).ok_or_else(|| Error::Store(format!("unknown type {t}")))?,
+                    doc_type: DocType::parse(&t)
+                        .ok_or_else(|| Error::Store(format!("unknown type {t}")))?,
                     schema_version: v as u32,
                 })
             })
@@ -248,7 +280,9 @@ impl LocalStore {
 
     /// Number of local change sets not yet acknowledged by the server.
     pub fn outbox_len(&self) -> Result<usize> {
-        let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
         Ok(n as usize)
     }
 
@@ -256,16 +290,20 @@ impl LocalStore {
     pub fn acked_heads(&self, id: &DocId) -> Result<Vec<ChangeHash>> {
         let bytes: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT acked_heads FROM documents WHERE id = ?1", [id.as_str()], |r| r.get(0))
+            .query_row(
+                "SELECT acked_heads FROM documents WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(bytes.map(|b| decode_hashes(&b)).unwrap_or_default())
     }
 
     /// Rejected change sets, oldest first.
     pub fn quarantined(&self) -> Result<Vec<QuarantinedChange>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT doc_id, code, message, data, created_at FROM quarantine ORDER BY id")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT doc_id, code, message, data, created_at FROM quarantine ORDER BY id",
+        )?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(QuarantinedChange {
@@ -281,9 +319,11 @@ impl LocalStore {
     }
 
     fn outbox_count(&self, id: &DocId) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM outbox WHERE doc_id = ?1", [id.as_str()], |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE doc_id = ?1",
+            [id.as_str()],
+            |r| r.get(0),
+        )?)
     }
 }
 
@@ -304,13 +344,23 @@ impl LocalDocs for LocalStore {
     fn saved_sync(&mut self, id: &DocId) -> Result<SavedSync> {
         let state: Option<Option<Vec<u8>>> = self
             .conn
-            .query_row("SELECT sync_state FROM documents WHERE id = ?1", [id.as_str()], |r| r.get(0))
+            .query_row(
+                "SELECT sync_state FROM documents WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )
             .optional()?;
         let state = match state.flatten() {
-            Some(bytes) => Some(sync::State::decode(&bytes).map_err(|e| Error::Store(format!("sync state of {id}: {e}")))?),
+            Some(bytes) => Some(
+                sync::State::decode(&bytes)
+                    .map_err(|e| Error::Store(format!("sync state of {id}: {e}")))?,
+            ),
             None => None,
         };
-        Ok(SavedSync { state, has_local_changes: self.outbox_count(id)? > 0 })
+        Ok(SavedSync {
+            state,
+            has_local_changes: self.outbox_count(id)? > 0,
+        })
     }
 
     fn generate(&mut self, id: &DocId, state: &mut sync::State) -> Result<Option<sync::Message>> {
@@ -326,10 +376,13 @@ impl LocalDocs for LocalStore {
         state: &mut sync::State,
         message: sync::Message,
     ) -> Result<(bool, Vec<ChangeHash>)> {
-        let (header, mut doc) = self.load(&header.id)?.unwrap_or_else(|| (header.clone(), Automerge::new()));
+        let (header, mut doc) = self
+            .load(&header.id)?
+            .unwrap_or_else(|| (header.clone(), Automerge::new()));
         let before = doc.get_heads();
-        doc.receive_sync_message(state, message)
-            .map_err(|e| Error::Protocol(format!("cannot apply server changes to {}: {e}", header.id)))?;
+        doc.receive_sync_message(state, message).map_err(|e| {
+            Error::Protocol(format!("cannot apply server changes to {}: {e}", header.id))
+        })?;
         let after = doc.get_heads();
         let changed = before != after;
         if changed {
@@ -343,16 +396,27 @@ impl LocalDocs for LocalStore {
             "UPDATE documents SET acked_heads = ?2 WHERE id = ?1",
             params![id.as_str(), encode_hashes(durable_heads)],
         )?;
-        let Some((_, doc)) = self.load(id)? else { return Ok(()) };
-        let unacked: HashSet<ChangeHash> = doc.get_changes(durable_heads).iter().map(|c| c.hash()).collect();
-        let mut stmt = self.conn.prepare_cached("SELECT id, change_hashes FROM outbox WHERE doc_id = ?1")?;
+        let Some((_, doc)) = self.load(id)? else {
+            return Ok(());
+        };
+        let unacked: HashSet<ChangeHash> = doc
+            .get_changes(durable_heads)
+            .iter()
+            .map(|c| c.hash())
+            .collect();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, change_hashes FROM outbox WHERE doc_id = ?1")?;
         let rows = stmt
-            .query_map([id.as_str()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+            .query_map([id.as_str()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         drop(stmt);
         for (row_id, hashes) in rows {
             if decode_hashes(&hashes).iter().all(|h| !unacked.contains(h)) {
-                self.conn.execute("DELETE FROM outbox WHERE id = ?1", [row_id])?;
+                self.conn
+                    .execute("DELETE FROM outbox WHERE id = ?1", [row_id])?;
             }
         }
         Ok(())
@@ -367,7 +431,9 @@ impl LocalDocs for LocalStore {
     }
 
     fn rejected(&mut self, id: &DocId, code: RejectCode, message: &str) -> Result<()> {
-        let Some((header, doc)) = self.load(id)? else { return Ok(()) };
+        let Some((header, doc)) = self.load(id)? else {
+            return Ok(());
+        };
         let acked = self.acked_heads(id)?;
         let code = serde_json::to_value(code)
             .ok()

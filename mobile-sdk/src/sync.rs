@@ -64,7 +64,10 @@ pub(crate) async fn sync_once(inner: &Arc<Inner>) -> Result<SyncReport> {
 fn status_for(e: &Error) -> SyncStatus {
     match e {
         Error::Offline(_) => SyncStatus::Offline,
-        other => SyncStatus::Error { message: other.to_string(), retryable: other.is_retryable() },
+        other => SyncStatus::Error {
+            message: other.to_string(),
+            retryable: other.is_retryable(),
+        },
     }
 }
 
@@ -98,7 +101,9 @@ pub(crate) async fn run_loop(inner: Arc<Inner>) {
 
 /// Exponential backoff from 0.5 s to 60 s with "equal jitter".
 pub(crate) fn backoff(attempt: u32) -> Duration {
-    let cap = Duration::from_millis(500).saturating_mul(1 << attempt.min(7)).min(Duration::from_secs(60));
+    let cap = Duration::from_millis(500)
+        .saturating_mul(1 << attempt.min(7))
+        .min(Duration::from_secs(60));
     let half = cap / 2;
     half + rand::rng().random_range(Duration::ZERO..=half)
 }
@@ -106,7 +111,10 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 async fn run_session(inner: &Arc<Inner>, live: bool) -> Result<SyncReport> {
     let token = access_token(inner, false).await?;
     match session(inner, &token, live).await {
-        Err(Error::Server { code: ErrorCode::TokenExpired, .. }) => {
+        Err(Error::Server {
+            code: ErrorCode::TokenExpired,
+            ..
+        }) => {
             let token = access_token(inner, true).await?;
             session(inner, &token, live).await
         }
@@ -121,7 +129,10 @@ async fn access_token(inner: &Inner, force: bool) -> Result<String> {
         let store = inner.store();
         (
             store.meta(keys::ACCESS)?,
-            store.meta(keys::ACCESS_EXP)?.and_then(|e| e.parse::<i64>().ok()).unwrap_or(0),
+            store
+                .meta(keys::ACCESS_EXP)?
+                .and_then(|e| e.parse::<i64>().ok())
+                .unwrap_or(0),
             store.meta(keys::REFRESH)?,
         )
     };
@@ -132,7 +143,12 @@ async fn access_token(inner: &Inner, force: bool) -> Result<String> {
     match (access, refresh) {
         (Some(a), _) if !force && exp > now + 60 => Ok(a),
         (_, Some(r)) => {
-            let resp = crate::post_tokens(inner, "/api/v1/auth/refresh", &serde_json::json!({ "refresh_token": r })).await?;
+            let resp = crate::post_tokens(
+                inner,
+                "/api/v1/auth/refresh",
+                &serde_json::json!({ "refresh_token": r }),
+            )
+            .await?;
             crate::store_tokens(&inner.store(), &resp)?;
             Ok(resp.access_token)
         }
@@ -157,14 +173,25 @@ struct Outcome {
     idle: bool,
 }
 
-fn apply_events(events: Vec<ClientEvent>, store: &mut LocalStore, session: &mut ClientSession, out: &mut Outcome, report: &mut SyncReport, inner: &Inner) -> Result<()> {
+fn apply_events(
+    events: Vec<ClientEvent>,
+    store: &mut LocalStore,
+    session: &mut ClientSession,
+    out: &mut Outcome,
+    report: &mut SyncReport,
+    inner: &Inner,
+) -> Result<()> {
     let mut changed = Vec::new();
     for ev in events {
         match ev {
             ClientEvent::Send(m) => out.send.push(m),
             ClientEvent::Welcome { .. } => {
                 // Everything in the outbox, including edits made while offline.
-                inner.local_changes.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                inner
+                    .local_changes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
                 for header in store.unsynced()? {
                     let evs = session.local_change(header, store).map_err(session_error)?;
                     apply_events(evs, store, session, out, report, inner)?;
@@ -184,7 +211,9 @@ fn apply_events(events: Vec<ClientEvent>, store: &mut LocalStore, session: &mut 
                 report.cursor = c;
             }
             ClientEvent::Idle => out.idle = true,
-            ClientEvent::Failed { code, message } => out.failed = Some(Error::Server { code, message }),
+            ClientEvent::Failed { code, message } => {
+                out.failed = Some(Error::Server { code, message })
+            }
         }
     }
     if !changed.is_empty() {
@@ -195,7 +224,12 @@ fn apply_events(events: Vec<ClientEvent>, store: &mut LocalStore, session: &mut 
 
 type Frame = Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>;
 
-fn handle_frames(inner: &Inner, session: &mut ClientSession, frames: Vec<Frame>, report: &mut SyncReport) -> Result<Outcome> {
+fn handle_frames(
+    inner: &Inner,
+    session: &mut ClientSession,
+    frames: Vec<Frame>,
+    report: &mut SyncReport,
+) -> Result<Outcome> {
     let mut out = Outcome::default();
     let mut store = inner.store();
     store.transaction(|store| {
@@ -210,7 +244,8 @@ fn handle_frames(inner: &Inner, session: &mut ClientSession, frames: Vec<Frame>,
                     break;
                 }
                 Some(Ok(Message::Binary(bytes))) => {
-                    let msg = ServerMsg::decode(&bytes).map_err(|e| Error::Protocol(e.to_string()))?;
+                    let msg =
+                        ServerMsg::decode(&bytes).map_err(|e| Error::Protocol(e.to_string()))?;
                     let events = session.receive(msg, store).map_err(session_error)?;
                     apply_events(events, store, session, &mut out, report, inner)?;
                 }
@@ -222,8 +257,17 @@ fn handle_frames(inner: &Inner, session: &mut ClientSession, frames: Vec<Frame>,
     Ok(out)
 }
 
-fn local_changes(inner: &Inner, session: &mut ClientSession, report: &mut SyncReport) -> Result<Outcome> {
-    let headers: Vec<DocHeader> = std::mem::take(&mut *inner.local_changes.lock().unwrap_or_else(|p| p.into_inner()));
+fn local_changes(
+    inner: &Inner,
+    session: &mut ClientSession,
+    report: &mut SyncReport,
+) -> Result<Outcome> {
+    let headers: Vec<DocHeader> = std::mem::take(
+        &mut *inner
+            .local_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
     let mut out = Outcome::default();
     let mut guard = inner.store();
     let store: &mut LocalStore = &mut guard;
@@ -240,7 +284,9 @@ async fn send_all(ws: &mut SyncSocket, msgs: Vec<ClientMsg>) -> Result<()> {
             .await
             .map_err(|e| Error::Offline(format!("send failed: {e}")))?;
     }
-    ws.flush().await.map_err(|e| Error::Offline(format!("send failed: {e}")))
+    ws.flush()
+        .await
+        .map_err(|e| Error::Offline(format!("send failed: {e}")))
 }
 
 async fn session(inner: &Arc<Inner>, token: &str, live: bool) -> Result<SyncReport> {
@@ -250,12 +296,18 @@ async fn session(inner: &Arc<Inner>, token: &str, live: bool) -> Result<SyncRepo
         let store = inner.store();
         (
             store.meta(keys::DEVICE_ID)?.ok_or(Error::NotLoggedIn)?,
-            store.meta(keys::CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0u64),
+            store
+                .meta(keys::CURSOR)?
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0u64),
         )
     };
     let (mut session, hello) = ClientSession::start(&device_id, token, cursor);
     send_all(&mut ws, vec![hello]).await?;
-    let mut report = SyncReport { cursor, ..Default::default() };
+    let mut report = SyncReport {
+        cursor,
+        ..Default::default()
+    };
     loop {
         let out = tokio::select! {
             frame = ws.next() => {
@@ -304,7 +356,9 @@ mod tests {
     fn backoff_grows_with_jitter_and_caps() {
         for attempt in 0..20 {
             let d = backoff(attempt);
-            let cap = Duration::from_millis(500).saturating_mul(1 << attempt.min(7)).min(Duration::from_secs(60));
+            let cap = Duration::from_millis(500)
+                .saturating_mul(1 << attempt.min(7))
+                .min(Duration::from_secs(60));
             assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d:?}");
         }
         assert!(backoff(20) <= Duration::from_secs(60));

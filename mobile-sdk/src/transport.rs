@@ -53,7 +53,11 @@ pub struct CountingStream {
 }
 
 impl AsyncRead for CountingStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
@@ -63,7 +67,11 @@ impl AsyncRead for CountingStream {
 }
 
 impl AsyncWrite for CountingStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let res = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &res {
             self.stats.sent.fetch_add(*n as u64, Ordering::Relaxed);
@@ -91,16 +99,25 @@ pub fn sync_url(server_url: &str) -> Result<String> {
     } else if let Some(rest) = base.strip_prefix("https://") {
         format!("wss://{rest}")
     } else {
-        return Err(Error::InvalidInput(format!("server URL must start with http:// or https://: {server_url:?}")));
+        return Err(Error::InvalidInput(format!(
+            "server URL must start with http:// or https://: {server_url:?}"
+        )));
     };
     Ok(format!("{ws}/api/v1/sync"))
 }
 
 /// Opens the sync WebSocket.
-pub async fn connect(server_url: &str, stats: Arc<TransportStats>, max_frame: usize) -> Result<SyncSocket> {
+pub async fn connect(
+    server_url: &str,
+    stats: Arc<TransportStats>,
+    max_frame: usize,
+) -> Result<SyncSocket> {
     let url = sync_url(server_url)?;
-    let parsed = reqwest::Url::parse(&url).map_err(|e| Error::InvalidInput(format!("bad server URL: {e}")))?;
-    let host = parsed.host_str().ok_or_else(|| Error::InvalidInput("server URL has no host".into()))?;
+    let parsed = reqwest::Url::parse(&url)
+        .map_err(|e| Error::InvalidInput(format!("bad server URL: {e}")))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| Error::InvalidInput("server URL has no host".into()))?;
     let port = parsed.port_or_known_default().unwrap_or(80);
     let tcp = TcpStream::connect((host, port))
         .await
@@ -111,13 +128,15 @@ pub async fn connect(server_url: &str, stats: Arc<TransportStats>, max_frame: us
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(max_frame))
         .max_frame_size(Some(max_frame));
-    let (socket, _resp) = tokio_tungstenite::client_async_tls_with_config(url.as_str(), stream, Some(config), None)
-        .await
-        .map_err(|e| match e {
-            tokio_tungstenite::tungstenite::Error::Http(resp) => {
-                Error::Protocol(format!("server refused the sync upgrade: HTTP {}", resp.status()))
-            }
-            other => Error::Offline(format!("sync handshake failed: {other}")),
-        })?;
+    let (socket, _resp) =
+        tokio_tungstenite::client_async_tls_with_config(url.as_str(), stream, Some(config), None)
+            .await
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(resp) => Error::Protocol(format!(
+                    "server refused the sync upgrade: HTTP {}",
+                    resp.status()
+                )),
+                other => Error::Offline(format!("sync handshake failed: {other}")),
+            })?;
     Ok(socket)
 }

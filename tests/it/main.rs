@@ -1,1 +1,7 @@
-fn main() {}
+//! End-to-end tests: a real server on 127.0.0.1 (in-process or a child
+//! process), real SDK clients, on SQLite and on PostgreSQL.
+
+mod auth;
+mod bad_input;
+mod support;
+mod sync;

@@ -413,8 +413,8 @@ impl Connection {
     }
 
     /// Sends the documents changed since `sent_upto`, in pages. The first call
-    /// after the handshake always sends at least one page so the device learns
-    /// it is caught up.
+    /// after the handshake always sends at least one page, and the last page
+    /// always says `caught_up`, so the device learns when it is.
     async fn announce(&mut self, first: bool) -> Result<(), Fatal> {
         let mut must_send = first;
         loop {
@@ -455,7 +455,9 @@ impl Connection {
                 caught_up: !full,
             })
             .await?;
-            must_send = false;
+            // After a full page the device waits for a page that says caught
+            // up, even an empty one.
+            must_send = full;
             if !full {
                 return Ok(());
             }

@@ -1,0 +1,65 @@
+//! Login and refresh-token rotation over HTTP.
+
+use crate::both_backends;
+use crate::support::{Backend, PASSWORD, TestServer, login_json};
+
+async fn refresh_rotation(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let http = reqwest::Client::new();
+    let refresh = |token: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/auth/refresh", server.url);
+        async move {
+            http.post(url)
+                .json(&serde_json::json!({ "refresh_token": token }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let wrong = http
+        .post(format!("{}/api/v1/auth/login", server.url))
+        .json(&serde_json::json!({ "username": "demo-volunteer", "password": "nope", "device_id": "d1", "device_name": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let missing = http
+        .post(format!("{}/api/v1/auth/login", server.url))
+        .json(&serde_json::json!({ "username": "demo-volunteer", "password": PASSWORD, "device_id": "", "device_name": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+
+    let first = login_json(&server.url, "demo-volunteer", "dev-rotate").await;
+    let resp = refresh(first["refresh_token"].clone()).await;
+    assert_eq!(resp.status(), 200);
+    let second: serde_json::Value = resp.json().await.unwrap();
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+
+    // Replaying the used token revokes the device's tokens, the new one included.
+    let replay = refresh(first["refresh_token"].clone()).await;
+    assert_eq!(replay.status(), 401);
+    let body: serde_json::Value = replay.json().await.unwrap();
+    assert_eq!(body["error"], "refresh_token_reused");
+    assert_eq!(refresh(second["refresh_token"].clone()).await.status(), 401);
+    let revoke = http
+        .post(format!("{}/api/v1/devices/dev-rotate/revoke", server.url))
+        .bearer_auth(second["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        revoke.status(),
+        401,
+        "access tokens issued before the reuse are dead too"
+    );
+
+    // Logging in again restores the device.
+    let third = login_json(&server.url, "demo-volunteer", "dev-rotate").await;
+    assert_eq!(refresh(third["refresh_token"].clone()).await.status(), 200);
+    server.stop().await;
+}
+both_backends!(refresh_tokens_rotate_and_reuse_revokes, refresh_rotation);

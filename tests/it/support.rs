@@ -1,0 +1,337 @@
+//! Test support: servers in-process and as child processes, fresh PostgreSQL
+//! databases, SDK devices, and a raw protocol client.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fieldsync_proto::{ClientMsg, ServerMsg};
+use fieldsync_sdk::Client;
+use fieldsync_server::app::AppState;
+use fieldsync_server::{Config, Server};
+use futures_util::{SinkExt, StreamExt};
+use sqlx::Connection;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+pub const PASSWORD: &str = "fieldsync-demo";
+pub const JWT_SECRET: &str = "e2e-test-secret";
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend, as two tests.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body($crate::support::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+fn admin_url() -> String {
+    std::env::var("FIELDSYNC_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh PostgreSQL database, dropped by [`PgDb::drop_db`].
+pub struct PgDb {
+    pub url: String,
+    name: String,
+}
+
+impl PgDb {
+    pub async fn create() -> PgDb {
+        let name = format!("fieldsync_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_url();
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for these tests: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+        PgDb {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    pub async fn drop_db(self) {
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
+/// Storage for one test: a temp dir, plus a fresh database on PostgreSQL.
+pub struct TestStorage {
+    pub dir: tempfile::TempDir,
+    pub pg: Option<PgDb>,
+}
+
+impl TestStorage {
+    pub async fn new(backend: Backend) -> TestStorage {
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDb::create().await),
+        };
+        TestStorage {
+            dir: tempfile::tempdir().unwrap(),
+            pg,
+        }
+    }
+
+    pub fn database_url(&self) -> Option<String> {
+        self.pg.as_ref().map(|p| p.url.clone())
+    }
+
+    pub async fn cleanup(self) {
+        if let Some(pg) = self.pg {
+            pg.drop_db().await;
+        }
+    }
+}
+
+/// A server running in this process on 127.0.0.1:0.
+pub struct TestServer {
+    pub url: String,
+    pub state: AppState,
+    shutdown: CancellationToken,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    storage: TestStorage,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let storage = TestStorage::new(backend).await;
+        let mut config = Config {
+            data_dir: storage.dir.path().join("server"),
+            database_url: storage.database_url(),
+            jwt_secret: Some(JWT_SECRET.into()),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let server = Server::start(config).await.expect("server starts");
+        let state = server.state().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(server.serve(listener, shutdown.clone()));
+        TestServer {
+            url,
+            state,
+            shutdown,
+            handle,
+            storage,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.handle).await;
+        self.storage.cleanup().await;
+    }
+
+    /// A new device (own data dir) logged in as `username`.
+    pub async fn device(&self, username: &str) -> Device {
+        Device::login(&self.url, username).await
+    }
+}
+
+/// An SDK client with its own data dir.
+pub struct Device {
+    pub client: Client,
+    pub dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl Device {
+    pub async fn login(url: &str, username: &str) -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        let client = Client::open(dir.path(), url).unwrap();
+        client.login(username, PASSWORD).await.expect("demo login");
+        Device {
+            client,
+            dir,
+            url: url.to_owned(),
+        }
+    }
+
+    /// Drops the client (as if the app were killed) and opens the same data dir again.
+    pub fn reopen(&mut self) {
+        let placeholder = Client::open(tempfile::tempdir().unwrap().path(), &self.url).unwrap();
+        drop(std::mem::replace(&mut self.client, placeholder));
+        self.client = Client::open(self.dir.path(), &self.url).unwrap();
+    }
+}
+
+/// The `fieldsync` binary running as a child process, so it can be killed -9.
+pub struct ChildServer {
+    pub url: String,
+    child: Child,
+}
+
+impl ChildServer {
+    pub fn spawn(
+        data_dir: &std::path::Path,
+        database_url: Option<&str>,
+        listen: &str,
+    ) -> ChildServer {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldsync-test-server"));
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(listen)
+            .arg("--data-dir")
+            .arg(data_dir);
+        if let Some(url) = database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        cmd.env("FIELDSYNC_JWT_SECRET", JWT_SECRET)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawn the server binary");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines.next().expect("server printed its address").unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ChildServer { url, child }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw protocol client, for feeding the server bad input.
+pub struct RawClient {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl RawClient {
+    pub async fn connect(url: &str) -> RawClient {
+        let ws_url = format!("{}/api/v1/sync", url.replacen("http://", "ws://", 1));
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+        RawClient { ws }
+    }
+
+    pub async fn send_bytes(&mut self, bytes: Vec<u8>) {
+        self.ws.send(Message::Binary(bytes.into())).await.unwrap();
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        self.send_bytes(msg.encode()).await;
+    }
+
+    /// The next protocol message, or `None` when the server closed.
+    pub async fn recv(&mut self) -> Option<ServerMsg> {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), self.ws.next())
+                .await
+                .expect("server answered in time");
+            match frame {
+                Some(Ok(Message::Binary(b))) => return Some(ServerMsg::decode(&b).unwrap()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Reads until the server sends an error, returning it.
+    pub async fn expect_error(&mut self) -> (fieldsync_proto::ErrorCode, String) {
+        while let Some(m) = self.recv().await {
+            if let ServerMsg::Error { code, message } = m {
+                return (code, message);
+            }
+        }
+        panic!("server closed without an error message");
+    }
+}
+
+/// Logs in over HTTP; returns the token response JSON.
+pub async fn login_json(url: &str, username: &str, device_id: &str) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&serde_json::json!({
+            "username": username, "password": PASSWORD,
+            "device_id": device_id, "device_name": "test",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "login failed: {}",
+        resp.status()
+    );
+    resp.json().await.unwrap()
+}
+
+/// Proves the server still serves: health answers and a fresh device syncs.
+pub async fn assert_still_serving(server: &TestServer) {
+    let health: serde_json::Value = reqwest::get(format!("{}/api/v1/health", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let d = server.device("demo-volunteer-2").await;
+    let id = d
+        .client
+        .create_document(fieldsync_sdk::DocType::Note, |tx| {
+            use automerge::transaction::Transactable;
+            tx.put(automerge::ROOT, "title", "still serving")?;
+            Ok(())
+        })
+        .unwrap();
+    d.client
+        .sync_now()
+        .await
+        .expect("a good device still syncs");
+    assert_eq!(
+        d.client.pending_changes().unwrap(),
+        0,
+        "document {id} acked"
+    );
+}
