@@ -1,4 +1,19 @@
 //! `fieldsync bench …`: measurements that print a table and write JSON.
+//!
+//! The server runs as a child process (this same binary, `serve`), so its
+//! memory is measured apart from the clients'; the clients are real SDK
+//! devices with their own SQLite stores.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use automerge::ROOT;
+use automerge::transaction::Transactable;
+use fieldsync_sdk::{Client, DocType};
+use serde::Serialize;
+use sqlx::Connection;
 
 /// Benchmarks.
 #[derive(Debug, clap::Subcommand)]
@@ -15,7 +30,8 @@ pub struct SyncArgs {
     /// Edits per document
     #[arg(long, default_value_t = 5)]
     pub edits: usize,
-    /// PostgreSQL URL; embedded SQLite in a temporary directory when absent
+    /// PostgreSQL server to use (a scratch database is created on it and
+    /// dropped afterwards); embedded SQLite when absent
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Write the figures as JSON here
@@ -23,8 +39,290 @@ pub struct SyncArgs {
     pub json: Option<std::path::PathBuf>,
 }
 
+/// The figures of one `bench sync` run.
+#[derive(Debug, Serialize)]
+pub struct SyncFigures {
+    pub backend: &'static str,
+    pub docs: usize,
+    pub edits: usize,
+    /// Creating the documents offline on the device (not part of push).
+    pub create_s: f64,
+    pub push_s: f64,
+    pub pull_s: f64,
+    pub reconnect_bytes: u64,
+    pub reconnect_ms: f64,
+    /// Bytes of a reconnect with nothing changed (handshake only).
+    pub idle_reconnect_bytes: u64,
+    pub push_bytes: u64,
+    pub pull_bytes: u64,
+    pub server_rss_mb: f64,
+    pub server_peak_rss_mb: f64,
+}
+
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Sync(args) => anyhow::bail!("not yet: {args:?}"),
+        BenchCommand::Sync(args) => {
+            let figures = bench_sync(&args).await?;
+            print_table(&figures);
+            if let Some(path) = &args.json {
+                std::fs::write(path, serde_json::to_string_pretty(&figures)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
     }
+}
+
+fn print_table(f: &SyncFigures) {
+    println!(
+        "fieldsync bench sync — {} docs × {} edits, {}",
+        f.docs, f.edits, f.backend
+    );
+    println!(
+        "  {:<34} {:>12}",
+        "create offline (s)",
+        format!("{:.2}", f.create_s)
+    );
+    println!("  {:<34} {:>12}", "push (s)", format!("{:.3}", f.push_s));
+    println!(
+        "  {:<34} {:>12}",
+        "fresh pull (s)",
+        format!("{:.3}", f.pull_s)
+    );
+    println!(
+        "  {:<34} {:>12}",
+        "reconnect, 1 changed (bytes)", f.reconnect_bytes
+    );
+    println!(
+        "  {:<34} {:>12}",
+        "reconnect, 1 changed (ms)",
+        format!("{:.1}", f.reconnect_ms)
+    );
+    println!(
+        "  {:<34} {:>12}",
+        "reconnect, none changed (bytes)", f.idle_reconnect_bytes
+    );
+    println!("  {:<34} {:>12}", "push on the wire (bytes)", f.push_bytes);
+    println!("  {:<34} {:>12}", "pull on the wire (bytes)", f.pull_bytes);
+    println!(
+        "  {:<34} {:>12}",
+        "server RSS now (MB)",
+        format!("{:.1}", f.server_rss_mb)
+    );
+    println!(
+        "  {:<34} {:>12}",
+        "server peak RSS (MB)",
+        format!("{:.1}", f.server_peak_rss_mb)
+    );
+}
+
+/// A scratch PostgreSQL database, created for one run.
+struct ScratchDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDb {
+    async fn create(admin_url: &str) -> anyhow::Result<ScratchDb> {
+        let name = format!("fieldsync_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .with_context(|| format!("connecting to {}", crate::config::redact_url(admin_url)))?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .context("database URL has no database name")?;
+        Ok(ScratchDb {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    async fn drop_db(self) {
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
+
+/// The server as a child process.
+struct ChildServer {
+    child: Child,
+    url: String,
+}
+
+impl ChildServer {
+    fn spawn(
+        data_dir: &std::path::Path,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<ChildServer> {
+        let exe = std::env::current_exe().context("locating the fieldsync binary")?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir);
+        if let Some(url) = database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        cmd.env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().context("starting the server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let Some(line) = lines.next() else {
+                bail!("the server exited before listening")
+            };
+            if let Some(rest) = line?.split("listening on ").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(ChildServer { child, url })
+    }
+
+    /// (current, peak) resident set size in MB, from /proc.
+    fn rss_mb(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map_or(f64::NAN, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn bench_sync(args: &SyncArgs) -> anyhow::Result<SyncFigures> {
+    if args.docs == 0 || args.edits == 0 {
+        bail!("--docs and --edits must be at least 1");
+    }
+    let scratch = match &args.database_url {
+        Some(url) => Some(ScratchDb::create(url).await?),
+        None => None,
+    };
+    let result = bench_sync_on(args, scratch.as_ref().map(|s| s.url.as_str())).await;
+    if let Some(s) = scratch {
+        s.drop_db().await;
+    }
+    result
+}
+
+async fn bench_sync_on(args: &SyncArgs, database_url: Option<&str>) -> anyhow::Result<SyncFigures> {
+    let dir = tempfile::tempdir()?;
+    let server = ChildServer::spawn(&dir.path().join("server"), database_url)?;
+    let password = crate::demo::PASSWORD;
+
+    let writer = Client::open(dir.path().join("writer"), &server.url)?;
+    writer.login("demo-volunteer", password).await?;
+    let t = Instant::now();
+    let mut ids = Vec::with_capacity(args.docs);
+    for i in 0..args.docs {
+        let id = writer.create_document(DocType::Hazard, |tx| {
+            tx.put(ROOT, "category", "fire_exit_blocked")?;
+            tx.put(ROOT, "severity", "general")?;
+            tx.put(
+                ROOT,
+                "description",
+                format!("Bikes in stairwell {} blocking the exit", i % 24),
+            )?;
+            Ok(())
+        })?;
+        for e in 1..args.edits {
+            writer.change_document(&id, |tx| {
+                tx.put(ROOT, "note", format!("edit {e}"))?;
+                Ok(())
+            })?;
+        }
+        ids.push(id);
+    }
+    let create_s = t.elapsed().as_secs_f64();
+
+    let before = writer.transport_counters();
+    let t = Instant::now();
+    writer.sync_now().await.context("push")?;
+    let push_s = t.elapsed().as_secs_f64();
+    let push_bytes = writer.transport_counters().total() - before.total();
+    if writer.pending_changes()? != 0 {
+        bail!(
+            "push left {} change sets unacknowledged",
+            writer.pending_changes()?
+        );
+    }
+
+    let reader = Client::open(dir.path().join("reader"), &server.url)?;
+    reader.login("demo-leader", password).await?;
+    let before = reader.transport_counters();
+    let t = Instant::now();
+    reader.sync_now().await.context("pull")?;
+    let pull_s = t.elapsed().as_secs_f64();
+    let pull_bytes = reader.transport_counters().total() - before.total();
+    let pulled = reader.document_ids(None)?.len();
+    if pulled != args.docs {
+        bail!("fresh pull got {pulled} of {} documents", args.docs);
+    }
+
+    let before = reader.transport_counters();
+    reader.sync_now().await.context("idle reconnect")?;
+    let idle_reconnect_bytes = reader.transport_counters().total() - before.total();
+
+    writer.change_document(&ids[ids.len() / 2], |tx| {
+        tx.put(ROOT, "status", "rectified")?;
+        Ok(())
+    })?;
+    writer.sync_now().await.context("push one change")?;
+    let before = reader.transport_counters();
+    let t = Instant::now();
+    let report = reader.sync_now().await.context("reconnect")?;
+    let reconnect_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let reconnect_bytes = reader.transport_counters().total() - before.total();
+    if report.pulled_docs != 1 {
+        bail!(
+            "reconnect pulled {} documents, expected 1",
+            report.pulled_docs
+        );
+    }
+    let (server_rss_mb, server_peak_rss_mb) = server.rss_mb();
+    Ok(SyncFigures {
+        backend: if database_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
+        docs: args.docs,
+        edits: args.edits,
+        create_s,
+        push_s,
+        pull_s,
+        reconnect_bytes,
+        reconnect_ms,
+        idle_reconnect_bytes,
+        push_bytes,
+        pull_bytes,
+        server_rss_mb,
+        server_peak_rss_mb,
+    })
 }

@@ -100,7 +100,7 @@ pub fn encode_heads(heads: &[automerge::ChangeHash]) -> Vec<u8> {
 }
 
 fn decode_heads(bytes: &[u8]) -> Result<Vec<fieldsync_proto::wire::Head>> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(StoreError::Corrupt(
             "heads are not a multiple of 32 bytes".into(),
         ));
