@@ -84,9 +84,17 @@ fn decode_hashes(bytes: &[u8]) -> Vec<ChangeHash> {
         .collect()
 }
 
+/// Documents kept parsed in memory: a sync exchange touches each document
+/// several times in quick succession.
+const CACHED_DOCS: usize = 512;
+
 /// The local SQLite store.
+///
+/// Every write goes through this type, so the in-memory cache of parsed
+/// documents always holds the stored version.
 pub struct LocalStore {
     conn: Connection,
+    cache: lru::LruCache<DocId, (DocHeader, Automerge)>,
 }
 
 impl LocalStore {
@@ -99,7 +107,10 @@ impl LocalStore {
             ))
         })?;
         let conn = Connection::open(data_dir.join("fieldsync.db"))?;
-        let store = LocalStore { conn };
+        let store = LocalStore {
+            conn,
+            cache: lru::LruCache::new(std::num::NonZeroUsize::new(CACHED_DOCS).expect("non-zero")),
+        };
         store.init().map_err(|e| match e {
             Error::Store(m) => Error::Store(format!(
                 "cannot open the local database in {} ({m}); it may be corrupt",
@@ -145,6 +156,8 @@ impl LocalStore {
                 Ok(v)
             }
             Err(e) => {
+                // Parsed documents may hold writes that are being rolled back.
+                self.cache.clear();
                 let _ = self
                     .conn
                     .execute_batch("ROLLBACK TO fieldsync; RELEASE fieldsync");
@@ -176,7 +189,18 @@ impl LocalStore {
     }
 
     /// Loads a document and its header.
-    pub fn load(&self, id: &DocId) -> Result<Option<(DocHeader, Automerge)>> {
+    pub fn load(&mut self, id: &DocId) -> Result<Option<(DocHeader, Automerge)>> {
+        if let Some((h, d)) = self.cache.get(id) {
+            return Ok(Some((h.clone(), d.clone())));
+        }
+        let loaded = self.load_stored(id)?;
+        if let Some((h, d)) = &loaded {
+            self.cache.put(id.clone(), (h.clone(), d.clone()));
+        }
+        Ok(loaded)
+    }
+
+    fn load_stored(&self, id: &DocId) -> Result<Option<(DocHeader, Automerge)>> {
         let row: Option<(String, i64, Vec<u8>)> = self
             .conn
             .query_row(
@@ -202,7 +226,9 @@ impl LocalStore {
         )))
     }
 
-    fn save(&self, header: &DocHeader, doc: &Automerge) -> Result<()> {
+    fn save(&mut self, header: &DocHeader, doc: &Automerge) -> Result<()> {
+        // Dropped first: if the write fails, the next load reads what is stored.
+        self.cache.pop(&header.id);
         self.conn.execute(
             "INSERT INTO documents (id, doc_type, schema_version, data, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
@@ -214,6 +240,8 @@ impl LocalStore {
                 now_ms()
             ],
         )?;
+        self.cache
+            .put(header.id.clone(), (header.clone(), doc.clone()));
         Ok(())
     }
 
@@ -396,14 +424,6 @@ impl LocalDocs for LocalStore {
             "UPDATE documents SET acked_heads = ?2 WHERE id = ?1",
             params![id.as_str(), encode_hashes(durable_heads)],
         )?;
-        let Some((_, doc)) = self.load(id)? else {
-            return Ok(());
-        };
-        let unacked: HashSet<ChangeHash> = doc
-            .get_changes(durable_heads)
-            .iter()
-            .map(|c| c.hash())
-            .collect();
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, change_hashes FROM outbox WHERE doc_id = ?1")?;
@@ -413,6 +433,17 @@ impl LocalDocs for LocalStore {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         drop(stmt);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let Some((_, doc)) = self.load(id)? else {
+            return Ok(());
+        };
+        let unacked: HashSet<ChangeHash> = doc
+            .get_changes(durable_heads)
+            .iter()
+            .map(|c| c.hash())
+            .collect();
         for (row_id, hashes) in rows {
             if decode_hashes(&hashes).iter().all(|h| !unacked.contains(h)) {
                 self.conn
@@ -446,6 +477,7 @@ impl LocalDocs for LocalStore {
             )?;
             s.conn.execute("DELETE FROM outbox WHERE doc_id = ?1", [id.as_str()])?;
             if acked.is_empty() {
+                s.cache.pop(id);
                 s.conn.execute("DELETE FROM documents WHERE id = ?1", [id.as_str()])?;
             } else {
                 let restored = doc.fork_at(&acked)?;

@@ -179,6 +179,12 @@ impl Server {
             .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20));
         let conn_shutdown = state.shutdown.clone();
         let s2 = shutdown.clone();
+        // Sync is many small request/response frames: never wait for Nagle.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 s2.cancelled().await;

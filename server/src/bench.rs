@@ -57,6 +57,9 @@ pub struct SyncFigures {
     pub pull_bytes: u64,
     pub server_rss_mb: f64,
     pub server_peak_rss_mb: f64,
+    /// Server CPU seconds spent in push and in pull.
+    pub server_push_cpu_s: f64,
+    pub server_pull_cpu_s: f64,
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -193,6 +196,21 @@ impl ChildServer {
         Ok(ChildServer { child, url })
     }
 
+    /// CPU seconds (user + system) the server used so far, from /proc.
+    fn cpu_s(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are 14 and 15.
+        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+        let ticks: f64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|t| t.parse::<f64>().ok())
+            .sum();
+        ticks / 100.0
+    }
+
     /// (current, peak) resident set size in MB, from /proc.
     fn rss_mb(&self) -> (f64, f64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -262,9 +280,11 @@ async fn bench_sync_on(args: &SyncArgs, database_url: Option<&str>) -> anyhow::R
     let create_s = t.elapsed().as_secs_f64();
 
     let before = writer.transport_counters();
+    let cpu = server.cpu_s();
     let t = Instant::now();
     writer.sync_now().await.context("push")?;
     let push_s = t.elapsed().as_secs_f64();
+    let server_push_cpu_s = server.cpu_s() - cpu;
     let push_bytes = writer.transport_counters().total() - before.total();
     if writer.pending_changes()? != 0 {
         bail!(
@@ -276,9 +296,11 @@ async fn bench_sync_on(args: &SyncArgs, database_url: Option<&str>) -> anyhow::R
     let reader = Client::open(dir.path().join("reader"), &server.url)?;
     reader.login("demo-leader", password).await?;
     let before = reader.transport_counters();
+    let cpu = server.cpu_s();
     let t = Instant::now();
     reader.sync_now().await.context("pull")?;
     let pull_s = t.elapsed().as_secs_f64();
+    let server_pull_cpu_s = server.cpu_s() - cpu;
     let pull_bytes = reader.transport_counters().total() - before.total();
     let pulled = reader.document_ids(None)?.len();
     if pulled != args.docs {
@@ -324,5 +346,7 @@ async fn bench_sync_on(args: &SyncArgs, database_url: Option<&str>) -> anyhow::R
         pull_bytes,
         server_rss_mb,
         server_peak_rss_mb,
+        server_push_cpu_s,
+        server_pull_cpu_s,
     })
 }
