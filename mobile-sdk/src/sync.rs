@@ -246,6 +246,7 @@ fn handle_frames(
                 Some(Ok(Message::Binary(bytes))) => {
                     let msg =
                         ServerMsg::decode(&bytes).map_err(|e| Error::Protocol(e.to_string()))?;
+                    tracing::trace!(kind = msg.kind(), len = bytes.len(), "receive");
                     let events = session.receive(msg, store).map_err(session_error)?;
                     apply_events(events, store, session, &mut out, report, inner)?;
                 }
@@ -280,7 +281,9 @@ fn local_changes(
 
 async fn send_all(ws: &mut SyncSocket, msgs: Vec<ClientMsg>) -> Result<()> {
     for m in msgs {
-        ws.feed(Message::Binary(m.encode().into()))
+        let bytes = m.encode();
+        tracing::trace!(kind = m.kind(), len = bytes.len(), "send");
+        ws.feed(Message::Binary(bytes.into()))
             .await
             .map_err(|e| Error::Offline(format!("send failed: {e}")))?;
     }

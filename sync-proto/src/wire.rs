@@ -195,6 +195,14 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, DecodeError> 
 }
 
 impl ClientMsg {
+    /// The variant's name, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMsg::Hello { .. } => "hello",
+            ClientMsg::Sync { .. } => "sync",
+        }
+    }
+
     /// Encodes this message as one binary frame.
     pub fn encode(&self) -> Vec<u8> {
         encode(self)
@@ -207,6 +215,17 @@ impl ClientMsg {
 }
 
 impl ServerMsg {
+    /// The variant's name, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMsg::Welcome { .. } => "welcome",
+            ServerMsg::Changed { .. } => "changed",
+            ServerMsg::Sync { .. } => "sync",
+            ServerMsg::Reject { .. } => "reject",
+            ServerMsg::Error { .. } => "error",
+        }
+    }
+
     /// Encodes this message as one binary frame.
     pub fn encode(&self) -> Vec<u8> {
         encode(self)
