@@ -6,6 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod hazard;
+pub mod patrol;
+pub mod places;
+mod role;
+pub mod tag;
+pub mod validate;
+
+pub use role::Role;
+
 /// Longest accepted document id, in bytes.
 pub const MAX_DOC_ID_LEN: usize = 64;
 

@@ -1,0 +1,237 @@
+//! What the server checks in every incoming change set, beyond the actor and
+//! size checks of the session: the document's schema, the hazard transition
+//! rules, and the author's role. Shared so the SDK can check the same rules
+//! before a volunteer taps "send".
+
+use automerge::{AutoSerde, ReadDoc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::hazard::{self, HazardEvent, Severity, TransitionError};
+use super::patrol::{self, CheckIn, CheckInError, PatrolDoc};
+use super::{DocType, Role};
+use crate::session::Rejection;
+use crate::wire::RejectCode;
+
+/// Hazard categories (DESIGN.md §5; labels in the glossary as `hazard.cat.<name>`).
+pub const HAZARD_CATEGORIES: [&str; 20] = [
+    "extinguisher",
+    "exit_blocked",
+    "exit_sign",
+    "wiring",
+    "heater",
+    "ebike",
+    "open_flame",
+    "rental",
+    "gas",
+    "security_door",
+    "cctv",
+    "dangerous_structure",
+    "crowd",
+    "food",
+    "water",
+    "construction",
+    "suspicious",
+    "street_light",
+    "fire_lane",
+    "other",
+];
+
+/// Who is writing: from the access token, never from the document.
+#[derive(Clone, Copy, Debug)]
+pub struct Author<'a> {
+    pub user_id: &'a str,
+    pub role: Role,
+    pub device_id: &'a str,
+}
+
+/// Where a hazard is.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, serde::Serialize)]
+pub struct HazardPlace {
+    #[serde(default)]
+    pub post_id: Option<String>,
+    #[serde(default)]
+    pub building: Option<String>,
+    #[serde(default)]
+    pub unit: Option<String>,
+    #[serde(default)]
+    pub floor: Option<i64>,
+    #[serde(default)]
+    pub lat: Option<f64>,
+    #[serde(default)]
+    pub lon: Option<f64>,
+}
+
+/// A hazard document (schema 1) as data.
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
+pub struct HazardDoc {
+    pub category: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub place: HazardPlace,
+    #[serde(default)]
+    pub photos: Vec<String>,
+    pub events: Vec<HazardEvent>,
+}
+
+fn schema(message: impl Into<String>) -> Rejection {
+    Rejection {
+        code: RejectCode::SchemaViolation,
+        message: message.into(),
+    }
+}
+
+fn forbidden(message: impl Into<String>) -> Rejection {
+    Rejection {
+        code: RejectCode::Forbidden,
+        message: message.into(),
+    }
+}
+
+/// Reads a hazard document; `Err` says what is wrong with its shape.
+pub fn read_hazard(doc: &impl ReadDoc) -> Result<HazardDoc, Rejection> {
+    let value = serde_json::to_value(AutoSerde::from(doc))
+        .map_err(|e| schema(format!("unreadable hazard: {e}")))?;
+    let hazard: HazardDoc =
+        serde_json::from_value(value).map_err(|e| schema(format!("hazard schema: {e}")))?;
+    if !HAZARD_CATEGORIES.contains(&hazard.category.as_str()) {
+        return Err(schema(format!(
+            "unknown hazard category {:?}",
+            hazard.category
+        )));
+    }
+    Ok(hazard)
+}
+
+/// What the checks need to know of a stored document before a change.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Prior {
+    /// A new document, or a type whose history is not checked.
+    #[default]
+    Nothing,
+    Hazard(Vec<HazardEvent>),
+    Patrol(Vec<CheckIn>),
+}
+
+fn field<T: for<'de> Deserialize<'de>>(doc: &impl ReadDoc, key: &str) -> Option<T> {
+    serde_json::to_value(AutoSerde::from(doc))
+        .ok()
+        .and_then(|mut v| v.get_mut(key).map(Value::take))
+        .and_then(|v| T::deserialize(v).ok())
+}
+
+/// Takes what [`check_change`] needs from a stored document, before the change
+/// is applied to it.
+pub fn prior(doc_type: DocType, stored: &impl ReadDoc) -> Prior {
+    match doc_type {
+        DocType::Hazard => Prior::Hazard(hazard_events(stored)),
+        DocType::Patrol => Prior::Patrol(field(stored, "checkins").unwrap_or_default()),
+        _ => Prior::Nothing,
+    }
+}
+
+/// The events of a stored hazard (empty when the document is new or unreadable).
+pub fn hazard_events(doc: &impl ReadDoc) -> Vec<HazardEvent> {
+    field(doc, "events").unwrap_or_default()
+}
+
+/// Reads a patrol document; `Err` says what is wrong with its shape.
+pub fn read_patrol(doc: &impl ReadDoc) -> Result<PatrolDoc, Rejection> {
+    let value = serde_json::to_value(AutoSerde::from(doc))
+        .map_err(|e| schema(format!("unreadable patrol: {e}")))?;
+    serde_json::from_value(value).map_err(|e| schema(format!("patrol schema: {e}")))
+}
+
+fn checkin_rejection(e: CheckInError) -> Rejection {
+    let message = format!("{}: {e}", e.code());
+    match e {
+        CheckInError::NotYours(_) => forbidden(message),
+        _ => schema(message),
+    }
+}
+
+fn transition_rejection(e: TransitionError) -> Rejection {
+    let message = format!("{}: {e}", e.code());
+    match e {
+        TransitionError::RoleNotAllowed { .. } => forbidden(message),
+        _ => schema(message),
+    }
+}
+
+/// Checks a change set: `prior` is what [`prior`] took from the stored
+/// document (`Prior::Nothing` for a new one), `after` the document with the
+/// change set applied.
+pub fn check_change(
+    doc_type: DocType,
+    prior: &Prior,
+    after: &impl ReadDoc,
+    author: Author<'_>,
+) -> Result<(), Rejection> {
+    if author.role == Role::Auditor {
+        return Err(forbidden("auditors read; they do not write documents"));
+    }
+    match (doc_type, prior) {
+        (DocType::Hazard, Prior::Hazard(before)) => check_hazard(before, after, author),
+        (DocType::Hazard, _) => check_hazard(&[], after, author),
+        (DocType::Patrol, Prior::Patrol(before)) => check_patrol(Some(before), after, author),
+        (DocType::Patrol, _) => check_patrol(None, after, author),
+        // Checked as their schemas land; the actor and size checks apply to all.
+        _ => Ok(()),
+    }
+}
+
+/// The check-ins a change added to a patrol (for tag verification and the
+/// projections); empty for other types.
+pub fn new_checkins(prior: &Prior, after: &impl ReadDoc) -> Vec<CheckIn> {
+    let before: &[CheckIn] = match prior {
+        Prior::Patrol(b) => b,
+        _ => &[],
+    };
+    field::<Vec<CheckIn>>(after, "checkins")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| !before.iter().any(|b| b.id == c.id))
+        .collect()
+}
+
+fn check_patrol(
+    before: Option<&[CheckIn]>,
+    after: &impl ReadDoc,
+    author: Author<'_>,
+) -> Result<(), Rejection> {
+    let patrol = read_patrol(after)?;
+    if before.is_none() && patrol.started_by != author.user_id {
+        return Err(forbidden("a patrol is started in your own name"));
+    }
+    patrol::check_checkins(
+        before.unwrap_or_default(),
+        &patrol.checkins,
+        author.user_id,
+        author.device_id,
+    )
+    .map(|_| ())
+    .map_err(checkin_rejection)
+}
+
+fn check_hazard(
+    before: &[HazardEvent],
+    after: &impl ReadDoc,
+    author: Author<'_>,
+) -> Result<(), Rejection> {
+    let hazard = read_hazard(after)?;
+    for e in hazard
+        .events
+        .iter()
+        .filter(|e| !before.iter().any(|b| b.id == e.id))
+    {
+        if e.by != author.user_id || e.role != author.role || e.device != author.device_id {
+            return Err(forbidden(format!(
+                "event {} must be attributed to you ({}, {}, {})",
+                e.id, author.user_id, author.role, author.device_id
+            )));
+        }
+    }
+    hazard::check_append(before, &hazard.events).map_err(transition_rejection)
+}
