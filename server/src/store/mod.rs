@@ -289,6 +289,15 @@ impl Store {
         dispatch!(self.load_doc(community, id))
     }
 
+    /// Loads the stored ones of `ids` (absent ones are missing from the map).
+    pub async fn load_docs(
+        &self,
+        community: &str,
+        ids: &[DocId],
+    ) -> Result<std::collections::HashMap<DocId, StoredDoc>> {
+        dispatch!(self.load_docs(community, ids))
+    }
+
     /// Commits document writes in one transaction, each under a new community
     /// change sequence.
     pub async fn commit(

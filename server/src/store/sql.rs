@@ -199,6 +199,46 @@ macro_rules! store_impl {
                 Ok(Some($crate::store::StoredDoc { row, chunks }))
             }
 
+            /// Loads many documents with two queries (instead of two per document).
+            pub async fn load_docs(&self, community: &str, ids: &[fieldsync_proto::DocId]) -> $crate::store::Result<std::collections::HashMap<fieldsync_proto::DocId, $crate::store::StoredDoc>> {
+                use sqlx::Row;
+                let mut out = std::collections::HashMap::with_capacity(ids.len());
+                for part in ids.chunks(500) {
+                    let list = (0..part.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+                    let mut conn = self.read.acquire().await?;
+                    let sql = format!(
+                        "SELECT id, doc_type, schema_version, seq, heads, stored_bytes, chunk_count FROM documents \
+                         WHERE community_id = $1 AND id IN ({list})"
+                    );
+                    let mut q = sqlx::query_as::<_, $crate::store::DocRow>(sqlx::AssertSqlSafe(sql)).bind(community);
+                    for id in part {
+                        q = q.bind(id.as_str());
+                    }
+                    let rows = q.fetch_all(&mut *conn).await?;
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    let sql = format!(
+                        "SELECT doc_id, data FROM document_chunks WHERE community_id = $1 AND doc_id IN ({list}) \
+                         ORDER BY doc_id, chunk_id"
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(community);
+                    for id in part {
+                        q = q.bind(id.as_str());
+                    }
+                    let mut chunks: std::collections::HashMap<String, Vec<Vec<u8>>> = std::collections::HashMap::new();
+                    for r in q.fetch_all(&mut *conn).await? {
+                        chunks.entry(r.try_get::<String, _>(0)?).or_default().push(r.try_get::<Vec<u8>, _>(1)?);
+                    }
+                    for row in rows {
+                        let Ok(id) = fieldsync_proto::DocId::new(row.id.clone()) else { continue };
+                        let c = chunks.remove(&row.id).unwrap_or_default();
+                        out.insert(id, $crate::store::StoredDoc { row, chunks: c });
+                    }
+                }
+                Ok(out)
+            }
+
             pub async fn commit(&self, community: &str, writes: &[$crate::store::DocWrite], now: i64) -> $crate::store::Result<Vec<$crate::store::WriteOutcome>> {
                 use $crate::store::WriteOutcome;
                 if writes.is_empty() {
@@ -216,14 +256,18 @@ macro_rules! store_impl {
                 .await?;
                 let first = last - writes.len() as i64 + 1;
                 let mut out = Vec::with_capacity(writes.len());
+                let mut stored = Vec::with_capacity(writes.len());
                 for (i, w) in writes.iter().enumerate() {
                     let seq = first + i as i64;
                     let len = w.chunk.len() as i64;
-                    let affected = match w.expected_seq {
-                        None => sqlx::query(
+                    // RETURNING yields no row when the insert met an existing
+                    // document or the update met a newer sequence: a conflict.
+                    let chunk_count: Option<i64> = match w.expected_seq {
+                        None => sqlx::query_scalar(
                             "INSERT INTO documents (community_id, id, doc_type, schema_version, seq, heads, stored_bytes, \
                              chunk_count, last_device_id, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9) ON CONFLICT (community_id, id) DO NOTHING",
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9) ON CONFLICT (community_id, id) DO NOTHING \
+                             RETURNING chunk_count",
                         )
                         .bind(community)
                         .bind(w.header.id.as_str())
@@ -234,13 +278,12 @@ macro_rules! store_impl {
                         .bind(len)
                         .bind(&w.device_id)
                         .bind(now)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected(),
-                        Some(expected) => sqlx::query(
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                        Some(expected) => sqlx::query_scalar(
                             "UPDATE documents SET seq = $3, heads = $4, stored_bytes = stored_bytes + $5, \
                              chunk_count = chunk_count + 1, last_device_id = $6, updated_at = $7 \
-                             WHERE community_id = $1 AND id = $2 AND seq = $8",
+                             WHERE community_id = $1 AND id = $2 AND seq = $8 RETURNING chunk_count",
                         )
                         .bind(community)
                         .bind(w.header.id.as_str())
@@ -250,28 +293,29 @@ macro_rules! store_impl {
                         .bind(&w.device_id)
                         .bind(now)
                         .bind(expected)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected(),
+                        .fetch_optional(&mut *tx)
+                        .await?,
                     };
-                    if affected == 0 {
-                        out.push(WriteOutcome::Conflict);
-                        continue;
+                    match chunk_count {
+                        Some(chunk_count) => {
+                            stored.push(w);
+                            out.push(WriteOutcome::Stored { seq, chunk_count });
+                        }
+                        None => out.push(WriteOutcome::Conflict),
                     }
-                    sqlx::query("INSERT INTO document_chunks (community_id, doc_id, data) VALUES ($1, $2, $3)")
-                        .bind(community)
-                        .bind(w.header.id.as_str())
-                        .bind(&w.chunk)
-                        .execute(&mut *tx)
-                        .await?;
-                    let chunk_count: i64 = sqlx::query_scalar(
-                        "SELECT chunk_count FROM documents WHERE community_id = $1 AND id = $2",
-                    )
-                    .bind(community)
-                    .bind(w.header.id.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    out.push(WriteOutcome::Stored { seq, chunk_count });
+                }
+                // All chunks of the batch in multi-row inserts.
+                for part in stored.chunks(300) {
+                    let values = (0..part.len())
+                        .map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!("INSERT INTO document_chunks (community_id, doc_id, data) VALUES {values}");
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(community);
+                    for w in part {
+                        q = q.bind(w.header.id.as_str()).bind(&w.chunk);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(out)

@@ -5,6 +5,8 @@
 use std::collections::HashSet;
 
 use automerge::{ActorId, Automerge};
+use fieldsync_proto::model::Role;
+use fieldsync_proto::model::validate::{self, Author};
 use fieldsync_proto::session::{DocLimits, Rejection, apply_client_sync};
 use fieldsync_proto::wire::to_wire_heads;
 use fieldsync_proto::{DocHeader, DocId, RejectCode, ServerMsg};
@@ -90,7 +92,7 @@ fn apply_one(
     stored: Option<StoredDoc>,
     actors: &HashSet<ActorId>,
     limits: DocLimits,
-    device_id: &str,
+    author: Author<'_>,
 ) -> Applied {
     let id = header.id.clone();
     if !header.doc_type.supports_schema(header.schema_version) {
@@ -142,10 +144,20 @@ fn apply_one(
             )
         }
     };
+    let prior = if stored.is_some() {
+        validate::prior(header.doc_type, &doc)
+    } else {
+        validate::Prior::Nothing
+    };
     let applied = match apply_client_sync(&mut doc, &message, actors, stored_bytes, limits) {
         Ok(a) => a,
         Err(rejection) => return Applied::Rejected { doc: id, rejection },
     };
+    if applied.new_changes > 0
+        && let Err(rejection) = validate::check_change(header.doc_type, &prior, &doc, author)
+    {
+        return Applied::Rejected { doc: id, rejection };
+    }
     let heads = doc.get_heads();
     let message = applied.reply.map(|m| m.encode());
     if applied.new_changes == 0 {
@@ -171,7 +183,7 @@ fn apply_one(
             expected_seq,
             chunk: applied.incremental,
             heads: encode_heads(&heads),
-            device_id: device_id.to_owned(),
+            device_id: author.device_id.to_owned(),
         },
         message,
         heads,
@@ -186,21 +198,37 @@ pub async fn apply_and_commit(
     actors: &HashSet<ActorId>,
     part: Vec<(DocHeader, Vec<u8>)>,
 ) -> Result<Vec<Reply>, Fatal> {
-    let mut items = Vec::with_capacity(part.len());
-    for (header, message) in part {
-        let stored = app.store.load_doc(&claims.com, &header.id).await?;
-        items.push((header, message, stored));
-    }
+    let ids: Vec<DocId> = part.iter().map(|(h, _)| h.id.clone()).collect();
+    let mut stored = app.store.load_docs(&claims.com, &ids).await?;
+    let items: Vec<_> = part
+        .into_iter()
+        .map(|(header, message)| {
+            let s = stored.remove(&header.id);
+            (header, message, s)
+        })
+        .collect();
     let limits = DocLimits {
         max_message_bytes: app.config.limits.max_message_bytes,
         max_document_bytes: app.config.limits.max_document_bytes,
     };
     let actors = actors.clone();
-    let device = claims.dev.clone();
+    let claims_owned = claims.clone();
     let applied: Vec<Applied> = tokio::task::spawn_blocking(move || {
+        let claims = claims_owned;
+        let Some(role) = Role::parse(&claims.role) else {
+            return items
+                .into_iter()
+                .map(|(h, ..)| reject(&h.id, RejectCode::Forbidden, "unknown role"))
+                .collect();
+        };
+        let author = Author {
+            user_id: &claims.sub,
+            role,
+            device_id: &claims.dev,
+        };
         items
             .into_iter()
-            .map(|(h, m, s)| apply_one(h, m, s, &actors, limits, &device))
+            .map(|(h, m, s)| apply_one(h, m, s, &actors, limits, author))
             .collect()
     })
     .await
