@@ -7,7 +7,13 @@
 //! the server acknowledges them as durably stored, and pulls what changed on
 //! the server since the stored cursor.
 
+uniffi::setup_scaffolding!();
+
 mod error;
+pub mod ffi;
+mod hazards;
+pub mod json;
+mod patrols;
 mod store;
 mod sync;
 pub mod transport;
@@ -21,7 +27,11 @@ use serde::Deserialize;
 use tokio::sync::{Notify, broadcast};
 
 pub use error::{Error, Result};
+pub use fieldsync_proto::model::hazard::{HazardAction, HazardState, Severity};
+pub use fieldsync_proto::model::patrol::{CheckIn, Fix, PatrolDoc, Proof};
+pub use fieldsync_proto::model::validate::{HazardDoc, HazardPlace};
 pub use fieldsync_proto::{DocHeader, DocId, DocType, ErrorCode, RejectCode};
+pub use hazards::{HazardView, NewHazard};
 pub use store::QuarantinedChange;
 pub use sync::{SyncReport, SyncStatus};
 pub use transport::TransportCounters;
@@ -342,6 +352,30 @@ impl Client {
             .load(id)?
             .ok_or_else(|| Error::NotFound(id.to_string()))?;
         Ok(f(&doc))
+    }
+
+    /// Creates a document of `doc_type` whose content is the JSON object
+    /// `content` (see [`json`] for the mapping).
+    pub fn create_document_json(&self, doc_type: DocType, content: &str) -> Result<DocId> {
+        let content = json::parse_object(content)?;
+        self.create_document(doc_type, |tx| json::fill(tx, &content))
+    }
+
+    /// Applies the JSON Merge Patch `patch` to a document.
+    pub fn update_document_json(&self, id: &DocId, patch: &str) -> Result<()> {
+        let patch = json::parse_object(patch)?;
+        self.change_document(id, |tx| json::merge_patch(tx, &automerge::ROOT, &patch))
+    }
+
+    /// Appends the JSON value `item` to the list at root key `key` (created if
+    /// absent). Appends made concurrently on several devices all survive.
+    pub fn append_document_json(&self, id: &DocId, key: &str, item: &str) -> Result<()> {
+        let item: serde_json::Value = serde_json::from_str(item)
+            .map_err(|e| Error::InvalidInput(format!("invalid JSON: {e}")))?;
+        if !self.read_document(id, |d| json::is_list_or_absent(d, key))?? {
+            return Err(Error::InvalidInput(format!("{key:?} is not a list")));
+        }
+        self.change_document(id, |tx| json::append(tx, key, &item))
     }
 
     /// A document's content as JSON.

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use automerge::ROOT;
 use automerge::transaction::Transactable;
-use fieldsync_sdk::{Client, DocType};
+use fieldsync_sdk::{Client, HazardPlace, NewHazard, Severity};
 use serde::Serialize;
 use sqlx::Connection;
 
@@ -20,6 +20,60 @@ use sqlx::Connection;
 pub enum BenchCommand {
     /// Push N documents, pull them on a fresh device, reconnect after one change
     Sync(SyncArgs),
+    /// The phone side: a fresh device pulls N documents, then the app restarts
+    /// and opens and syncs its store; memory and times of the SDK process
+    Sdk(SdkArgs),
+    /// One SDK process for `bench sdk` (internal): open, log in if asked, sync,
+    /// print figures as one JSON line
+    #[command(hide = true)]
+    SdkProbe(ProbeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SdkArgs {
+    /// Documents in the device's store
+    #[arg(long, default_value_t = 5000)]
+    pub docs: usize,
+    /// Edits per document
+    #[arg(long, default_value_t = 5)]
+    pub edits: usize,
+    /// Write the figures as JSON here
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    #[arg(long)]
+    pub data_dir: std::path::PathBuf,
+    #[arg(long)]
+    pub server_url: String,
+    /// Log in as this demo user first (a fresh device)
+    #[arg(long)]
+    pub login: Option<String>,
+}
+
+/// What one SDK process measured.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct ProbeFigures {
+    pub open_ms: f64,
+    pub sync_ms: f64,
+    pub docs: usize,
+    pub rss_mb: f64,
+    pub peak_rss_mb: f64,
+}
+
+/// The figures of one `bench sdk` run.
+#[derive(Debug, Serialize)]
+pub struct SdkFigures {
+    pub docs: usize,
+    pub edits: usize,
+    /// A fresh device logging in and pulling every document.
+    pub fresh_pull: ProbeFigures,
+    /// The app restarted: open the existing store and sync (nothing changed).
+    pub reopen: ProbeFigures,
+    /// Size of the device's SQLite store on disk.
+    pub store_mb: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,7 +128,185 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        BenchCommand::Sdk(args) => {
+            let figures = bench_sdk(&args).await?;
+            print_sdk_table(&figures);
+            if let Some(path) = &args.json {
+                std::fs::write(path, serde_json::to_string_pretty(&figures)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        BenchCommand::SdkProbe(args) => {
+            let figures = sdk_probe(&args).await?;
+            println!("{}", serde_json::to_string(&figures)?);
+            Ok(())
+        }
     }
+}
+
+fn print_sdk_table(f: &SdkFigures) {
+    println!(
+        "fieldsync bench sdk — {} docs × {} edits in the device store",
+        f.docs, f.edits
+    );
+    let row = |name: &str, v: String| println!("  {name:<34} {v:>12}");
+    row(
+        "fresh device: pull (s)",
+        format!("{:.2}", f.fresh_pull.sync_ms / 1000.0),
+    );
+    row(
+        "fresh device: peak RSS (MB)",
+        format!("{:.1}", f.fresh_pull.peak_rss_mb),
+    );
+    row(
+        "restart: open store (ms)",
+        format!("{:.1}", f.reopen.open_ms),
+    );
+    row(
+        "restart: sync, nothing new (ms)",
+        format!("{:.1}", f.reopen.sync_ms),
+    );
+    row(
+        "restart: RSS after sync (MB)",
+        format!("{:.1}", f.reopen.rss_mb),
+    );
+    row(
+        "restart: peak RSS (MB)",
+        format!("{:.1}", f.reopen.peak_rss_mb),
+    );
+    row("store on disk (MB)", format!("{:.1}", f.store_mb));
+}
+
+/// (current, peak) resident set size in MB of process `pid`, from /proc.
+fn rss_mb_of(pid: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn sdk_probe(args: &ProbeArgs) -> anyhow::Result<ProbeFigures> {
+    let t = Instant::now();
+    let client = Client::open(&args.data_dir, &args.server_url)?;
+    let open_ms = t.elapsed().as_secs_f64() * 1000.0;
+    if let Some(user) = &args.login {
+        client.login(user, crate::demo::PASSWORD).await?;
+    }
+    let t = Instant::now();
+    client.sync_now().await.context("sync")?;
+    let sync_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let docs = client.document_ids(None)?.len();
+    let (rss_mb, peak_rss_mb) = rss_mb_of("self");
+    Ok(ProbeFigures {
+        open_ms,
+        sync_ms,
+        docs,
+        rss_mb,
+        peak_rss_mb,
+    })
+}
+
+fn run_probe(
+    data_dir: &std::path::Path,
+    server_url: &str,
+    login: Option<&str>,
+) -> anyhow::Result<ProbeFigures> {
+    let exe = std::env::current_exe().context("locating the fieldsync binary")?;
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "bench",
+        "sdk-probe",
+        "--server-url",
+        server_url,
+        "--data-dir",
+    ])
+    .arg(data_dir)
+    .env("RUST_LOG", "warn")
+    .stderr(Stdio::inherit());
+    if let Some(user) = login {
+        cmd.args(["--login", user]);
+    }
+    let out = cmd.output().context("running the SDK probe")?;
+    if !out.status.success() {
+        bail!("the SDK probe failed ({})", out.status);
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).context("reading the SDK probe's figures")
+}
+
+async fn bench_sdk(args: &SdkArgs) -> anyhow::Result<SdkFigures> {
+    if args.docs == 0 || args.edits == 0 {
+        bail!("--docs and --edits must be at least 1");
+    }
+    let dir = tempfile::tempdir()?;
+    let server = ChildServer::spawn(&dir.path().join("server"), None)?;
+    let writer = Client::open(dir.path().join("writer"), &server.url)?;
+    writer
+        .login("demo-volunteer", crate::demo::PASSWORD)
+        .await?;
+    create_hazards(&writer, args.docs, args.edits)?;
+    writer.sync_now().await.context("push")?;
+
+    let phone = dir.path().join("phone");
+    let fresh_pull = run_probe(&phone, &server.url, Some("demo-leader"))?;
+    if fresh_pull.docs != args.docs {
+        bail!(
+            "fresh pull got {} of {} documents",
+            fresh_pull.docs,
+            args.docs
+        );
+    }
+    let reopen = run_probe(&phone, &server.url, None)?;
+    let store_mb = std::fs::read_dir(&phone)?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len() as f64)
+        .sum::<f64>()
+        / (1024.0 * 1024.0);
+    Ok(SdkFigures {
+        docs: args.docs,
+        edits: args.edits,
+        fresh_pull,
+        reopen,
+        store_mb,
+    })
+}
+
+/// Reports `docs` hazards offline and edits each description `edits - 1` times.
+fn create_hazards(
+    client: &Client,
+    docs: usize,
+    edits: usize,
+) -> anyhow::Result<Vec<fieldsync_sdk::DocId>> {
+    let mut ids = Vec::with_capacity(docs);
+    for i in 0..docs {
+        let id = client.report_hazard(NewHazard {
+            category: "exit_blocked".into(),
+            severity: Severity::General,
+            immediate: false,
+            description: format!("Bikes in stairwell {} blocking the exit", i % 24),
+            place: HazardPlace {
+                post_id: Some(format!("post-b{}-u{}-f5", i % 6 + 1, i % 2 + 1)),
+                ..HazardPlace::default()
+            },
+            photos: Vec::new(),
+        })?;
+        for e in 1..edits {
+            client.change_document(&id, |tx| {
+                tx.put(ROOT, "description", format!("edit {e}"))?;
+                Ok(())
+            })?;
+        }
+        ids.push(id);
+    }
+    Ok(ids)
 }
 
 fn print_table(f: &SyncFigures) {
@@ -213,17 +445,7 @@ impl ChildServer {
 
     /// (current, peak) resident set size in MB, from /proc.
     fn rss_mb(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map_or(f64::NAN, |kb| kb / 1024.0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        rss_mb_of(&self.child.id().to_string())
     }
 }
 
@@ -257,26 +479,7 @@ async fn bench_sync_on(args: &SyncArgs, database_url: Option<&str>) -> anyhow::R
     let writer = Client::open(dir.path().join("writer"), &server.url)?;
     writer.login("demo-volunteer", password).await?;
     let t = Instant::now();
-    let mut ids = Vec::with_capacity(args.docs);
-    for i in 0..args.docs {
-        let id = writer.create_document(DocType::Hazard, |tx| {
-            tx.put(ROOT, "category", "fire_exit_blocked")?;
-            tx.put(ROOT, "severity", "general")?;
-            tx.put(
-                ROOT,
-                "description",
-                format!("Bikes in stairwell {} blocking the exit", i % 24),
-            )?;
-            Ok(())
-        })?;
-        for e in 1..args.edits {
-            writer.change_document(&id, |tx| {
-                tx.put(ROOT, "note", format!("edit {e}"))?;
-                Ok(())
-            })?;
-        }
-        ids.push(id);
-    }
+    let ids = create_hazards(&writer, args.docs, args.edits)?;
     let create_s = t.elapsed().as_secs_f64();
 
     let before = writer.transport_counters();
@@ -312,7 +515,7 @@ async fn bench_sync_on(args: &SyncArgs, database_url: Option<&str>) -> anyhow::R
     let idle_reconnect_bytes = reader.transport_counters().total() - before.total();
 
     writer.change_document(&ids[ids.len() / 2], |tx| {
-        tx.put(ROOT, "status", "rectified")?;
+        tx.put(ROOT, "description", "bikes moved, exit clear")?;
         Ok(())
     })?;
     writer.sync_now().await.context("push one change")?;

@@ -3,5 +3,7 @@
 
 mod auth;
 mod bad_input;
+mod hazards;
+mod patrols;
 mod support;
 mod sync;

@@ -1,0 +1,110 @@
+//! Patrols on the phone: start, check in at posts (tag or manual reason), end.
+//! Check-ins are appended, never edited, so offline check-ins from several
+//! phones of one team all survive the merge.
+
+use fieldsync_proto::model::patrol::{self, CheckIn, Fix, PatrolDoc, Proof};
+use fieldsync_proto::model::tag::Tag;
+use fieldsync_proto::model::validate;
+
+use crate::error::{Error, Result};
+use crate::{Client, DocId, DocType, json};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Client {
+    /// Starts a patrol of `team` on `route` now; works offline.
+    pub fn start_patrol(&self, team: &str, route: &str) -> Result<DocId> {
+        let session = self.session()?.ok_or(Error::NotLoggedIn)?;
+        let doc = PatrolDoc {
+            team: team.to_owned(),
+            route: route.to_owned(),
+            started_by: session.user_id.clone(),
+            started_at_ms: now_ms(),
+            ended_at_ms: None,
+            members: vec![session.user_id],
+            checkins: Vec::new(),
+        };
+        let content = match serde_json::to_value(&doc) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(Error::Document("a patrol serializes to an object".into())),
+        };
+        self.create_document(DocType::Patrol, |tx| json::fill(tx, &content))
+    }
+
+    /// Checks in at `post_id` of a patrol. With a tag payload the tag must be
+    /// a fieldsync tag for that very post (the server verifies its signature
+    /// when it arrives); without one, `reason` says why. Returns the
+    /// check-in's id.
+    pub fn check_in(
+        &self,
+        patrol_id: &DocId,
+        post_id: &str,
+        tag_payload: Option<&str>,
+        reason: &str,
+        fix: Option<Fix>,
+        note: &str,
+    ) -> Result<String> {
+        let proof = match tag_payload {
+            Some(p) => {
+                let tag =
+                    Tag::parse(p).map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
+                if tag.post_id != post_id {
+                    return Err(Error::InvalidInput(format!(
+                        "this tag belongs to {}, not {post_id}",
+                        tag.post_id
+                    )));
+                }
+                Proof::Tag {
+                    payload: p.trim().to_owned(),
+                }
+            }
+            None => Proof::Manual {
+                reason: reason.to_owned(),
+            },
+        };
+        let session = self.session()?.ok_or(Error::NotLoggedIn)?;
+        let checkin = CheckIn {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            post_id: post_id.to_owned(),
+            proof,
+            at_ms: now_ms(),
+            fix,
+            by: session.user_id,
+            device: session.device_id,
+            note: note.to_owned(),
+            photos: Vec::new(),
+            corrects: None,
+        };
+        // The same rules the server applies, before anything is stored.
+        patrol::check_checkins(
+            &[],
+            std::slice::from_ref(&checkin),
+            &checkin.by,
+            &checkin.device,
+        )
+        .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
+        let item = serde_json::to_value(&checkin).map_err(|e| Error::Document(e.to_string()))?;
+        self.change_document(patrol_id, |tx| json::append(tx, "checkins", &item))?;
+        Ok(checkin.id)
+    }
+
+    /// Ends a patrol now.
+    pub fn end_patrol(&self, patrol_id: &DocId) -> Result<()> {
+        let at = now_ms();
+        self.change_document(patrol_id, |tx| {
+            use automerge::transaction::Transactable;
+            tx.put(automerge::ROOT, "ended_at_ms", at).map(|_| ())
+        })
+    }
+
+    /// Reads a patrol.
+    pub fn patrol(&self, patrol_id: &DocId) -> Result<PatrolDoc> {
+        self.read_document(patrol_id, validate::read_patrol)?
+            .map_err(|r| Error::Document(r.message))
+    }
+}

@@ -1,0 +1,190 @@
+//! Patrols and check-ins across real devices and a real server.
+
+use automerge::transaction::Transactable;
+use automerge::{ROOT, ReadDoc};
+use fieldsync_proto::model::validate;
+use fieldsync_sdk::{DocId, Proof};
+
+use crate::both_backends;
+use crate::support::{Backend, TestServer};
+
+const POST: &str = "post-b3-u2-f9";
+
+async fn stored_checkins(server: &TestServer, id: &DocId) -> usize {
+    let stored = server
+        .state
+        .store
+        .load_doc("demo", id)
+        .await
+        .unwrap()
+        .expect("stored");
+    let doc = automerge::Automerge::load(&stored.chunks.concat()).unwrap();
+    validate::read_patrol(&doc).unwrap().checkins.len()
+}
+
+async fn both_offline_check_ins_survive(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let a = server.device("demo-volunteer").await;
+    let b = server.device("demo-volunteer-2").await;
+    let patrol = a.client.start_patrol("team-1", "route-stairwells").unwrap();
+    a.client.sync_now().await.unwrap();
+    b.client.sync_now().await.unwrap();
+
+    // Both phones offline in the same stairwell, both check in at 9F.
+    a.client
+        .check_in(&patrol, POST, None, "tag torn off", None, "")
+        .unwrap();
+    b.client
+        .check_in(
+            &patrol,
+            POST,
+            None,
+            "QR code unreadable in the dark",
+            None,
+            "",
+        )
+        .unwrap();
+    a.client.sync_now().await.unwrap();
+    b.client.sync_now().await.unwrap();
+    a.client.sync_now().await.unwrap();
+
+    for d in [&a, &b] {
+        let p = d.client.patrol(&patrol).unwrap();
+        assert_eq!(p.checkins.len(), 2, "both check-ins kept");
+        assert!(p.checkins.iter().all(|c| c.post_id == POST));
+        let reasons: Vec<_> = p
+            .checkins
+            .iter()
+            .map(|c| match &c.proof {
+                Proof::Manual { reason } => reason.as_str(),
+                Proof::Tag { .. } => "",
+            })
+            .collect();
+        assert!(reasons.contains(&"tag torn off"), "{reasons:?}");
+    }
+    assert_eq!(stored_checkins(&server, &patrol).await, 2);
+    server.stop().await;
+}
+both_backends!(
+    two_offline_check_ins_at_one_post_both_survive,
+    both_offline_check_ins_survive
+);
+
+async fn editing_a_check_in(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let a = server.device("demo-volunteer").await;
+    let patrol = a.client.start_patrol("team-1", "route-stairwells").unwrap();
+    a.client
+        .check_in(&patrol, POST, None, "tag missing", None, "")
+        .unwrap();
+    a.client.sync_now().await.unwrap();
+    // Move the check-in to another floor afterwards.
+    a.client
+        .change_document(&patrol, |tx| {
+            let (_, list) = tx.get(ROOT, "checkins")?.expect("checkins");
+            let (_, first) = tx.get(&list, 0)?.expect("one check-in");
+            tx.put(&first, "post_id", "post-b3-u2-f5")?;
+            Ok(())
+        })
+        .unwrap();
+    let report = a.client.sync_now().await.unwrap();
+    assert_eq!(report.rejected, 1);
+    let q = a.client.quarantined().unwrap();
+    assert!(
+        q[0].message.contains("checkin_rewritten"),
+        "{}",
+        q[0].message
+    );
+    assert_eq!(q[0].code, "schema_violation");
+    let p = a.client.patrol(&patrol).unwrap();
+    assert_eq!(
+        p.checkins[0].post_id, POST,
+        "the device shows the accepted check-in"
+    );
+    assert_eq!(stored_checkins(&server, &patrol).await, 1);
+
+    // A malformed tag is refused on the phone, before anything is stored.
+    let err = a
+        .client
+        .check_in(
+            &patrol,
+            POST,
+            Some("https://example.org/not-a-tag"),
+            "",
+            None,
+            "",
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("not_a_tag"), "{err}");
+    assert_eq!(a.client.pending_changes().unwrap(), 0);
+    server.stop().await;
+}
+both_backends!(editing_a_check_in_is_rejected, editing_a_check_in);
+
+/// A patrol through the FFI surface the apps use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patrols_through_the_ffi_surface() {
+    use fieldsync_sdk::ffi::{FieldsyncClient, FieldsyncError, GpsFix};
+    let server = TestServer::start(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = FieldsyncClient::open(
+        dir.path().to_string_lossy().into_owned(),
+        server.url.clone(),
+    )
+    .unwrap();
+    phone
+        .login("demo-guard".into(), crate::support::PASSWORD.into())
+        .await
+        .unwrap();
+    let patrol = phone
+        .start_patrol("team-2".into(), "route-gates".into())
+        .await
+        .unwrap();
+    let fix = GpsFix {
+        lat: 31.2304,
+        lon: 121.4737,
+        accuracy_m: 12.0,
+    };
+    phone
+        .check_in(
+            patrol.clone(),
+            POST.into(),
+            None,
+            "sticker peeled off".into(),
+            Some(fix),
+            String::new(),
+        )
+        .await
+        .unwrap();
+    let err = phone
+        .check_in(
+            patrol.clone(),
+            POST.into(),
+            Some("garbage".into()),
+            String::new(),
+            None,
+            String::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FieldsyncError::InvalidInput { .. }),
+        "{err:?}"
+    );
+    phone.end_patrol(patrol.clone()).await.unwrap();
+    phone.sync_now().await.unwrap();
+
+    let summary = phone.patrol(patrol.clone()).await.unwrap();
+    assert_eq!(summary.checkins.len(), 1);
+    assert_eq!(
+        summary.checkins[0].manual_reason.as_deref(),
+        Some("sticker peeled off")
+    );
+    assert!(summary.ended_at_ms.is_some());
+    assert_eq!(
+        stored_checkins(&server, &DocId::new(patrol).unwrap()).await,
+        1
+    );
+    phone.shutdown();
+    server.stop().await;
+}
