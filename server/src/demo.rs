@@ -1,9 +1,11 @@
 //! The demo community (DESIGN.md §13): fictional people and places so a fresh
 //! server is never empty.
 
+use fieldsync_proto::model::places::Stairwell;
+
 use crate::app::now_ms;
 use crate::auth::hash_password;
-use crate::store::{Store, UserRow};
+use crate::store::{PostRow, Store, UserRow};
 
 /// Id of the demo community.
 pub const COMMUNITY_ID: &str = "demo";
@@ -45,8 +47,42 @@ pub async fn seed(store: &Store) -> anyhow::Result<()> {
         };
         store.insert_user(&user, now).await?;
     }
+    for post in demo_posts() {
+        store.insert_post(COMMUNITY_ID, &post, now).await?;
+    }
+    crate::tags::rotate_key(store, COMMUNITY_ID, now).await?;
     tracing::info!("seeded the demo community");
     Ok(())
+}
+
+/// Six 11-storey buildings with two stairwells each (posts on floors 5 and 9),
+/// around an invented point.
+pub fn demo_posts() -> Vec<PostRow> {
+    let mut posts = Vec::new();
+    for b in 1..=6u16 {
+        for u in 1..=2u16 {
+            let stairwell = Stairwell {
+                building: b.to_string(),
+                unit: u.to_string(),
+                floors: 11,
+                post_floors: None,
+            };
+            for p in stairwell.posts() {
+                posts.push(PostRow {
+                    id: p.id,
+                    label_zh: p.label_zh,
+                    label_en: p.label_en,
+                    building: Some(p.building),
+                    unit: Some(p.unit),
+                    floor: Some(i64::from(p.floor)),
+                    lat: Some(31.2000 + f64::from(b) * 0.0004),
+                    lon: Some(121.4000 + f64::from(u) * 0.0003),
+                    radius_m: Some(40.0),
+                });
+            }
+        }
+    }
+    posts
 }
 
 /// Whether the demo accounts exist in this store.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod store;
 pub mod sync;
+pub mod tags;
 
 pub use app::Server;
 pub use config::Config;

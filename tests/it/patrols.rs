@@ -188,3 +188,136 @@ async fn patrols_through_the_ffi_surface() {
     phone.shutdown();
     server.stop().await;
 }
+
+async fn office_get(url: &str, token: &str, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{url}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn office_post(url: &str, token: &str, path: &str) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.unwrap()
+}
+
+/// The printed payload of `post` as the office gets it now.
+async fn printed_tag(url: &str, token: &str, post: &str) -> String {
+    let tags: Vec<serde_json::Value> = office_get(url, token, "/api/v1/posts/tags?building=3")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tags.len(), 4, "building 3: two stairwells, floors 5 and 9");
+    tags.iter()
+        .find(|t| t["post_id"] == post)
+        .and_then(|t| t["payload"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
+/// Checks in with `payload` and expects the server to refuse it with `rule`.
+async fn assert_tag_refused(
+    server: &TestServer,
+    d: &crate::support::Device,
+    patrol: &DocId,
+    post: &str,
+    payload: &str,
+    rule: &str,
+) {
+    let stored = stored_checkins(server, patrol).await;
+    d.client
+        .check_in(patrol, post, Some(payload), "", None, "")
+        .unwrap();
+    let report = d.client.sync_now().await.unwrap();
+    assert_eq!(report.rejected, 1, "{rule}");
+    let q = d.client.quarantined().unwrap();
+    assert!(
+        q.last().unwrap().message.contains(rule),
+        "{rule}: {:?}",
+        q.last()
+    );
+    assert_eq!(
+        stored_checkins(server, patrol).await,
+        stored,
+        "{rule}: nothing stored"
+    );
+    assert_eq!(d.client.patrol(patrol).unwrap().checkins.len(), stored);
+}
+
+async fn tags_are_verified_by_the_server(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let office = crate::support::login_json(&server.url, "demo-office", "dev-office-laptop").await;
+    let token = office["access_token"].as_str().unwrap();
+    let volunteer = crate::support::login_json(&server.url, "demo-volunteer", "dev-v-http").await;
+    let status = office_get(
+        &server.url,
+        volunteer["access_token"].as_str().unwrap(),
+        "/api/v1/posts/tags",
+    )
+    .await
+    .status();
+    assert_eq!(status, 403, "only the office prints tags");
+
+    let good = printed_tag(&server.url, token, POST).await;
+    assert!(good.starts_with("fs1.post-b3-u2-f9.k1."), "{good}");
+    let a = server.device("demo-volunteer").await;
+    let patrol = a.client.start_patrol("team-1", "route-stairwells").unwrap();
+    a.client
+        .check_in(&patrol, POST, Some(&good), "", None, "")
+        .unwrap();
+    assert_eq!(a.client.sync_now().await.unwrap().rejected, 0);
+    assert_eq!(stored_checkins(&server, &patrol).await, 1);
+
+    // A forged signature.
+    let (prefix, _) = good.rsplit_once('.').unwrap();
+    let forged = format!("{prefix}.AAAAAAAAAAAAAAAAAAAAAA");
+    assert_tag_refused(&server, &a, &patrol, POST, &forged, "bad_tag_signature").await;
+
+    // A genuine tag of a post in another community.
+    server
+        .state
+        .store
+        .insert_community("elsewhere", "Another community", "Asia/Shanghai", 0)
+        .await
+        .unwrap();
+    let foreign =
+        fieldsync_proto::model::tag::Tag::sign(b"their key", "elsewhere", "post-b9-u1-f5", "k1")
+            .unwrap()
+            .encode();
+    assert_tag_refused(
+        &server,
+        &a,
+        &patrol,
+        "post-b9-u1-f5",
+        &foreign,
+        "unknown_post",
+    )
+    .await;
+
+    // The office rotates and revokes the old key: photographed tags stop working.
+    let rotated = office_post(&server.url, token, "/api/v1/tag-keys").await;
+    assert_eq!(rotated["key_id"], "k2");
+    office_post(&server.url, token, "/api/v1/tag-keys/k1/revoke").await;
+    assert_tag_refused(&server, &a, &patrol, POST, &good, "tag_key_revoked").await;
+    let fresh = printed_tag(&server.url, token, POST).await;
+    assert!(fresh.contains(".k2."), "{fresh}");
+    a.client
+        .check_in(&patrol, POST, Some(&fresh), "", None, "")
+        .unwrap();
+    assert_eq!(a.client.sync_now().await.unwrap().rejected, 0);
+    assert_eq!(stored_checkins(&server, &patrol).await, 2);
+    server.stop().await;
+}
+both_backends!(
+    forged_revoked_and_foreign_tags_are_rejected,
+    tags_are_verified_by_the_server
+);

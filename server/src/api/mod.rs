@@ -2,6 +2,7 @@
 
 mod auth;
 pub mod error;
+mod places;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -20,6 +21,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/devices/{id}/revoke", post(auth::revoke_device))
+        .route("/api/v1/posts", get(places::list_posts))
+        .route("/api/v1/posts/tags", get(places::printable_tags))
+        .route("/api/v1/tag-keys", post(places::rotate_tag_key))
+        .route("/api/v1/tag-keys/{id}/revoke", post(places::revoke_tag_key))
         .route("/api/v1/sync", get(crate::sync::upgrade))
         .with_state(state)
 }

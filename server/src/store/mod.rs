@@ -43,6 +43,39 @@ pub struct UserRow {
     pub disabled: i64,
 }
 
+/// A post: a place where check-ins are expected.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct PostRow {
+    pub id: String,
+    pub label_zh: String,
+    pub label_en: String,
+    pub building: Option<String>,
+    pub unit: Option<String>,
+    pub floor: Option<i64>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub radius_m: Option<f64>,
+}
+
+/// A key that signs post tags. Only the server ever sees `secret`.
+#[derive(Clone, sqlx::FromRow)]
+pub struct TagKeyRow {
+    pub id: String,
+    pub secret: Vec<u8>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl std::fmt::Debug for TagKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TagKeyRow")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
+}
+
 /// A registered device.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeviceRow {
@@ -287,6 +320,39 @@ impl Store {
 
     pub async fn load_doc(&self, community: &str, id: &DocId) -> Result<Option<StoredDoc>> {
         dispatch!(self.load_doc(community, id))
+    }
+
+    pub async fn insert_post(&self, community: &str, post: &PostRow, now: i64) -> Result<()> {
+        dispatch!(self.insert_post(community, post, now))
+    }
+
+    /// Posts of a community, optionally of one building.
+    pub async fn posts(&self, community: &str, building: Option<&str>) -> Result<Vec<PostRow>> {
+        dispatch!(self.posts(community, building))
+    }
+
+    pub async fn post(&self, community: &str, id: &str) -> Result<Option<PostRow>> {
+        dispatch!(self.post(community, id))
+    }
+
+    pub async fn insert_tag_key(
+        &self,
+        community: &str,
+        id: &str,
+        secret: &[u8],
+        now: i64,
+    ) -> Result<()> {
+        dispatch!(self.insert_tag_key(community, id, secret, now))
+    }
+
+    /// Every tag key of a community, oldest first, revoked ones included.
+    pub async fn tag_keys(&self, community: &str) -> Result<Vec<TagKeyRow>> {
+        dispatch!(self.tag_keys(community))
+    }
+
+    /// Revokes a key; false when there is no such unrevoked key.
+    pub async fn revoke_tag_key(&self, community: &str, id: &str, now: i64) -> Result<bool> {
+        dispatch!(self.revoke_tag_key(community, id, now))
     }
 
     /// Loads the stored ones of `ids` (absent ones are missing from the map).

@@ -44,6 +44,79 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            pub async fn insert_post(&self, community: &str, p: &$crate::store::PostRow, now: i64) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO posts (community_id, id, label_zh, label_en, building, unit, floor, lat, lon, radius_m, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(community)
+                .bind(&p.id)
+                .bind(&p.label_zh)
+                .bind(&p.label_en)
+                .bind(&p.building)
+                .bind(&p.unit)
+                .bind(p.floor)
+                .bind(p.lat)
+                .bind(p.lon)
+                .bind(p.radius_m)
+                .bind(now)
+                .execute(&self.write)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn posts(&self, community: &str, building: Option<&str>) -> $crate::store::Result<Vec<$crate::store::PostRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, label_zh, label_en, building, unit, floor, lat, lon, radius_m FROM posts \
+                     WHERE community_id = $1 AND ($2 IS NULL OR building = $2) ORDER BY building, unit, floor, id",
+                )
+                .bind(community)
+                .bind(building)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn post(&self, community: &str, id: &str) -> $crate::store::Result<Option<$crate::store::PostRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, label_zh, label_en, building, unit, floor, lat, lon, radius_m FROM posts \
+                     WHERE community_id = $1 AND id = $2",
+                )
+                .bind(community)
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?)
+            }
+
+            pub async fn insert_tag_key(&self, community: &str, id: &str, secret: &[u8], now: i64) -> $crate::store::Result<()> {
+                sqlx::query("INSERT INTO tag_keys (community_id, id, secret, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(community)
+                    .bind(id)
+                    .bind(secret)
+                    .bind(now)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            pub async fn tag_keys(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::TagKeyRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, secret, created_at, revoked_at FROM tag_keys WHERE community_id = $1 ORDER BY created_at, id",
+                )
+                .bind(community)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn revoke_tag_key(&self, community: &str, id: &str, now: i64) -> $crate::store::Result<bool> {
+                Ok(sqlx::query("UPDATE tag_keys SET revoked_at = $3 WHERE community_id = $1 AND id = $2 AND revoked_at IS NULL")
+                    .bind(community)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.write)
+                    .await?
+                    .rows_affected() == 1)
+            }
+
             pub async fn insert_user(&self, u: &$crate::store::UserRow, now: i64) -> $crate::store::Result<()> {
                 sqlx::query(
                     "INSERT INTO users (id, community_id, username, display_name, role, password_hash, disabled, created_at) \

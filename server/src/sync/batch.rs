@@ -68,6 +68,8 @@ enum Applied {
         message: Option<Vec<u8>>,
         heads: Vec<automerge::ChangeHash>,
         snapshot: Option<Vec<u8>>,
+        /// Check-ins the change adds, still to be checked against the tag keys.
+        checkins: Vec<fieldsync_proto::model::patrol::CheckIn>,
     },
     Rejected {
         doc: DocId,
@@ -177,6 +179,7 @@ fn apply_one(
         };
     }
     let snapshot = (chunk_count + 1 > COMPACT_AFTER_CHUNKS).then(|| doc.save());
+    let checkins = validate::new_checkins(&prior, &doc);
     Applied::Write {
         write: DocWrite {
             header,
@@ -188,6 +191,7 @@ fn apply_one(
         message,
         heads,
         snapshot,
+        checkins,
     }
 }
 
@@ -234,6 +238,22 @@ pub async fn apply_and_commit(
     .await
     .map_err(Fatal::internal)?;
 
+    // What only the database can tell: posts and tag keys of the community.
+    let mut applied = applied;
+    for a in &mut applied {
+        if let Applied::Write {
+            write, checkins, ..
+        } = a
+            && let Err(rejection) =
+                crate::tags::check_checkins(&app.store, &claims.com, checkins).await?
+        {
+            *a = Applied::Rejected {
+                doc: write.header.id.clone(),
+                rejection,
+            };
+        }
+    }
+
     let writes: Vec<DocWrite> = applied
         .iter()
         .filter_map(|a| match a {
@@ -256,7 +276,7 @@ pub async fn apply_and_commit(
                 tracing::info!(doc = %doc, device = %claims.dev, code = ?rejection.code, "rejected change set");
                 Reply::Rejected { doc, rejection }
             }
-            Applied::Write { write, message, heads, snapshot } => {
+            Applied::Write { write, message, heads, snapshot, .. } => {
                 match outcomes.next().expect("one outcome per write") {
                     WriteOutcome::Stored { seq, chunk_count } => {
                         max_seq = max_seq.max(Some(seq));

@@ -1,0 +1,116 @@
+//! Posts and their tags: the list every device needs to check in offline, and
+//! for the office the printable tag payloads and key rotation/revocation.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{ApiError, Authenticated};
+use crate::app::{AppState, now_ms};
+use crate::auth::Claims;
+use crate::store::PostRow;
+use crate::tags;
+
+#[derive(Deserialize)]
+pub struct BuildingFilter {
+    building: Option<String>,
+}
+
+fn office_only(claims: &Claims, what: &str) -> Result<(), ApiError> {
+    if claims.role == "office" {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "forbidden",
+            format!("only office users can {what}"),
+        ))
+    }
+}
+
+/// `GET /api/v1/posts?building=…`: the community's posts.
+pub async fn list_posts(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Query(filter): Query<BuildingFilter>,
+) -> Result<Json<Vec<PostRow>>, ApiError> {
+    Ok(Json(
+        app.store
+            .posts(&claims.com, filter.building.as_deref())
+            .await?,
+    ))
+}
+
+#[derive(Serialize)]
+pub struct PrintableTag {
+    post_id: String,
+    label_zh: String,
+    label_en: String,
+    key_id: String,
+    payload: String,
+}
+
+/// `GET /api/v1/posts/tags?building=…` (office): the payloads to print, one
+/// per post, signed with the newest unrevoked key.
+pub async fn printable_tags(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Query(filter): Query<BuildingFilter>,
+) -> Result<Json<Vec<PrintableTag>>, ApiError> {
+    office_only(&claims, "print tags")?;
+    let keys = app.store.tag_keys(&claims.com).await?;
+    let key = tags::current_key(&keys).ok_or_else(|| {
+        ApiError::bad_request(
+            "no_tag_key",
+            "every tag key is revoked; rotate to a new one",
+        )
+    })?;
+    let posts = app
+        .store
+        .posts(&claims.com, filter.building.as_deref())
+        .await?;
+    Ok(Json(
+        posts
+            .into_iter()
+            .filter_map(|p| {
+                let payload = tags::payload(&claims.com, &p, key)?;
+                Some(PrintableTag {
+                    post_id: p.id,
+                    label_zh: p.label_zh,
+                    label_en: p.label_en,
+                    key_id: key.id.clone(),
+                    payload,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// `POST /api/v1/tag-keys` (office): a new signing key; new prints use it.
+pub async fn rotate_tag_key(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    office_only(&claims, "rotate tag keys")?;
+    let id = tags::rotate_key(&app.store, &claims.com, now_ms()).await?;
+    tracing::info!(key = %id, by = %claims.sub, "tag key created");
+    Ok(Json(json!({ "key_id": id })))
+}
+
+/// `POST /api/v1/tag-keys/{id}/revoke` (office): tags signed with it stop
+/// proving presence from the next check-in on.
+pub async fn revoke_tag_key(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    office_only(&claims, "revoke tag keys")?;
+    if !app.store.revoke_tag_key(&claims.com, &id, now_ms()).await? {
+        return Err(ApiError::not_found(
+            "not_found",
+            "no such unrevoked tag key in your community",
+        ));
+    }
+    tracing::info!(key = %id, by = %claims.sub, "tag key revoked");
+    Ok(Json(json!({ "key_id": id, "revoked": true })))
+}
