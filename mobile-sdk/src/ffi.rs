@@ -3,7 +3,7 @@
 //! [`FieldsyncError`].
 //!
 //! # Invariants
-//! - The SDK owns its tokio runtime ([`runtime`]). Every method that touches
+//! - The SDK owns its tokio runtime (built lazily on first use). Every method that touches
 //!   disk or network is `async` and runs there, so no call blocks the caller's
 //!   thread; the few synchronous methods only read memory.
 //! - Nothing panics across the boundary: async work runs in spawned tasks

@@ -268,6 +268,69 @@ mod tests {
         assert_eq!(ServerMsg::decode(&s.encode()).unwrap(), s);
     }
 
+    /// Every message kind, encoded. A change here is a protocol change: bump
+    /// `PROTOCOL_VERSION` or keep old devices decoding.
+    #[test]
+    fn the_wire_format_is_stable() {
+        let header = DocHeader::new(DocId::new("hazard-0001").unwrap(), DocType::Hazard);
+        let head = Head([0xab; 32]);
+        let client = [
+            ClientMsg::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                device_id: "dev-1".into(),
+                token: "token".into(),
+                cursor: 42,
+            },
+            ClientMsg::Sync {
+                header: header.clone(),
+                message: vec![0x42, 0x01],
+            },
+        ];
+        let server = [
+            ServerMsg::Welcome {
+                protocol_version: PROTOCOL_VERSION,
+                user_id: "user-1".into(),
+                community_id: "demo".into(),
+                server_cursor: 43,
+            },
+            ServerMsg::Changed {
+                docs: vec![Announce {
+                    header: header.clone(),
+                    heads: vec![head],
+                    seq: 43,
+                }],
+                upto: 43,
+                caught_up: true,
+            },
+            ServerMsg::Sync {
+                doc: header.id.clone(),
+                message: Some(vec![0x42]),
+                durable_heads: vec![head],
+            },
+            ServerMsg::Reject {
+                doc: header.id.clone(),
+                code: RejectCode::Forbidden,
+                message: "no".into(),
+            },
+            ServerMsg::Error {
+                code: ErrorCode::TokenExpired,
+                message: "refresh".into(),
+            },
+        ];
+        let mut out = String::new();
+        for m in &client {
+            out.push_str(&format!("client {}: {}\n", m.kind(), hex(&m.encode())));
+        }
+        for m in &server {
+            out.push_str(&format!("server {}: {}\n", m.kind(), hex(&m.encode())));
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     #[test]
     fn garbage_is_a_decode_error() {
         assert!(ClientMsg::decode(&[0xff, 0x00, 0x13]).is_err());

@@ -4,6 +4,7 @@
 mod auth;
 mod bad_input;
 mod hazards;
+mod migrations;
 mod patrols;
 mod support;
 mod sync;

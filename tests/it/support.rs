@@ -155,6 +155,16 @@ impl TestServer {
         self.storage.cleanup().await;
     }
 
+    /// The server's data directory (its SQLite file lives here).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.storage.dir.path().join("server")
+    }
+
+    /// The PostgreSQL database of this server, if it runs on one.
+    pub fn database_url(&self) -> Option<String> {
+        self.storage.database_url()
+    }
+
     /// A new device (own data dir) logged in as `username`.
     pub async fn device(&self, username: &str) -> Device {
         Device::login(&self.url, username).await

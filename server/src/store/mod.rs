@@ -1,5 +1,5 @@
 //! Storage: one [`Store`] over two backends, SQLite (embedded default) and
-//! PostgreSQL. The SQL is written once in [`sql`] and instantiated for both.
+//! PostgreSQL. The SQL is written once in `sql.rs` and instantiated for both.
 //!
 //! # Invariants
 //! - A document's rows change only through [`Store::commit`], which assigns the

@@ -4,7 +4,7 @@
 //! # Invariants
 //! - A `Sync` reply (the ack) is sent only after the transaction holding its
 //!   changes committed.
-//! - Every new change is checked ([`apply_client_sync`]) against the device's
+//! - Every new change is checked (`fieldsync_proto::session::apply_client_sync`) against the device's
 //!   registered actors and the size limits before it reaches the store; a
 //!   rejected message stores nothing.
 //! - The connection never buffers without bound: outgoing messages go through
