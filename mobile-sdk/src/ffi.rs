@@ -39,65 +39,70 @@ fn runtime() -> &'static Runtime {
 }
 
 /// Every failure an app can see. Stable: new variants are added, never renamed.
+/// (The text field is `reason`, not `message`: Kotlin exceptions already have
+/// a `message`.)
 ///
 /// `Offline` and `ServerUnavailable` are retryable (the background loop
 /// retries them by itself); the others need the app or the user to act.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum FieldsyncError {
     /// The server cannot be reached or the connection dropped. Retryable.
-    #[error("offline: {message}")]
-    Offline { message: String },
+    #[error("offline: {reason}")]
+    Offline { reason: String },
     /// The server is failing, shutting down, or spoke a protocol this SDK
     /// version does not understand. Retryable.
-    #[error("server unavailable: {message}")]
-    ServerUnavailable { message: String },
+    #[error("server unavailable: {reason}")]
+    ServerUnavailable { reason: String },
     /// Nobody is logged in, the credentials were refused, or the device was
     /// revoked: log in again. `code` is the server's stable code when known.
-    #[error("authentication needed ({code}): {message}")]
-    AuthRequired { code: String, message: String },
+    #[error("authentication needed ({code}): {reason}")]
+    AuthRequired { code: String, reason: String },
     /// An argument was not acceptable (path, URL, JSON, id).
-    #[error("invalid input: {message}")]
-    InvalidInput { message: String },
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
     /// No such document on this device.
     #[error("no document {id}")]
     NotFound { id: String },
     /// The local database failed or is corrupt.
-    #[error("local storage: {message}")]
-    Storage { message: String },
+    #[error("local storage: {reason}")]
+    Storage { reason: String },
     /// The client was shut down.
     #[error("the client is shut down")]
     Closed,
     /// A bug in the SDK, caught at the boundary. Please report it.
-    #[error("internal error: {message}")]
-    Internal { message: String },
+    #[error("internal error: {reason}")]
+    Internal { reason: String },
 }
 
 impl From<Error> for FieldsyncError {
     fn from(e: Error) -> Self {
-        let message = e.to_string();
+        let reason = e.to_string();
         match e {
             Error::NotLoggedIn => FieldsyncError::AuthRequired {
                 code: "not_logged_in".into(),
-                message,
+                reason,
             },
-            Error::Auth { code, message } => FieldsyncError::AuthRequired { code, message },
-            Error::Offline(message) => FieldsyncError::Offline { message },
+            Error::Auth { code, message } => FieldsyncError::AuthRequired {
+                code,
+                reason: message,
+            },
+            Error::Offline(reason) => FieldsyncError::Offline { reason },
             Error::Server { code, .. } if !code.is_retryable() && is_auth(code) => {
                 FieldsyncError::AuthRequired {
                     code: serde_json::to_value(code)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_owned))
                         .unwrap_or_default(),
-                    message,
+                    reason,
                 }
             }
             Error::Server { .. } | Error::Protocol(_) => {
-                FieldsyncError::ServerUnavailable { message }
+                FieldsyncError::ServerUnavailable { reason }
             }
-            Error::Store(message) => FieldsyncError::Storage { message },
+            Error::Store(reason) => FieldsyncError::Storage { reason },
             Error::NotFound(id) => FieldsyncError::NotFound { id },
-            Error::InvalidInput(message) | Error::Document(message) => {
-                FieldsyncError::InvalidInput { message }
+            Error::InvalidInput(reason) | Error::Document(reason) => {
+                FieldsyncError::InvalidInput { reason }
             }
         }
     }
@@ -154,10 +159,10 @@ async fn joined<T>(handle: JoinHandle<Result<T, Error>>) -> FfiResult<T> {
     match handle.await {
         Ok(r) => r.map_err(Into::into),
         Err(e) if e.is_panic() => Err(FieldsyncError::Internal {
-            message: panic_message(&*e.into_panic()),
+            reason: panic_message(&*e.into_panic()),
         }),
         Err(e) => Err(FieldsyncError::Internal {
-            message: e.to_string(),
+            reason: e.to_string(),
         }),
     }
 }
@@ -165,14 +170,14 @@ async fn joined<T>(handle: JoinHandle<Result<T, Error>>) -> FfiResult<T> {
 fn guarded<T>(f: impl FnOnce() -> FfiResult<T>) -> FfiResult<T> {
     std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
         Err(FieldsyncError::Internal {
-            message: panic_message(&*p),
+            reason: panic_message(&*p),
         })
     })
 }
 
 fn parse_doc_id(id: &str) -> FfiResult<DocId> {
     DocId::new(id).map_err(|e| FieldsyncError::InvalidInput {
-        message: e.to_string(),
+        reason: e.to_string(),
     })
 }
 
@@ -490,12 +495,14 @@ impl FieldsyncClient {
         guarded(|| {
             if data_dir.is_empty() {
                 return Err(FieldsyncError::InvalidInput {
-                    message: "data_dir is empty".into(),
+                    reason: "data_dir is empty".into(),
                 });
             }
+            // Check the URL before anything is created on disk.
+            crate::transport::sync_url(&server_url)?;
             let dir = std::path::Path::new(&data_dir);
             std::fs::create_dir_all(dir).map_err(|e| FieldsyncError::InvalidInput {
-                message: format!("cannot use {data_dir} as the data directory: {e}"),
+                reason: format!("cannot use {data_dir} as the data directory: {e}"),
             })?;
             let client = Client::open(dir, &server_url)?;
             Ok(Arc::new(FieldsyncClient {

@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     /// One sync session at a time.
     sync_lock: tokio::sync::Mutex<()>,
     status: Mutex<SyncStatus>,
+    /// Why the background loop stopped, when it stopped on a permanent error.
+    loop_error: Mutex<Option<Error>>,
 }
 
 impl Inner {
@@ -192,6 +194,7 @@ impl Client {
                 local_notify: Notify::new(),
                 sync_lock: tokio::sync::Mutex::new(()),
                 status: Mutex::new(SyncStatus::Offline),
+                loop_error: Mutex::new(None),
             }),
             background: Mutex::new(None),
         })
@@ -478,7 +481,14 @@ impl Client {
                     message,
                     retryable: false,
                 } => {
-                    return Err(Error::Protocol(message));
+                    // The loop's own error, so its kind (auth, revoked…) survives.
+                    let kept = self
+                        .inner
+                        .loop_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    return Err(kept.unwrap_or(Error::Protocol(message)));
                 }
                 _ if tokio::time::Instant::now() > deadline => {
                     return Err(Error::Offline(
@@ -497,6 +507,11 @@ impl Client {
         if bg.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
         }
+        *self
+            .inner
+            .loop_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         *bg = Some(tokio::spawn(sync::run_loop(self.inner.clone())));
     }
 

@@ -85,10 +85,13 @@ pub(crate) async fn run_loop(inner: Arc<Inner>) {
             Ok(_) => inner.emit(SyncEvent::Status(SyncStatus::Offline)),
             Err(e) => {
                 tracing::info!(error = %e, "sync session ended");
-                inner.emit(SyncEvent::Status(status_for(&e)));
                 if !e.is_retryable() {
+                    // Kept before the status goes out, so `sync_now` finds it.
+                    *inner.loop_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+                    inner.emit(SyncEvent::Status(status_for(&e)));
                     return;
                 }
+                inner.emit(SyncEvent::Status(status_for(&e)));
             }
         }
         if started.elapsed() > Duration::from_secs(30) {

@@ -63,3 +63,53 @@ async fn refresh_rotation(backend: Backend) {
     server.stop().await;
 }
 both_backends!(refresh_tokens_rotate_and_reuse_revokes, refresh_rotation);
+
+/// A phone revoked while its background sync runs hears exactly that, as a
+/// permanent error, not as something to retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_reaches_a_live_background_sync_as_permanent() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let phone = server.device("demo-volunteer").await;
+    phone.client.start_sync();
+    phone
+        .client
+        .sync_now()
+        .await
+        .expect("live session up to date");
+    let device = phone.client.device_id().unwrap();
+    let office = login_json(&server.url, "demo-office", "dev-office-revoker").await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/devices/{device}/revoke", server.url))
+        .bearer_auth(office["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    phone
+        .client
+        .create_document(fieldsync_sdk::DocType::Note, |tx| {
+            use automerge::transaction::Transactable;
+            tx.put(automerge::ROOT, "title", "written after the revocation")?;
+            Ok(())
+        })
+        .unwrap();
+    let err = phone.client.sync_now().await.unwrap_err();
+    assert!(!err.is_retryable(), "{err:?}");
+    assert!(
+        matches!(
+            &err,
+            fieldsync_sdk::Error::Server {
+                code: fieldsync_sdk::ErrorCode::DeviceRevoked,
+                ..
+            } | fieldsync_sdk::Error::Auth { .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        phone.client.pending_changes().unwrap(),
+        1,
+        "the edit is kept"
+    );
+    phone.client.stop_sync();
+    server.stop().await;
+}

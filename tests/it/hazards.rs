@@ -331,7 +331,7 @@ async fn hazards_through_the_ffi_surface() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, FieldsyncError::InvalidInput { message } if message.contains("role_not_allowed")),
+        matches!(&err, FieldsyncError::InvalidInput { reason } if reason.contains("role_not_allowed")),
         "{err:?}"
     );
     let bad = phone
