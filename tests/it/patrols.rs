@@ -321,3 +321,69 @@ both_backends!(
     forged_revoked_and_foreign_tags_are_rejected,
     tags_are_verified_by_the_server
 );
+
+/// The office's print view: one QR code per post, labels escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_sheet_prints_every_post_of_a_building() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    server
+        .state
+        .store
+        .insert_post(
+            "demo",
+            &fieldsync_server::store::PostRow {
+                id: "post-b3-shed".into(),
+                label_zh: "3栋车棚 <script>alert(1)</script>".into(),
+                label_en: "Bldg 3 bike shed".into(),
+                building: Some("3".into()),
+                unit: None,
+                floor: None,
+                lat: Some(31.2012),
+                lon: Some(121.4003),
+                radius_m: Some(30.0),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let office = crate::support::login_json(&server.url, "demo-office", "dev-office-print").await;
+    let resp = office_get(
+        &server.url,
+        office["access_token"].as_str().unwrap(),
+        "/api/v1/posts/tags.html?building=3",
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = resp.text().await.unwrap();
+    assert_eq!(
+        html.matches("<svg").count(),
+        5,
+        "four stairwell posts and the shed"
+    );
+    for label in [
+        "3栋1单元 5F",
+        "3栋1单元 9F",
+        "3栋2单元 5F",
+        "3栋2单元 9F",
+        "Bldg 3 Unit 2 · 9F",
+    ] {
+        assert!(html.contains(label), "{label}");
+    }
+    assert!(!html.contains("<script>alert"), "labels are escaped");
+    assert!(html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"));
+    let volunteer = crate::support::login_json(&server.url, "demo-volunteer", "dev-v-print").await;
+    let denied = office_get(
+        &server.url,
+        volunteer["access_token"].as_str().unwrap(),
+        "/api/v1/posts/tags.html?building=3",
+    )
+    .await;
+    assert_eq!(denied.status(), 403);
+    server.stop().await;
+}

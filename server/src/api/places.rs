@@ -86,6 +86,66 @@ pub async fn printable_tags(
     ))
 }
 
+struct SheetTag {
+    post_id: String,
+    label_zh: String,
+    label_en: String,
+    /// The QR code as inline SVG (generated here, never user text).
+    svg: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "tags.html")]
+struct TagSheet {
+    title: String,
+    key_id: String,
+    tags: Vec<SheetTag>,
+}
+
+fn qr_svg(payload: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::M)
+        .map_err(ApiError::internal)?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build())
+}
+
+/// `GET /api/v1/posts/tags.html?building=…` (office): a print view with one
+/// QR code per post, labelled as people say it ("3栋2单元 9F").
+pub async fn tag_sheet(
+    state: State<AppState>,
+    auth: Authenticated,
+    Query(filter): Query<BuildingFilter>,
+) -> Result<axum::response::Html<String>, ApiError> {
+    use askama::Template;
+    let title = match &filter.building {
+        Some(b) => format!("{b}栋 巡逻签到点 · Building {b} patrol posts"),
+        None => "巡逻签到点 · Patrol posts".to_owned(),
+    };
+    let Json(tags) = printable_tags(state, auth, Query(filter)).await?;
+    let key_id = tags.first().map(|t| t.key_id.clone()).unwrap_or_default();
+    let tags = tags
+        .into_iter()
+        .map(|t| {
+            Ok(SheetTag {
+                svg: qr_svg(&t.payload)?,
+                post_id: t.post_id,
+                label_zh: t.label_zh,
+                label_en: t.label_en,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let page = TagSheet {
+        title,
+        key_id,
+        tags,
+    };
+    Ok(axum::response::Html(
+        page.render().map_err(ApiError::internal)?,
+    ))
+}
+
 /// `POST /api/v1/tag-keys` (office): a new signing key; new prints use it.
 pub async fn rotate_tag_key(
     State(app): State<AppState>,
