@@ -25,6 +25,9 @@ enum Command {
     /// Measure the server
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// Recompute the projection tables (hazards, patrols, check-ins) from the
+    /// stored documents; same storage flags as `serve`
+    RebuildProjections(ServeArgs),
 }
 
 /// Parses arguments and runs the chosen command.
@@ -52,6 +55,7 @@ pub fn main() -> ExitCode {
             None => serve(ServeArgs::default_from_env()).await,
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Bench(cmd)) => crate::bench::run(cmd).await,
+            Some(Command::RebuildProjections(args)) => rebuild_projections(args).await,
         }
     });
     match result {
@@ -73,6 +77,19 @@ impl ServeArgs {
         }
         Env::parse_from(["fieldsync"]).args
     }
+}
+
+async fn rebuild_projections(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args)?;
+    let store = crate::store::Store::open(config.database_url.as_deref(), &config.data_dir).await?;
+    store.clear_projections().await?;
+    let report = crate::projection::rebuild(&store).await?;
+    println!(
+        "rebuilt projections of {} documents ({} unreadable, left out)",
+        report.documents, report.unreadable
+    );
+    store.close().await;
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -6,5 +6,6 @@ mod bad_input;
 mod hazards;
 mod migrations;
 mod patrols;
+mod projections;
 mod support;
 mod sync;

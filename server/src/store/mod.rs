@@ -162,6 +162,8 @@ pub struct DocWrite {
     /// The document's heads after this write.
     pub heads: Vec<u8>,
     pub device_id: String,
+    /// Projection rows to write in the same transaction when the write is stored.
+    pub projection: Option<crate::projection::ProjectionRows>,
 }
 
 /// The result of one write in a commit.
@@ -320,6 +322,39 @@ impl Store {
 
     pub async fn load_doc(&self, community: &str, id: &DocId) -> Result<Option<StoredDoc>> {
         dispatch!(self.load_doc(community, id))
+    }
+
+    pub async fn community_ids(&self) -> Result<Vec<String>> {
+        dispatch!(self.community_ids())
+    }
+
+    /// Writes projection rows in their own transaction (rebuilds).
+    pub async fn write_projection(
+        &self,
+        community: &str,
+        rows: &crate::projection::ProjectionRows,
+    ) -> Result<()> {
+        dispatch!(self.write_projection(community, rows))
+    }
+
+    pub async fn hazard_rows(&self, community: &str) -> Result<Vec<crate::projection::HazardRow>> {
+        dispatch!(self.hazard_rows(community))
+    }
+
+    pub async fn patrol_rows(&self, community: &str) -> Result<Vec<crate::projection::PatrolRow>> {
+        dispatch!(self.patrol_rows(community))
+    }
+
+    pub async fn checkin_rows(
+        &self,
+        community: &str,
+    ) -> Result<Vec<crate::projection::CheckinRow>> {
+        dispatch!(self.checkin_rows(community))
+    }
+
+    /// Deletes every projection row (before a rebuild from scratch).
+    pub async fn clear_projections(&self) -> Result<()> {
+        dispatch!(self.clear_projections())
     }
 
     pub async fn insert_post(&self, community: &str, post: &PostRow, now: i64) -> Result<()> {

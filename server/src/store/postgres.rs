@@ -27,4 +27,4 @@ impl PgStore {
     }
 }
 
-store_impl!(PgStore);
+store_impl!(PgStore, sqlx::Postgres);

@@ -3,7 +3,7 @@
 //! store type with `read` and `write` pools of one database.
 
 macro_rules! store_impl {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         impl $store {
             pub async fn close(&self) {
                 self.write.close().await;
@@ -115,6 +115,136 @@ macro_rules! store_impl {
                     .execute(&self.write)
                     .await?
                     .rows_affected() == 1)
+            }
+
+            pub async fn community_ids(&self) -> $crate::store::Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT id FROM communities ORDER BY id")
+                    .fetch_all(&self.read)
+                    .await?)
+            }
+
+            /// Writes projection rows in their own transaction (rebuilds).
+            pub async fn write_projection(&self, community: &str, rows: &$crate::projection::ProjectionRows) -> $crate::store::Result<()> {
+                let mut tx = self.write.begin().await?;
+                Self::project(&mut tx, community, rows).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn project<'c>(conn: &mut sqlx::Transaction<'c, $db>, community: &str, rows: &$crate::projection::ProjectionRows) -> $crate::store::Result<()> {
+                if let Some(h) = &rows.hazard {
+                    sqlx::query(
+                        "INSERT INTO hazard_projection (community_id, doc_id, category, severity, state, in_conflict, reporter, \
+                         reported_at, post_id, assigned_person, deadline_at, event_count) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                         ON CONFLICT (community_id, doc_id) DO UPDATE SET category = excluded.category, \
+                         severity = excluded.severity, state = excluded.state, in_conflict = excluded.in_conflict, \
+                         reporter = excluded.reporter, reported_at = excluded.reported_at, post_id = excluded.post_id, \
+                         assigned_person = excluded.assigned_person, deadline_at = excluded.deadline_at, \
+                         event_count = excluded.event_count",
+                    )
+                    .bind(community)
+                    .bind(&h.doc_id)
+                    .bind(&h.category)
+                    .bind(&h.severity)
+                    .bind(&h.state)
+                    .bind(h.in_conflict)
+                    .bind(&h.reporter)
+                    .bind(h.reported_at)
+                    .bind(&h.post_id)
+                    .bind(&h.assigned_person)
+                    .bind(h.deadline_at)
+                    .bind(h.event_count)
+                    .execute(&mut **conn)
+                    .await?;
+                }
+                if let Some(p) = &rows.patrol {
+                    sqlx::query(
+                        "INSERT INTO patrol_projection (community_id, doc_id, team, route, started_by, started_at, ended_at, \
+                         checkin_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (community_id, doc_id) DO UPDATE SET team = excluded.team, route = excluded.route, \
+                         started_by = excluded.started_by, started_at = excluded.started_at, \
+                         ended_at = excluded.ended_at, checkin_count = excluded.checkin_count",
+                    )
+                    .bind(community)
+                    .bind(&p.doc_id)
+                    .bind(&p.team)
+                    .bind(&p.route)
+                    .bind(&p.started_by)
+                    .bind(p.started_at)
+                    .bind(p.ended_at)
+                    .bind(p.checkin_count)
+                    .execute(&mut **conn)
+                    .await?;
+                }
+                for c in &rows.checkins {
+                    // A check-in keeps the receive time of its first arrival.
+                    sqlx::query(
+                        "INSERT INTO checkin_projection (community_id, patrol_id, checkin_id, post_id, member, device_id, \
+                         method, device_time, received_at, lat, lon, accuracy_m, status, flag_reason) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                         ON CONFLICT (community_id, patrol_id, checkin_id) DO UPDATE SET status = excluded.status, \
+                         flag_reason = excluded.flag_reason",
+                    )
+                    .bind(community)
+                    .bind(&c.patrol_id)
+                    .bind(&c.checkin_id)
+                    .bind(&c.post_id)
+                    .bind(&c.member)
+                    .bind(&c.device_id)
+                    .bind(&c.method)
+                    .bind(c.device_time)
+                    .bind(c.received_at)
+                    .bind(c.lat)
+                    .bind(c.lon)
+                    .bind(c.accuracy_m)
+                    .bind(&c.status)
+                    .bind(&c.flag_reason)
+                    .execute(&mut **conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            pub async fn hazard_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::HazardRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT doc_id, category, severity, state, in_conflict, reporter, reported_at, post_id, \
+                     assigned_person, deadline_at, event_count FROM hazard_projection WHERE community_id = $1 ORDER BY doc_id",
+                )
+                .bind(community)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn patrol_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::PatrolRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT doc_id, team, route, started_by, started_at, ended_at, checkin_count \
+                     FROM patrol_projection WHERE community_id = $1 ORDER BY doc_id",
+                )
+                .bind(community)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn checkin_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::CheckinRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT patrol_id, checkin_id, post_id, member, device_id, method, device_time, received_at, lat, lon, \
+                     accuracy_m, status, flag_reason FROM checkin_projection WHERE community_id = $1 \
+                     ORDER BY patrol_id, checkin_id",
+                )
+                .bind(community)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            /// Deletes every projection row (before a rebuild from scratch).
+            pub async fn clear_projections(&self) -> $crate::store::Result<()> {
+                for table in ["hazard_projection", "patrol_projection", "checkin_projection"] {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                        .execute(&self.write)
+                        .await?;
+                }
+                Ok(())
             }
 
             pub async fn insert_user(&self, u: &$crate::store::UserRow, now: i64) -> $crate::store::Result<()> {
@@ -371,6 +501,9 @@ macro_rules! store_impl {
                     };
                     match chunk_count {
                         Some(chunk_count) => {
+                            if let Some(rows) = &w.projection {
+                                Self::project(&mut tx, community, rows).await?;
+                            }
                             stored.push(w);
                             out.push(WriteOutcome::Stored { seq, chunk_count });
                         }

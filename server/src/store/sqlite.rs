@@ -49,4 +49,4 @@ impl SqliteStore {
     }
 }
 
-store_impl!(SqliteStore);
+store_impl!(SqliteStore, sqlx::Sqlite);

@@ -64,12 +64,13 @@ enum Applied {
         heads: Vec<automerge::ChangeHash>,
     },
     Write {
-        write: DocWrite,
+        write: Box<DocWrite>,
         message: Option<Vec<u8>>,
         heads: Vec<automerge::ChangeHash>,
         snapshot: Option<Vec<u8>>,
         /// Check-ins the change adds, still to be checked against the tag keys.
         checkins: Vec<fieldsync_proto::model::patrol::CheckIn>,
+        projection: Option<Box<crate::projection::Projection>>,
     },
     Rejected {
         doc: DocId,
@@ -180,18 +181,22 @@ fn apply_one(
     }
     let snapshot = (chunk_count + 1 > COMPACT_AFTER_CHUNKS).then(|| doc.save());
     let checkins = validate::new_checkins(&prior, &doc);
+    let projection =
+        crate::projection::of_document(header.doc_type, &id, &doc, checkins.clone()).map(Box::new);
     Applied::Write {
-        write: DocWrite {
+        write: Box::new(DocWrite {
             header,
             expected_seq,
             chunk: applied.incremental,
             heads: encode_heads(&heads),
             device_id: author.device_id.to_owned(),
-        },
+            projection: None,
+        }),
         message,
         heads,
         snapshot,
         checkins,
+        projection,
     }
 }
 
@@ -254,16 +259,37 @@ pub async fn apply_and_commit(
         }
     }
 
+    // Projection rows, with the posts for the geofence check.
+    let now = now_ms();
+    let mut posts = None;
+    for a in &mut applied {
+        if let Applied::Write {
+            write,
+            projection: Some(p),
+            ..
+        } = a
+        {
+            if posts.is_none() && matches!(**p, crate::projection::Projection::Patrol { .. }) {
+                posts = Some(app.store.posts(&claims.com, None).await?);
+            }
+            write.projection = Some(crate::projection::rows_of(
+                p,
+                posts.as_deref().unwrap_or_default(),
+                now,
+            ));
+        }
+    }
+
     let writes: Vec<DocWrite> = applied
         .iter()
         .filter_map(|a| match a {
-            Applied::Write { write, .. } => Some(write.clone()),
+            Applied::Write { write, .. } => Some((**write).clone()),
             _ => None,
         })
         .collect();
     let mut outcomes = app
         .store
-        .commit(&claims.com, &writes, now_ms())
+        .commit(&claims.com, &writes, now)
         .await?
         .into_iter();
 

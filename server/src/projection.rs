@@ -1,0 +1,247 @@
+//! Projections: rows derived from hazard and patrol documents, written in the
+//! same transaction as the change they come from, and rebuildable from the
+//! documents alone.
+
+use fieldsync_proto::model::hazard;
+use fieldsync_proto::model::patrol::{self, CheckIn, Proof};
+use fieldsync_proto::model::validate::{self, HazardDoc};
+use fieldsync_proto::{DocId, DocType};
+
+use crate::store::{PostRow, Store, StoreError};
+
+/// A hazard's row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct HazardRow {
+    pub doc_id: String,
+    pub category: String,
+    pub severity: String,
+    pub state: String,
+    pub in_conflict: bool,
+    pub reporter: String,
+    pub reported_at: i64,
+    pub post_id: Option<String>,
+    pub assigned_person: Option<String>,
+    pub deadline_at: Option<i64>,
+    pub event_count: i64,
+}
+
+/// A patrol's row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct PatrolRow {
+    pub doc_id: String,
+    pub team: String,
+    pub route: String,
+    pub started_by: String,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub checkin_count: i64,
+}
+
+/// A check-in's row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct CheckinRow {
+    pub patrol_id: String,
+    pub checkin_id: String,
+    pub post_id: String,
+    pub member: String,
+    pub device_id: String,
+    /// `tag` or `manual`.
+    pub method: String,
+    pub device_time: i64,
+    pub received_at: i64,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub accuracy_m: Option<f64>,
+    /// `verified` (a valid tag), `unverified` (manual) or `flagged`.
+    pub status: String,
+    pub flag_reason: Option<String>,
+}
+
+/// What one accepted change writes besides the document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Projection {
+    Hazard(HazardRow),
+    Patrol {
+        row: PatrolRow,
+        /// Check-ins this change added (older ones keep their rows).
+        new_checkins: Vec<CheckIn>,
+    },
+}
+
+fn name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The hazard's row: its folded state.
+pub fn hazard_row(doc_id: &DocId, doc: &HazardDoc) -> HazardRow {
+    let folded = hazard::fold(&doc.events);
+    let report = doc.events.iter().find(|e| e.prev.is_none());
+    let current = folded.current.as_ref();
+    HazardRow {
+        doc_id: doc_id.to_string(),
+        category: doc.category.clone(),
+        severity: name(&doc.severity),
+        state: current.map(|s| name(&s.state)).unwrap_or_default(),
+        in_conflict: folded.in_conflict(),
+        reporter: current.map(|s| s.reporter.clone()).unwrap_or_default(),
+        reported_at: report.map(|e| e.at_ms).unwrap_or_default(),
+        post_id: doc.place.post_id.clone(),
+        assigned_person: current.and_then(|s| s.assignment.as_ref().map(|a| a.1.clone())),
+        deadline_at: current.and_then(|s| s.assignment.as_ref().map(|a| a.2)),
+        event_count: doc.events.len() as i64,
+    }
+}
+
+/// The projection of a document after a change (`None` for types without one).
+pub fn of_document(
+    header_type: DocType,
+    id: &DocId,
+    doc: &automerge::Automerge,
+    new_checkins: Vec<CheckIn>,
+) -> Option<Projection> {
+    match header_type {
+        DocType::Hazard => validate::read_hazard(doc)
+            .ok()
+            .map(|h| Projection::Hazard(hazard_row(id, &h))),
+        DocType::Patrol => validate::read_patrol(doc).ok().map(|p| Projection::Patrol {
+            row: PatrolRow {
+                doc_id: id.to_string(),
+                team: p.team,
+                route: p.route,
+                started_by: p.started_by,
+                started_at: p.started_at_ms,
+                ended_at: p.ended_at_ms,
+                checkin_count: p.checkins.len() as i64,
+            },
+            new_checkins,
+        }),
+        _ => None,
+    }
+}
+
+/// A check-in's row: verified by its tag (the server checked it before), or
+/// unverified when manual; flagged when a GPS fix puts the phone clearly away
+/// from the post.
+pub fn checkin_row(
+    patrol_id: &str,
+    c: &CheckIn,
+    post: Option<&PostRow>,
+    received_at: i64,
+) -> CheckinRow {
+    let (method, mut status) = match c.proof {
+        Proof::Tag { .. } => ("tag", "verified"),
+        Proof::Manual { .. } => ("manual", "unverified"),
+    };
+    let mut flag_reason = None;
+    if let (Some(fix), Some(post)) = (&c.fix, post)
+        && let (Some(lat), Some(lon)) = (post.lat, post.lon)
+    {
+        let distance = patrol::distance_m((fix.lat, fix.lon), (lat, lon));
+        let allowed = post.radius_m.unwrap_or(50.0) + fix.accuracy_m.max(0.0);
+        if distance > allowed {
+            status = "flagged";
+            flag_reason = Some(format!(
+                "far_from_post: {distance:.0} m from the post (allowed {allowed:.0} m)"
+            ));
+        }
+    }
+    CheckinRow {
+        patrol_id: patrol_id.to_owned(),
+        checkin_id: c.id.clone(),
+        post_id: c.post_id.clone(),
+        member: c.by.clone(),
+        device_id: c.device.clone(),
+        method: method.to_owned(),
+        device_time: c.at_ms,
+        received_at,
+        lat: c.fix.as_ref().map(|f| f.lat),
+        lon: c.fix.as_ref().map(|f| f.lon),
+        accuracy_m: c.fix.as_ref().map(|f| f.accuracy_m),
+        status: status.to_owned(),
+        flag_reason,
+    }
+}
+
+/// Recomputes every projection row of every community from the documents.
+/// Check-ins already projected keep their first receive time.
+pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
+    let mut report = RebuildReport::default();
+    let now = crate::app::now_ms();
+    for community in store.community_ids().await? {
+        let posts = store.posts(&community, None).await?;
+        let mut cursor = 0;
+        loop {
+            let rows = store.changed_since(&community, cursor, 500).await?;
+            let Some(last) = rows.last() else { break };
+            cursor = last.seq;
+            let ids: Vec<DocId> = rows
+                .iter()
+                .filter(|r| matches!(r.doc_type.as_str(), "hazard" | "patrol"))
+                .filter_map(|r| DocId::new(r.id.clone()).ok())
+                .collect();
+            let docs = store.load_docs(&community, &ids).await?;
+            for (id, stored) in docs {
+                let Ok(header) = stored.row.header() else {
+                    continue;
+                };
+                let Ok(doc) = automerge::Automerge::load(&stored.chunks.concat()) else {
+                    report.unreadable += 1;
+                    continue;
+                };
+                let checkins = match header.doc_type {
+                    DocType::Patrol => validate::read_patrol(&doc)
+                        .map(|p| p.checkins)
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                let Some(p) = of_document(header.doc_type, &id, &doc, checkins) else {
+                    report.unreadable += 1;
+                    continue;
+                };
+                let rows = rows_of(&p, &posts, now);
+                store.write_projection(&community, &rows).await?;
+                report.documents += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The rows a projection writes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProjectionRows {
+    pub hazard: Option<HazardRow>,
+    pub patrol: Option<PatrolRow>,
+    pub checkins: Vec<CheckinRow>,
+}
+
+/// Turns a projection into rows, looking up posts for the geofence.
+pub fn rows_of(p: &Projection, posts: &[PostRow], received_at: i64) -> ProjectionRows {
+    match p {
+        Projection::Hazard(h) => ProjectionRows {
+            hazard: Some(h.clone()),
+            ..Default::default()
+        },
+        Projection::Patrol { row, new_checkins } => ProjectionRows {
+            patrol: Some(row.clone()),
+            checkins: new_checkins
+                .iter()
+                .map(|c| {
+                    let post = posts.iter().find(|p| p.id == c.post_id);
+                    checkin_row(&row.doc_id, c, post, received_at)
+                })
+                .collect(),
+            ..Default::default()
+        },
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebuildReport {
+    pub documents: usize,
+    pub unreadable: usize,
+}

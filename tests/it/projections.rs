@@ -1,0 +1,140 @@
+//! Projections follow every accepted change and can be rebuilt from the
+//! documents alone.
+
+use fieldsync_sdk::{Fix, HazardAction, HazardPlace, NewHazard, Severity};
+use fieldsync_server::projection::{self, CheckinRow};
+
+use crate::both_backends;
+use crate::support::{Backend, TestServer, login_json};
+
+async fn printed_payload(server: &TestServer, post: &str) -> String {
+    let office = login_json(&server.url, "demo-office", "dev-office-proj").await;
+    let tags: Vec<serde_json::Value> = reqwest::Client::new()
+        .get(format!("{}/api/v1/posts/tags?building=3", server.url))
+        .bearer_auth(office["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tags.iter()
+        .find(|t| t["post_id"] == post)
+        .and_then(|t| t["payload"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
+fn without_receive_time(rows: &[CheckinRow]) -> Vec<CheckinRow> {
+    rows.iter()
+        .map(|r| CheckinRow {
+            received_at: 0,
+            ..r.clone()
+        })
+        .collect()
+}
+
+async fn projections_follow_changes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let store = &server.state.store;
+    let volunteer = server.device("demo-volunteer").await;
+    let leader = server.device("demo-leader").await;
+
+    let hazard = volunteer
+        .client
+        .report_hazard(NewHazard {
+            category: "exit_sign".into(),
+            severity: Severity::General,
+            immediate: false,
+            description: "Exit sign dark on 9F".into(),
+            place: HazardPlace {
+                post_id: Some("post-b3-u2-f9".into()),
+                ..HazardPlace::default()
+            },
+            photos: Vec::new(),
+        })
+        .unwrap();
+    let patrol = volunteer
+        .client
+        .start_patrol("team-1", "stairwells")
+        .unwrap();
+    let started = fieldsync_server::app::now_ms();
+    // At the post (building 3, stairwell 2 of the demo), with its tag.
+    let payload = printed_payload(&server, "post-b3-u2-f9").await;
+    let near = Fix {
+        lat: 31.2012,
+        lon: 121.4006,
+        accuracy_m: 8.0,
+    };
+    volunteer
+        .client
+        .check_in(&patrol, "post-b3-u2-f9", Some(&payload), "", Some(near), "")
+        .unwrap();
+    // "At" 5F with a GPS fix a kilometre away.
+    let far = Fix {
+        lat: 31.2102,
+        lon: 121.4006,
+        accuracy_m: 15.0,
+    };
+    volunteer
+        .client
+        .check_in(&patrol, "post-b3-u2-f5", None, "tag missing", Some(far), "")
+        .unwrap();
+    volunteer.client.sync_now().await.unwrap();
+    leader.client.sync_now().await.unwrap();
+    leader
+        .client
+        .transition_hazard(
+            &hazard,
+            HazardAction::Assign {
+                unit: "Property management".into(),
+                person: "Wu Mingyuan".into(),
+                deadline_ms: 1_900_000_000_000,
+            },
+            "",
+            Vec::new(),
+        )
+        .unwrap();
+    leader.client.sync_now().await.unwrap();
+
+    let hazards = store.hazard_rows("demo").await.unwrap();
+    assert_eq!(hazards.len(), 1);
+    assert_eq!(hazards[0].state, "assigned");
+    assert_eq!(hazards[0].assigned_person.as_deref(), Some("Wu Mingyuan"));
+    assert_eq!(hazards[0].event_count, 2);
+    assert!(!hazards[0].in_conflict);
+
+    let patrols = store.patrol_rows("demo").await.unwrap();
+    assert_eq!(patrols.len(), 1);
+    assert_eq!(patrols[0].checkin_count, 2);
+
+    let checkins = store.checkin_rows("demo").await.unwrap();
+    assert_eq!(checkins.len(), 2);
+    let at = |post: &str| checkins.iter().find(|c| c.post_id == post).unwrap();
+    assert_eq!(at("post-b3-u2-f9").status, "verified");
+    assert_eq!(at("post-b3-u2-f9").method, "tag");
+    assert_eq!(at("post-b3-u2-f5").status, "flagged");
+    let reason = at("post-b3-u2-f5").flag_reason.clone().unwrap();
+    assert!(reason.starts_with("far_from_post"), "{reason}");
+    for c in &checkins {
+        assert!(c.received_at >= started, "server receive time kept");
+        assert!(c.device_time > 0, "device time kept");
+    }
+
+    // Rebuilt from nothing but the documents, the rows are the same.
+    store.clear_projections().await.unwrap();
+    assert!(store.hazard_rows("demo").await.unwrap().is_empty());
+    let report = projection::rebuild(store).await.unwrap();
+    assert_eq!(report.documents, 2);
+    assert_eq!(store.hazard_rows("demo").await.unwrap(), hazards);
+    assert_eq!(store.patrol_rows("demo").await.unwrap(), patrols);
+    assert_eq!(
+        without_receive_time(&store.checkin_rows("demo").await.unwrap()),
+        without_receive_time(&checkins)
+    );
+    server.stop().await;
+}
+both_backends!(
+    projections_follow_changes_and_rebuild,
+    projections_follow_changes
+);
