@@ -160,6 +160,22 @@ fn transition_rejection(e: TransitionError) -> Rejection {
     }
 }
 
+/// Which roles may write which document types (DESIGN.md §1, §14). Finer
+/// rules (who may make which hazard transition, whose check-ins) come on top.
+pub fn may_write(role: Role, doc_type: DocType) -> bool {
+    use Role::*;
+    match doc_type {
+        // The community's map is kept by the office.
+        DocType::Places => role == Office,
+        DocType::Route | DocType::Roster => matches!(role, Leader | Office),
+        DocType::Patrol | DocType::Hazard | DocType::Incident | DocType::Note => {
+            role != Auditor
+        }
+        // Alerts are written by the server alone.
+        DocType::Alert => false,
+    }
+}
+
 /// Checks a change set: `prior` is what [`prior`] took from the stored
 /// document (`Prior::Nothing` for a new one), `after` the document with the
 /// change set applied.
@@ -169,8 +185,12 @@ pub fn check_change(
     after: &impl ReadDoc,
     author: Author<'_>,
 ) -> Result<(), Rejection> {
-    if author.role == Role::Auditor {
-        return Err(forbidden("auditors read; they do not write documents"));
+    if !may_write(author.role, doc_type) {
+        return Err(forbidden(format!(
+            "a {} may not write {} documents",
+            author.role,
+            doc_type.as_str()
+        )));
     }
     match (doc_type, prior) {
         (DocType::Hazard, Prior::Hazard(before)) => check_hazard(before, after, author),

@@ -1,0 +1,121 @@
+//! The authorization matrix: every role × every document type, driven from
+//! one table, through real devices and a real server.
+
+use fieldsync_proto::model::Role;
+use fieldsync_proto::model::hazard::{HazardAction, HazardEvent, Severity};
+use fieldsync_proto::model::patrol::PatrolDoc;
+use fieldsync_proto::model::validate::{HazardDoc, HazardPlace};
+use fieldsync_sdk::{DocId, DocType};
+
+use crate::both_backends;
+use crate::support::{Backend, Device, TestServer};
+
+const ROLES: [(&str, Role); 6] = [
+    ("demo-volunteer", Role::Volunteer),
+    ("demo-guard", Role::Guard),
+    ("demo-grid", Role::GridWorker),
+    ("demo-leader", Role::Leader),
+    ("demo-office", Role::Office),
+    ("demo-auditor", Role::Auditor),
+];
+
+/// May the role create a document of the type? Columns in `ROLES` order:
+/// volunteer, guard, grid worker, leader, office, auditor.
+const WRITE: [(DocType, [bool; 6]); 8] = [
+    (DocType::Places, [false, false, false, false, true, false]),
+    (DocType::Route, [false, false, false, true, true, false]),
+    (DocType::Roster, [false, false, false, true, true, false]),
+    (DocType::Patrol, [true, true, true, true, true, false]),
+    (DocType::Hazard, [true, true, true, true, true, false]),
+    (DocType::Incident, [true, true, true, true, true, false]),
+    (DocType::Alert, [false, false, false, false, false, false]),
+    (DocType::Note, [true, true, true, true, true, false]),
+];
+
+/// Valid content of `doc_type` written by the device's user, so that only the
+/// role decides.
+fn content(d: &Device, doc_type: DocType, role: Role) -> String {
+    let s = d.client.session().unwrap().unwrap();
+    let value = match doc_type {
+        DocType::Hazard => serde_json::to_value(HazardDoc {
+            category: "wiring".into(),
+            severity: Severity::General,
+            description: "Loose cable in the stairwell".into(),
+            place: HazardPlace::default(),
+            photos: Vec::new(),
+            events: vec![HazardEvent {
+                id: "report".into(),
+                prev: None,
+                at_ms: 1_800_000_000_000,
+                by: s.user_id.clone(),
+                role,
+                device: s.device_id.clone(),
+                action: HazardAction::Report {
+                    severity: Severity::General,
+                    immediate: false,
+                },
+                note: String::new(),
+                photos: Vec::new(),
+            }],
+        })
+        .unwrap(),
+        DocType::Patrol => serde_json::to_value(PatrolDoc {
+            team: "team-1".into(),
+            route: "stairwells".into(),
+            started_by: s.user_id.clone(),
+            started_at_ms: 1_800_000_000_000,
+            ended_at_ms: None,
+            members: vec![s.user_id.clone()],
+            checkins: Vec::new(),
+        })
+        .unwrap(),
+        other => serde_json::json!({ "title": format!("a {} document", other.as_str()) }),
+    };
+    value.to_string()
+}
+
+async fn matrix(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut accepted: Vec<DocId> = Vec::new();
+    for (col, (user, role)) in ROLES.iter().enumerate() {
+        let d = server.device(user).await;
+        let mut expected_rejections = 0;
+        let mut created = Vec::new();
+        for (doc_type, allowed) in WRITE {
+            let id = d
+                .client
+                .create_document_json(doc_type, &content(&d, doc_type, *role))
+                .unwrap();
+            created.push((id, doc_type, allowed[col]));
+            expected_rejections += usize::from(!allowed[col]);
+        }
+        let report = d.client.sync_now().await.unwrap();
+        assert_eq!(report.rejected, expected_rejections, "{user}");
+        for q in d.client.quarantined().unwrap() {
+            assert_eq!(q.code, "forbidden", "{user}: {}", q.message);
+        }
+        for (id, doc_type, allowed) in created {
+            let stored = server.state.store.load_doc("demo", &id).await.unwrap();
+            assert_eq!(
+                stored.is_some(),
+                allowed,
+                "{user} writing {}",
+                doc_type.as_str()
+            );
+            if allowed {
+                accepted.push(id);
+            }
+        }
+    }
+    // Read: every role's device receives what was accepted in its community.
+    for (user, _) in ROLES {
+        let reader = server.device(user).await;
+        reader.client.sync_now().await.unwrap();
+        let have = reader.client.document_ids(None).unwrap();
+        for id in &accepted {
+            assert!(have.contains(id), "{user} reads {id}");
+        }
+    }
+    server.stop().await;
+}
+both_backends!(every_role_and_document_type, matrix);
