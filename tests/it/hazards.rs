@@ -300,18 +300,9 @@ both_backends!(
 /// The same ledger through the FFI surface the Kotlin and Swift apps use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hazards_through_the_ffi_surface() {
-    use fieldsync_sdk::ffi::{FieldsyncClient, FieldsyncError, NewHazard as FfiNewHazard};
+    use fieldsync_sdk::ffi::{FieldsyncError, NewHazard as FfiNewHazard};
     let server = TestServer::start(Backend::Sqlite).await;
-    let dir = tempfile::tempdir().unwrap();
-    let phone = FieldsyncClient::open(
-        dir.path().to_string_lossy().into_owned(),
-        server.url.clone(),
-    )
-    .unwrap();
-    phone
-        .login("demo-volunteer".into(), crate::support::PASSWORD.into())
-        .await
-        .unwrap();
+    let (phone, _dir) = server.ffi_phone("demo-volunteer").await;
     let new = FfiNewHazard {
         category: "ebike".into(),
         severity: Severity::Major,

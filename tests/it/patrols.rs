@@ -124,18 +124,9 @@ both_backends!(editing_a_check_in_is_rejected, editing_a_check_in);
 /// A patrol through the FFI surface the apps use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patrols_through_the_ffi_surface() {
-    use fieldsync_sdk::ffi::{FieldsyncClient, FieldsyncError, GpsFix};
+    use fieldsync_sdk::ffi::{FieldsyncError, GpsFix};
     let server = TestServer::start(Backend::Sqlite).await;
-    let dir = tempfile::tempdir().unwrap();
-    let phone = FieldsyncClient::open(
-        dir.path().to_string_lossy().into_owned(),
-        server.url.clone(),
-    )
-    .unwrap();
-    phone
-        .login("demo-guard".into(), crate::support::PASSWORD.into())
-        .await
-        .unwrap();
+    let (phone, _dir) = server.ffi_phone("demo-guard").await;
     let patrol = phone
         .start_patrol("team-2".into(), "route-gates".into())
         .await

@@ -165,6 +165,24 @@ impl TestServer {
         self.storage.database_url()
     }
 
+    /// A phone app's client through the FFI surface (own data dir), logged in.
+    pub async fn ffi_phone(
+        &self,
+        username: &str,
+    ) -> (
+        std::sync::Arc<fieldsync_sdk::ffi::FieldsyncClient>,
+        tempfile::TempDir,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let phone = fieldsync_sdk::ffi::FieldsyncClient::open(
+            dir.path().to_string_lossy().into_owned(),
+            self.url.clone(),
+        )
+        .unwrap();
+        phone.login(username.into(), PASSWORD.into()).await.unwrap();
+        (phone, dir)
+    }
+
     /// A new device (own data dir) logged in as `username`.
     pub async fn device(&self, username: &str) -> Device {
         Device::login(&self.url, username).await
