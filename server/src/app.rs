@@ -99,6 +99,7 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub feeds: ChangeFeeds,
     pub revocations: Revocations,
+    pub logins: crate::auth::LoginThrottle,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
 }
@@ -156,6 +157,7 @@ impl Server {
                 config: Arc::new(config),
                 feeds: ChangeFeeds::default(),
                 revocations: Revocations::default(),
+                logins: crate::auth::LoginThrottle::default(),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
             },

@@ -7,6 +7,9 @@
 //! - An access token is valid only while its `gen` equals the device's
 //!   `token_generation`; revoking bumps the generation.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
@@ -135,6 +138,52 @@ pub fn new_secret() -> Vec<u8> {
     bytes
 }
 
+/// Failed logins per username: after [`LoginThrottle::MAX_FAILURES`] within
+/// [`LoginThrottle::WINDOW_MS`] the account refuses logins (even correct ones)
+/// until the window has passed, so passwords cannot be guessed at speed.
+#[derive(Clone, Default)]
+pub struct LoginThrottle {
+    failures: Arc<Mutex<HashMap<String, (u32, i64)>>>,
+}
+
+impl LoginThrottle {
+    pub const MAX_FAILURES: u32 = 5;
+    pub const WINDOW_MS: i64 = 15 * 60 * 1000;
+    /// Entries kept before expired ones are swept.
+    const SWEEP_AT: usize = 10_000;
+
+    fn key(username: &str) -> String {
+        username.trim().to_lowercase()
+    }
+
+    /// `Some(seconds to wait)` when the account is locked at `now`.
+    pub fn locked(&self, username: &str, now: i64) -> Option<i64> {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (count, since) = *map.get(&Self::key(username))?;
+        let until = since + Self::WINDOW_MS;
+        (count >= Self::MAX_FAILURES && now < until).then(|| (until - now + 999) / 1000)
+    }
+
+    pub fn failed(&self, username: &str, now: i64) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::SWEEP_AT {
+            map.retain(|_, (_, since)| now - *since < Self::WINDOW_MS);
+        }
+        let entry = map.entry(Self::key(username)).or_insert((0, now));
+        if now - entry.1 >= Self::WINDOW_MS {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
+    pub fn succeeded(&self, username: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&Self::key(username));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +224,28 @@ mod tests {
         assert!(verify_password("fieldsync-demo", &h));
         assert!(!verify_password("wrong", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn logins_lock_after_repeated_failures_then_reopen() {
+        let t = LoginThrottle::default();
+        let now = 1_000_000;
+        for i in 0..LoginThrottle::MAX_FAILURES {
+            assert_eq!(t.locked("Demo-Volunteer", now), None, "after {i} failures");
+            t.failed("demo-volunteer", now);
+        }
+        assert_eq!(t.locked("demo-volunteer ", now), Some(900));
+        assert_eq!(
+            t.locked("demo-leader", now),
+            None,
+            "other accounts are not affected"
+        );
+        assert_eq!(
+            t.locked("demo-volunteer", now + LoginThrottle::WINDOW_MS),
+            None
+        );
+        t.failed("demo-leader", now);
+        t.succeeded("demo-leader");
+        assert_eq!(t.locked("demo-leader", now), None);
     }
 }

@@ -113,3 +113,33 @@ async fn revocation_reaches_a_live_background_sync_as_permanent() {
     phone.client.stop_sync();
     server.stop().await;
 }
+
+/// Guessing passwords locks the account for a while; others are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_logins_are_throttled() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let http = reqwest::Client::new();
+    let attempt = |username: &'static str, password: &'static str| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/auth/login", server.url);
+        async move {
+            http.post(url)
+                .json(&serde_json::json!({
+                    "username": username, "password": password,
+                    "device_id": format!("dev-guess-{username}"), "device_name": "x",
+                }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("demo-guard", "guess").await.status(), 401);
+    }
+    let locked = attempt("demo-guard", PASSWORD).await;
+    assert_eq!(locked.status(), 429, "even the right password waits");
+    let body: serde_json::Value = locked.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_attempts");
+    assert_eq!(attempt("demo-grid", PASSWORD).await.status(), 200);
+    server.stop().await;
+}

@@ -74,6 +74,13 @@ pub async fn login(
     check_field("password", &req.password)?;
     check_field("device_id", &req.device_id)?;
     check_field("device_name", &req.device_name)?;
+    if let Some(wait) = app.logins.locked(&req.username, now_ms()) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many failed logins for this account; try again in {wait} s"),
+        ));
+    }
     let user = app.store.user_by_username(&req.username).await?;
     let (hash, password) = (
         user.as_ref()
@@ -84,8 +91,12 @@ pub async fn login(
         .await
         .map_err(ApiError::internal)?;
     let user = match user {
-        Some(u) if ok && u.disabled == 0 => u,
+        Some(u) if ok && u.disabled == 0 => {
+            app.logins.succeeded(&req.username);
+            u
+        }
         _ => {
+            app.logins.failed(&req.username, now_ms());
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
                 "wrong username or password",
