@@ -168,9 +168,7 @@ pub fn may_write(role: Role, doc_type: DocType) -> bool {
         // The community's map is kept by the office.
         DocType::Places => role == Office,
         DocType::Route | DocType::Roster => matches!(role, Leader | Office),
-        DocType::Patrol | DocType::Hazard | DocType::Incident | DocType::Note => {
-            role != Auditor
-        }
+        DocType::Patrol | DocType::Hazard | DocType::Incident | DocType::Note => role != Auditor,
         // Alerts are written by the server alone.
         DocType::Alert => false,
     }
