@@ -21,8 +21,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use crate::{
-    Client, DocId, DocType, Error, ErrorCode, HazardAction, HazardPlace, HazardState, RejectCode,
-    Severity, SyncEvent,
+    Client, DocId, DocType, Error, ErrorCode, HazardAction, HazardPlace, HazardState,
+    IncidentAction, RejectCode, Severity, SyncEvent,
 };
 
 fn runtime() -> &'static Runtime {
@@ -293,6 +293,46 @@ impl From<crate::HazardView> for HazardSummary {
             deadline_ms: current.and_then(|s| s.assignment.as_ref().map(|a| a.2)),
         }
     }
+}
+
+#[uniffi::remote(Enum)]
+pub enum IncidentAction {
+    Report,
+    Update,
+    Acknowledge,
+    Close,
+}
+
+/// What the reporter of an incident writes down.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct NewIncident {
+    /// When it happened, ms since the Unix epoch.
+    pub occurred_at_ms: i64,
+    pub post_id: Option<String>,
+    pub building: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// Persons involved, as free text.
+    pub persons: String,
+    pub cause: String,
+    pub handling: String,
+    pub outcome: String,
+    pub photos: Vec<String>,
+}
+
+/// An incident as this device sees it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct IncidentSummary {
+    pub id: String,
+    pub occurred_at_ms: i64,
+    pub persons: String,
+    pub cause: String,
+    pub handling: String,
+    pub outcome: String,
+    pub reporter: String,
+    pub acknowledged: bool,
+    pub closed: bool,
+    pub event_count: u64,
 }
 
 /// A GPS fix.
@@ -628,6 +668,61 @@ impl FieldsyncClient {
         blocking(move || c.open_hazards())
             .await
             .map(|v| v.into_iter().map(Into::into).collect())
+    }
+
+    /// Files an incident report (works offline) and returns its document id.
+    pub async fn file_incident(&self, incident: NewIncident) -> FfiResult<String> {
+        let c = self.client()?;
+        let new = crate::NewIncident {
+            occurred_at_ms: incident.occurred_at_ms,
+            place: HazardPlace {
+                post_id: incident.post_id,
+                building: incident.building,
+                lat: incident.lat,
+                lon: incident.lon,
+                ..HazardPlace::default()
+            },
+            persons: incident.persons,
+            cause: incident.cause,
+            handling: incident.handling,
+            outcome: incident.outcome,
+            photos: incident.photos,
+        };
+        blocking(move || c.file_incident(new))
+            .await
+            .map(String::from)
+    }
+
+    /// Adds an update (anyone), an acknowledgement (leader, office) or the
+    /// closing (office) to an incident.
+    pub async fn add_incident_event(
+        &self,
+        doc_id: String,
+        action: IncidentAction,
+        note: String,
+    ) -> FfiResult<()> {
+        let c = self.client()?;
+        let id = parse_doc_id(&doc_id)?;
+        blocking(move || c.add_incident_event(&id, action, &note)).await
+    }
+
+    /// One incident.
+    pub async fn incident(&self, doc_id: String) -> FfiResult<IncidentSummary> {
+        let c = self.client()?;
+        let id = parse_doc_id(&doc_id)?;
+        let d = blocking(move || c.incident(&id)).await?;
+        Ok(IncidentSummary {
+            id: doc_id,
+            occurred_at_ms: d.occurred_at_ms,
+            acknowledged: d.acknowledged(),
+            closed: d.closed(),
+            event_count: d.events.len() as u64,
+            persons: d.persons,
+            cause: d.cause,
+            handling: d.handling,
+            outcome: d.outcome,
+            reporter: d.reporter,
+        })
     }
 
     /// Starts a patrol now (works offline) and returns its document id.

@@ -3,6 +3,7 @@
 
 use fieldsync_proto::model::Role;
 use fieldsync_proto::model::hazard::{HazardAction, HazardEvent, Severity};
+use fieldsync_proto::model::incident::{IncidentAction, IncidentDoc, IncidentEvent};
 use fieldsync_proto::model::patrol::PatrolDoc;
 use fieldsync_proto::model::validate::{HazardDoc, HazardPlace};
 use fieldsync_sdk::{DocId, DocType};
@@ -67,6 +68,26 @@ fn content(d: &Device, doc_type: DocType, role: Role) -> String {
             ended_at_ms: None,
             members: vec![s.user_id.clone()],
             checkins: Vec::new(),
+        })
+        .unwrap(),
+        DocType::Incident => serde_json::to_value(IncidentDoc {
+            occurred_at_ms: 1_800_000_000_000,
+            place: HazardPlace::default(),
+            persons: "two residents".into(),
+            cause: "argument over parking".into(),
+            handling: String::new(),
+            outcome: String::new(),
+            reporter: s.user_id.clone(),
+            photos: Vec::new(),
+            events: vec![IncidentEvent {
+                id: "report".into(),
+                at_ms: 1_800_000_000_000,
+                by: s.user_id.clone(),
+                role,
+                device: s.device_id.clone(),
+                action: IncidentAction::Report,
+                note: String::new(),
+            }],
         })
         .unwrap(),
         other => serde_json::json!({ "title": format!("a {} document", other.as_str()) }),

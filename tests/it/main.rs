@@ -5,6 +5,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod hazards;
+mod incidents;
 mod migrations;
 mod patrols;
 mod projections;

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod hazard;
+pub mod incident;
 pub mod patrol;
 pub mod places;
 mod role;
@@ -14,6 +15,39 @@ pub mod tag;
 pub mod validate;
 
 pub use role::Role;
+
+/// How an append-only list was broken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppendError {
+    /// An entry that was there before is changed or gone.
+    Rewritten(String),
+    /// Two entries share an id.
+    Duplicate(String),
+}
+
+/// The entries `after` adds to `before`, provided every entry of `before` is
+/// still in `after` unchanged and no id appears twice.
+pub fn appended<'a, T: PartialEq>(
+    before: &[T],
+    after: &'a [T],
+    id: impl Fn(&T) -> &str,
+) -> Result<Vec<&'a T>, AppendError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for e in after {
+        if !seen.insert(id(e)) {
+            return Err(AppendError::Duplicate(id(e).to_owned()));
+        }
+    }
+    for old in before {
+        if after.iter().find(|e| id(e) == id(old)) != Some(old) {
+            return Err(AppendError::Rewritten(id(old).to_owned()));
+        }
+    }
+    Ok(after
+        .iter()
+        .filter(|e| !before.iter().any(|b| id(b) == id(e)))
+        .collect())
+}
 
 /// Longest accepted document id, in bytes.
 pub const MAX_DOC_ID_LEN: usize = 64;

@@ -104,21 +104,10 @@ pub fn check_checkins<'a>(
     user_id: &str,
     device_id: &str,
 ) -> Result<Vec<&'a CheckIn>, CheckInError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for c in after {
-        if !seen.insert(c.id.as_str()) {
-            return Err(CheckInError::Duplicate(c.id.clone()));
-        }
-    }
-    for old in before {
-        if after.iter().find(|c| c.id == old.id) != Some(old) {
-            return Err(CheckInError::Rewritten(old.id.clone()));
-        }
-    }
-    let new: Vec<&CheckIn> = after
-        .iter()
-        .filter(|c| !before.iter().any(|b| b.id == c.id))
-        .collect();
+    let new = super::appended(before, after, |c: &CheckIn| c.id.as_str()).map_err(|e| match e {
+        super::AppendError::Rewritten(id) => CheckInError::Rewritten(id),
+        super::AppendError::Duplicate(id) => CheckInError::Duplicate(id),
+    })?;
     for c in &new {
         if c.by != user_id || c.device != device_id {
             return Err(CheckInError::NotYours(c.id.clone()));

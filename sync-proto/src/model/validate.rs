@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::hazard::{self, HazardEvent, Severity, TransitionError};
+use super::incident::{self, IncidentDoc, IncidentEvent};
 use super::patrol::{self, CheckIn, CheckInError, PatrolDoc};
 use super::{DocType, Role};
 use crate::session::Rejection;
@@ -113,6 +114,7 @@ pub enum Prior {
     Nothing,
     Hazard(Vec<HazardEvent>),
     Patrol(Vec<CheckIn>),
+    Incident(Vec<IncidentEvent>),
 }
 
 fn field<T: for<'de> Deserialize<'de>>(doc: &impl ReadDoc, key: &str) -> Option<T> {
@@ -128,6 +130,7 @@ pub fn prior(doc_type: DocType, stored: &impl ReadDoc) -> Prior {
     match doc_type {
         DocType::Hazard => Prior::Hazard(hazard_events(stored)),
         DocType::Patrol => Prior::Patrol(field(stored, "checkins").unwrap_or_default()),
+        DocType::Incident => Prior::Incident(field(stored, "events").unwrap_or_default()),
         _ => Prior::Nothing,
     }
 }
@@ -195,6 +198,8 @@ pub fn check_change(
         (DocType::Hazard, _) => check_hazard(&[], after, author),
         (DocType::Patrol, Prior::Patrol(before)) => check_patrol(Some(before), after, author),
         (DocType::Patrol, _) => check_patrol(None, after, author),
+        (DocType::Incident, Prior::Incident(before)) => check_incident(before, after, author),
+        (DocType::Incident, _) => check_incident(&[], after, author),
         // Checked as their schemas land; the actor and size checks apply to all.
         _ => Ok(()),
     }
@@ -212,6 +217,46 @@ pub fn new_checkins(prior: &Prior, after: &impl ReadDoc) -> Vec<CheckIn> {
         .into_iter()
         .filter(|c| !before.iter().any(|b| b.id == c.id))
         .collect()
+}
+
+/// Reads an incident document; `Err` says what is wrong with its shape.
+pub fn read_incident(doc: &impl ReadDoc) -> Result<IncidentDoc, Rejection> {
+    let value = serde_json::to_value(AutoSerde::from(doc))
+        .map_err(|e| schema(format!("unreadable incident: {e}")))?;
+    serde_json::from_value(value).map_err(|e| schema(format!("incident schema: {e}")))
+}
+
+fn check_incident(
+    before: &[IncidentEvent],
+    after: &impl ReadDoc,
+    author: Author<'_>,
+) -> Result<(), Rejection> {
+    let doc = read_incident(after)?;
+    let new = super::appended(before, &doc.events, |e: &IncidentEvent| e.id.as_str()).map_err(
+        |e| match e {
+            super::AppendError::Rewritten(id) => schema(format!(
+                "event_rewritten: incident event {id} was edited or deleted; history is append-only"
+            )),
+            super::AppendError::Duplicate(id) => {
+                schema(format!("duplicate_event: event id {id} appears twice"))
+            }
+        },
+    )?;
+    for e in &new {
+        if e.by != author.user_id || e.role != author.role || e.device != author.device_id {
+            return Err(forbidden(format!(
+                "event {} must be attributed to you ({}, {}, {})",
+                e.id, author.user_id, author.role, author.device_id
+            )));
+        }
+    }
+    incident::check_new_events(before, &doc.reporter, &new).map_err(|e| {
+        let message = format!("{}: {e}", e.code());
+        match e {
+            incident::IncidentError::RoleNotAllowed { .. } => forbidden(message),
+            _ => schema(message),
+        }
+    })
 }
 
 fn check_patrol(

@@ -1,0 +1,89 @@
+//! Incident reports on the phone: file one (offline), add updates, and — for
+//! leaders and the office — acknowledge and close. Checked here with the
+//! server's rules first.
+
+use fieldsync_proto::model::Role;
+use fieldsync_proto::model::incident::{self, IncidentAction, IncidentDoc, IncidentEvent};
+use fieldsync_proto::model::validate::{self, HazardPlace};
+
+use crate::error::{Error, Result};
+use crate::{Client, DocId, DocType, json};
+
+/// What the reporter writes down.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewIncident {
+    pub occurred_at_ms: i64,
+    pub place: HazardPlace,
+    pub persons: String,
+    pub cause: String,
+    pub handling: String,
+    pub outcome: String,
+    pub photos: Vec<String>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Client {
+    fn incident_event(&self, action: IncidentAction, note: &str) -> Result<IncidentEvent> {
+        let session = self.session()?.ok_or(Error::NotLoggedIn)?;
+        let role = Role::parse(&session.role)
+            .ok_or_else(|| Error::Protocol(format!("unknown role {:?}", session.role)))?;
+        Ok(IncidentEvent {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            at_ms: now_ms(),
+            by: session.user_id,
+            role,
+            device: session.device_id,
+            action,
+            note: note.to_owned(),
+        })
+    }
+
+    /// Files an incident report; works offline.
+    pub fn file_incident(&self, new: NewIncident) -> Result<DocId> {
+        let report = self.incident_event(IncidentAction::Report, "")?;
+        let doc = IncidentDoc {
+            occurred_at_ms: new.occurred_at_ms,
+            place: new.place,
+            persons: new.persons,
+            cause: new.cause,
+            handling: new.handling,
+            outcome: new.outcome,
+            reporter: report.by.clone(),
+            photos: new.photos,
+            events: vec![report],
+        };
+        incident::check_new_events(&[], &doc.reporter, &doc.events.iter().collect::<Vec<_>>())
+            .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
+        let content = match serde_json::to_value(&doc) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                return Err(Error::Document(
+                    "an incident serializes to an object".into(),
+                ));
+            }
+        };
+        self.create_document(DocType::Incident, |tx| json::fill(tx, &content))
+    }
+
+    /// Adds an update, acknowledgement or closing to an incident.
+    pub fn add_incident_event(&self, id: &DocId, action: IncidentAction, note: &str) -> Result<()> {
+        let doc = self.incident(id)?;
+        let event = self.incident_event(action, note)?;
+        incident::check_new_events(&doc.events, &doc.reporter, &[&event])
+            .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
+        let item = serde_json::to_value(&event).map_err(|e| Error::Document(e.to_string()))?;
+        self.change_document(id, |tx| json::append(tx, "events", &item))
+    }
+
+    /// Reads an incident.
+    pub fn incident(&self, id: &DocId) -> Result<IncidentDoc> {
+        self.read_document(id, validate::read_incident)?
+            .map_err(|r| Error::Document(r.message))
+    }
+}
