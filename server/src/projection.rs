@@ -95,31 +95,42 @@ pub fn hazard_row(doc_id: &DocId, doc: &HazardDoc) -> HazardRow {
     }
 }
 
-/// The projection of a document after a change (`None` for types without one).
-pub fn of_document(
-    header_type: DocType,
-    id: &DocId,
-    doc: &automerge::Automerge,
-    new_checkins: Vec<CheckIn>,
-) -> Option<Projection> {
-    match header_type {
-        DocType::Hazard => validate::read_hazard(doc)
-            .ok()
-            .map(|h| Projection::Hazard(hazard_row(id, &h))),
-        DocType::Patrol => validate::read_patrol(doc).ok().map(|p| Projection::Patrol {
+/// The projection of a document that passed the checks (`None` for types
+/// without one).
+pub fn of_checked(id: &DocId, checked: validate::Checked) -> Option<Projection> {
+    match checked {
+        validate::Checked::Hazard(h) => Some(Projection::Hazard(hazard_row(id, &h))),
+        validate::Checked::Patrol { doc, new_checkins } => Some(Projection::Patrol {
             row: PatrolRow {
                 doc_id: id.to_string(),
-                team: p.team,
-                route: p.route,
-                started_by: p.started_by,
-                started_at: p.started_at_ms,
-                ended_at: p.ended_at_ms,
-                checkin_count: p.checkins.len() as i64,
+                team: doc.team,
+                route: doc.route,
+                started_by: doc.started_by,
+                started_at: doc.started_at_ms,
+                ended_at: doc.ended_at_ms,
+                checkin_count: doc.checkins.len() as i64,
             },
             new_checkins,
         }),
-        _ => None,
+        validate::Checked::Incident(_) | validate::Checked::Other => None,
     }
+}
+
+/// The projection of a stored document read from scratch (rebuilds): every
+/// check-in counts as new.
+fn of_document(doc_type: DocType, id: &DocId, doc: &automerge::Automerge) -> Option<Projection> {
+    let checked = match doc_type {
+        DocType::Hazard => validate::Checked::Hazard(validate::read_hazard(doc).ok()?),
+        DocType::Patrol => {
+            let p = validate::read_patrol(doc).ok()?;
+            validate::Checked::Patrol {
+                new_checkins: p.checkins.clone(),
+                doc: p,
+            }
+        }
+        _ => return None,
+    };
+    of_checked(id, checked)
 }
 
 /// A check-in's row: verified by its tag (the server checked it before), or
@@ -191,13 +202,7 @@ pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
                     report.unreadable += 1;
                     continue;
                 };
-                let checkins = match header.doc_type {
-                    DocType::Patrol => validate::read_patrol(&doc)
-                        .map(|p| p.checkins)
-                        .unwrap_or_default(),
-                    _ => Vec::new(),
-                };
-                let Some(p) = of_document(header.doc_type, &id, &doc, checkins) else {
+                let Some(p) = of_document(header.doc_type, &id, &doc) else {
                     report.unreadable += 1;
                     continue;
                 };

@@ -156,11 +156,14 @@ fn apply_one(
         Ok(a) => a,
         Err(rejection) => return Applied::Rejected { doc: id, rejection },
     };
-    if applied.new_changes > 0
-        && let Err(rejection) = validate::check_change(header.doc_type, &prior, &doc, author)
-    {
-        return Applied::Rejected { doc: id, rejection };
-    }
+    let checked = if applied.new_changes > 0 {
+        match validate::check_change(header.doc_type, &prior, &doc, author) {
+            Ok(c) => c,
+            Err(rejection) => return Applied::Rejected { doc: id, rejection },
+        }
+    } else {
+        validate::Checked::Other
+    };
     let heads = doc.get_heads();
     let message = applied.reply.map(|m| m.encode());
     if applied.new_changes == 0 {
@@ -180,9 +183,11 @@ fn apply_one(
         };
     }
     let snapshot = (chunk_count + 1 > COMPACT_AFTER_CHUNKS).then(|| doc.save());
-    let checkins = validate::new_checkins(&prior, &doc);
-    let projection =
-        crate::projection::of_document(header.doc_type, &id, &doc, checkins.clone()).map(Box::new);
+    let checkins = match &checked {
+        validate::Checked::Patrol { new_checkins, .. } => new_checkins.clone(),
+        _ => Vec::new(),
+    };
+    let projection = crate::projection::of_checked(&id, checked).map(Box::new);
     Applied::Write {
         write: Box::new(DocWrite {
             header,

@@ -3,7 +3,7 @@
 //! rules, and the author's role. Shared so the SDK can check the same rules
 //! before a volunteer taps "send".
 
-use automerge::{AutoSerde, ReadDoc};
+use automerge::ReadDoc;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -93,8 +93,7 @@ fn forbidden(message: impl Into<String>) -> Rejection {
 
 /// Reads a hazard document; `Err` says what is wrong with its shape.
 pub fn read_hazard(doc: &impl ReadDoc) -> Result<HazardDoc, Rejection> {
-    let value = serde_json::to_value(AutoSerde::from(doc))
-        .map_err(|e| schema(format!("unreadable hazard: {e}")))?;
+    let value = root_json(doc);
     let hazard: HazardDoc =
         serde_json::from_value(value).map_err(|e| schema(format!("hazard schema: {e}")))?;
     if !HAZARD_CATEGORIES.contains(&hazard.category.as_str()) {
@@ -117,11 +116,49 @@ pub enum Prior {
     Incident(Vec<IncidentEvent>),
 }
 
+/// One root field of a document as JSON, without converting the rest.
 fn field<T: for<'de> Deserialize<'de>>(doc: &impl ReadDoc, key: &str) -> Option<T> {
-    serde_json::to_value(AutoSerde::from(doc))
-        .ok()
-        .and_then(|mut v| v.get_mut(key).map(Value::take))
-        .and_then(|v| T::deserialize(v).ok())
+    let (value, id) = doc.get(automerge::ROOT, key).ok()??;
+    T::deserialize(to_json(doc, value, &id)).ok()
+}
+
+/// The whole document as JSON.
+fn root_json(doc: &impl ReadDoc) -> Value {
+    to_json(
+        doc,
+        automerge::Value::Object(automerge::ObjType::Map),
+        &automerge::ROOT,
+    )
+}
+
+/// An automerge value as JSON, the way `AutoSerde` writes it.
+fn to_json(doc: &impl ReadDoc, value: automerge::Value<'_>, id: &automerge::ObjId) -> Value {
+    use automerge::{ObjType, ScalarValue};
+    match value {
+        automerge::Value::Object(ObjType::Map | ObjType::Table) => Value::Object(
+            doc.map_range(id, ..)
+                .map(|item| {
+                    let child = to_json(doc, item.value.clone().into(), &item.id());
+                    (item.key.to_string(), child)
+                })
+                .collect(),
+        ),
+        automerge::Value::Object(ObjType::List) => Value::Array(
+            doc.list_range(id, ..)
+                .map(|item| to_json(doc, item.value.clone().into(), &item.id()))
+                .collect(),
+        ),
+        automerge::Value::Object(ObjType::Text) => Value::String(doc.text(id).unwrap_or_default()),
+        automerge::Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => Value::String(s.to_string()),
+            ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Value::from(*i),
+            ScalarValue::Uint(u) => Value::from(*u),
+            ScalarValue::F64(f) => Value::from(*f),
+            ScalarValue::Counter(c) => Value::from(i64::from(c)),
+            ScalarValue::Boolean(b) => Value::Bool(*b),
+            _ => Value::Null,
+        },
+    }
 }
 
 /// Takes what [`check_change`] needs from a stored document, before the change
@@ -142,8 +179,7 @@ pub fn hazard_events(doc: &impl ReadDoc) -> Vec<HazardEvent> {
 
 /// Reads a patrol document; `Err` says what is wrong with its shape.
 pub fn read_patrol(doc: &impl ReadDoc) -> Result<PatrolDoc, Rejection> {
-    let value = serde_json::to_value(AutoSerde::from(doc))
-        .map_err(|e| schema(format!("unreadable patrol: {e}")))?;
+    let value = root_json(doc);
     serde_json::from_value(value).map_err(|e| schema(format!("patrol schema: {e}")))
 }
 
@@ -180,12 +216,27 @@ pub fn may_write(role: Role, doc_type: DocType) -> bool {
 /// Checks a change set: `prior` is what [`prior`] took from the stored
 /// document (`Prior::Nothing` for a new one), `after` the document with the
 /// change set applied.
+/// A document that passed [`check_change`], as data (read once, for the
+/// caller's projections too).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Checked {
+    Hazard(HazardDoc),
+    Patrol {
+        doc: PatrolDoc,
+        /// The check-ins this change added.
+        new_checkins: Vec<CheckIn>,
+    },
+    Incident(IncidentDoc),
+    /// A type without a schema check yet.
+    Other,
+}
+
 pub fn check_change(
     doc_type: DocType,
     prior: &Prior,
     after: &impl ReadDoc,
     author: Author<'_>,
-) -> Result<(), Rejection> {
+) -> Result<Checked, Rejection> {
     if !may_write(author.role, doc_type) {
         return Err(forbidden(format!(
             "a {} may not write {} documents",
@@ -201,28 +252,13 @@ pub fn check_change(
         (DocType::Incident, Prior::Incident(before)) => check_incident(before, after, author),
         (DocType::Incident, _) => check_incident(&[], after, author),
         // Checked as their schemas land; the actor and size checks apply to all.
-        _ => Ok(()),
+        _ => Ok(Checked::Other),
     }
-}
-
-/// The check-ins a change added to a patrol (for tag verification and the
-/// projections); empty for other types.
-pub fn new_checkins(prior: &Prior, after: &impl ReadDoc) -> Vec<CheckIn> {
-    let before: &[CheckIn] = match prior {
-        Prior::Patrol(b) => b,
-        _ => &[],
-    };
-    field::<Vec<CheckIn>>(after, "checkins")
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| !before.iter().any(|b| b.id == c.id))
-        .collect()
 }
 
 /// Reads an incident document; `Err` says what is wrong with its shape.
 pub fn read_incident(doc: &impl ReadDoc) -> Result<IncidentDoc, Rejection> {
-    let value = serde_json::to_value(AutoSerde::from(doc))
-        .map_err(|e| schema(format!("unreadable incident: {e}")))?;
+    let value = root_json(doc);
     serde_json::from_value(value).map_err(|e| schema(format!("incident schema: {e}")))
 }
 
@@ -230,7 +266,7 @@ fn check_incident(
     before: &[IncidentEvent],
     after: &impl ReadDoc,
     author: Author<'_>,
-) -> Result<(), Rejection> {
+) -> Result<Checked, Rejection> {
     let doc = read_incident(after)?;
     let new = super::appended(before, &doc.events, |e: &IncidentEvent| e.id.as_str()).map_err(
         |e| match e {
@@ -256,33 +292,40 @@ fn check_incident(
             incident::IncidentError::RoleNotAllowed { .. } => forbidden(message),
             _ => schema(message),
         }
-    })
+    })?;
+    Ok(Checked::Incident(doc))
 }
 
 fn check_patrol(
     before: Option<&[CheckIn]>,
     after: &impl ReadDoc,
     author: Author<'_>,
-) -> Result<(), Rejection> {
+) -> Result<Checked, Rejection> {
     let patrol = read_patrol(after)?;
     if before.is_none() && patrol.started_by != author.user_id {
         return Err(forbidden("a patrol is started in your own name"));
     }
-    patrol::check_checkins(
+    let new_checkins = patrol::check_checkins(
         before.unwrap_or_default(),
         &patrol.checkins,
         author.user_id,
         author.device_id,
     )
-    .map(|_| ())
-    .map_err(checkin_rejection)
+    .map_err(checkin_rejection)?
+    .into_iter()
+    .cloned()
+    .collect();
+    Ok(Checked::Patrol {
+        doc: patrol,
+        new_checkins,
+    })
 }
 
 fn check_hazard(
     before: &[HazardEvent],
     after: &impl ReadDoc,
     author: Author<'_>,
-) -> Result<(), Rejection> {
+) -> Result<Checked, Rejection> {
     let hazard = read_hazard(after)?;
     for e in hazard
         .events
@@ -296,5 +339,6 @@ fn check_hazard(
             )));
         }
     }
-    hazard::check_append(before, &hazard.events).map_err(transition_rejection)
+    hazard::check_append(before, &hazard.events).map_err(transition_rejection)?;
+    Ok(Checked::Hazard(hazard))
 }
