@@ -23,6 +23,34 @@ pub struct HazardRow {
     pub assigned_person: Option<String>,
     pub deadline_at: Option<i64>,
     pub event_count: i64,
+    /// When rectification is due: the assignment's deadline, else the SLA of
+    /// the severity from the report (immediate 24 h, general 7 days, major 30).
+    pub due_at: Option<i64>,
+    /// An earlier hazard of the same category at the same post within 90 days.
+    pub recurring_of: Option<String>,
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// How far back a report counts as the same hazard coming back.
+pub const RECURRENCE_WINDOW_MS: i64 = 90 * DAY_MS;
+
+/// The rectification deadline a hazard gets from its severity alone.
+pub fn sla_ms(severity: &str, immediate: bool) -> i64 {
+    match (immediate, severity) {
+        (true, _) => DAY_MS,
+        (false, "major") => 30 * DAY_MS,
+        _ => 7 * DAY_MS,
+    }
+}
+
+impl HazardRow {
+    /// Still waiting for rectification after its due time.
+    pub fn is_overdue(&self, now: i64) -> bool {
+        matches!(
+            self.state.as_str(),
+            "reported" | "assigned" | "rectifying" | "reopened"
+        ) && self.due_at.is_some_and(|due| now > due)
+    }
 }
 
 /// A patrol's row.
@@ -92,6 +120,16 @@ pub fn hazard_row(doc_id: &DocId, doc: &HazardDoc) -> HazardRow {
         assigned_person: current.and_then(|s| s.assignment.as_ref().map(|a| a.1.clone())),
         deadline_at: current.and_then(|s| s.assignment.as_ref().map(|a| a.2)),
         event_count: doc.events.len() as i64,
+        due_at: current.map(|s| {
+            s.assignment.as_ref().map_or_else(
+                || {
+                    report.map(|e| e.at_ms).unwrap_or_default()
+                        + sla_ms(&name(&doc.severity), s.immediate)
+                },
+                |a| a.2,
+            )
+        }),
+        recurring_of: None,
     }
 }
 
@@ -181,6 +219,7 @@ pub fn checkin_row(
 pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
     let mut report = RebuildReport::default();
     let now = crate::app::now_ms();
+    let mut hazards = Vec::new();
     for community in store.community_ids().await? {
         let posts = store.posts(&community, None).await?;
         let mut cursor = 0;
@@ -208,8 +247,16 @@ pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
                 };
                 let rows = rows_of(&p, &posts, now);
                 store.write_projection(&community, &rows).await?;
+                if rows.hazard.is_some() {
+                    hazards.push(rows);
+                }
                 report.documents += 1;
             }
+        }
+        // Again, now that every hazard has a row: a recurrence link needs the
+        // earlier hazard's row, whatever order the documents came in.
+        for rows in hazards.drain(..) {
+            store.write_projection(&community, &rows).await?;
         }
     }
     Ok(report)

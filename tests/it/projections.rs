@@ -138,3 +138,111 @@ both_backends!(
     projections_follow_changes_and_rebuild,
     projections_follow_changes
 );
+
+fn exit_blocked(severity: Severity) -> NewHazard {
+    NewHazard {
+        category: "exit_blocked".into(),
+        severity,
+        immediate: false,
+        description: "Boxes in front of the fire exit".into(),
+        place: HazardPlace {
+            post_id: Some("post-b2-u1-f5".into()),
+            ..HazardPlace::default()
+        },
+        photos: Vec::new(),
+    }
+}
+
+async fn deadlines_overdue_and_recurrence(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let volunteer = server.device("demo-volunteer").await;
+    let leader = server.device("demo-leader").await;
+    let first = volunteer
+        .client
+        .report_hazard(exit_blocked(Severity::Major))
+        .unwrap();
+    volunteer.client.sync_now().await.unwrap();
+    let second = volunteer
+        .client
+        .report_hazard(exit_blocked(Severity::General))
+        .unwrap();
+    volunteer.client.sync_now().await.unwrap();
+
+    let rows = server.state.store.hazard_rows("demo").await.unwrap();
+    let row = |id: &fieldsync_sdk::DocId| {
+        rows.iter()
+            .find(|r| r.doc_id == id.as_str())
+            .unwrap()
+            .clone()
+    };
+    let (a, b) = (row(&first), row(&second));
+    assert_eq!(
+        a.due_at,
+        Some(a.reported_at + 30 * 86_400_000),
+        "major: 30 days"
+    );
+    assert_eq!(
+        b.due_at,
+        Some(b.reported_at + 7 * 86_400_000),
+        "general: 7 days"
+    );
+    assert_eq!(
+        b.recurring_of.as_deref(),
+        Some(first.as_str()),
+        "same post and category"
+    );
+    assert_eq!(a.recurring_of, None);
+
+    // Assigned with a deadline that has passed: overdue on the office's list.
+    leader.client.sync_now().await.unwrap();
+    leader
+        .client
+        .transition_hazard(
+            &first,
+            HazardAction::Assign {
+                unit: "Property management".into(),
+                person: "Wu Mingyuan".into(),
+                deadline_ms: 1_000,
+            },
+            "",
+            Vec::new(),
+        )
+        .unwrap();
+    leader.client.sync_now().await.unwrap();
+    let office = login_json(&server.url, "demo-office", "dev-office-ledger").await;
+    let list: Vec<serde_json::Value> = reqwest::Client::new()
+        .get(format!("{}/api/v1/hazards?overdue=true", server.url))
+        .bearer_auth(office["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["doc_id"], first.as_str());
+    assert_eq!(list[0]["overdue"], true);
+    assert_eq!(list[0]["state"], "assigned");
+    let volunteer_token = login_json(&server.url, "demo-volunteer", "dev-v-ledger").await;
+    let denied = reqwest::Client::new()
+        .get(format!("{}/api/v1/hazards", server.url))
+        .bearer_auth(volunteer_token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+
+    // Rebuilt from the documents, the links and deadlines are the same.
+    let before = server.state.store.hazard_rows("demo").await.unwrap();
+    server.state.store.clear_projections().await.unwrap();
+    projection::rebuild(&server.state.store).await.unwrap();
+    assert_eq!(
+        server.state.store.hazard_rows("demo").await.unwrap(),
+        before
+    );
+    server.stop().await;
+}
+both_backends!(
+    hazard_deadlines_overdue_and_recurrence,
+    deadlines_overdue_and_recurrence
+);

@@ -2,6 +2,7 @@
 
 mod auth;
 pub mod error;
+mod hazards;
 mod places;
 
 use axum::extract::{FromRequestParts, State};
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/devices/{id}/revoke", post(auth::revoke_device))
         .route("/api/v1/posts", get(places::list_posts))
+        .route("/api/v1/hazards", get(hazards::list_hazards))
         .route("/api/v1/posts/tags", get(places::printable_tags))
         .route("/api/v1/posts/tags.html", get(places::tag_sheet))
         .route("/api/v1/tag-keys", post(places::rotate_tag_key))

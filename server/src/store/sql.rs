@@ -135,13 +135,17 @@ macro_rules! store_impl {
                 if let Some(h) = &rows.hazard {
                     sqlx::query(
                         "INSERT INTO hazard_projection (community_id, doc_id, category, severity, state, in_conflict, reporter, \
-                         reported_at, post_id, assigned_person, deadline_at, event_count) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                         reported_at, post_id, assigned_person, deadline_at, event_count, due_at, recurring_of) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                         (SELECT p.doc_id FROM hazard_projection p WHERE p.community_id = $1 AND p.doc_id <> $2 \
+                          AND p.post_id = $9 AND p.category = $3 AND p.reported_at <= $8 AND p.reported_at > $8 - $14 \
+                          ORDER BY p.reported_at DESC LIMIT 1)) \
                          ON CONFLICT (community_id, doc_id) DO UPDATE SET category = excluded.category, \
                          severity = excluded.severity, state = excluded.state, in_conflict = excluded.in_conflict, \
                          reporter = excluded.reporter, reported_at = excluded.reported_at, post_id = excluded.post_id, \
                          assigned_person = excluded.assigned_person, deadline_at = excluded.deadline_at, \
-                         event_count = excluded.event_count",
+                         event_count = excluded.event_count, due_at = excluded.due_at, \
+                         recurring_of = COALESCE(hazard_projection.recurring_of, excluded.recurring_of)",
                     )
                     .bind(community)
                     .bind(&h.doc_id)
@@ -155,6 +159,8 @@ macro_rules! store_impl {
                     .bind(&h.assigned_person)
                     .bind(h.deadline_at)
                     .bind(h.event_count)
+                    .bind(h.due_at)
+                    .bind($crate::projection::RECURRENCE_WINDOW_MS)
                     .execute(&mut **conn)
                     .await?;
                 }
@@ -209,7 +215,8 @@ macro_rules! store_impl {
             pub async fn hazard_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::HazardRow>> {
                 Ok(sqlx::query_as(
                     "SELECT doc_id, category, severity, state, in_conflict, reporter, reported_at, post_id, \
-                     assigned_person, deadline_at, event_count FROM hazard_projection WHERE community_id = $1 ORDER BY doc_id",
+                     assigned_person, deadline_at, event_count, due_at, recurring_of FROM hazard_projection \
+                     WHERE community_id = $1 ORDER BY doc_id",
                 )
                 .bind(community)
                 .fetch_all(&self.read)

@@ -1,0 +1,50 @@
+//! The hazard ledger as the office and leaders query it: rows from the
+//! projection, with overdue ones marked.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, Authenticated};
+use crate::app::{AppState, now_ms};
+
+#[derive(Deserialize)]
+pub struct HazardFilter {
+    state: Option<String>,
+    #[serde(default)]
+    overdue: bool,
+}
+
+#[derive(Serialize)]
+pub struct HazardListItem {
+    #[serde(flatten)]
+    row: crate::projection::HazardRow,
+    overdue: bool,
+}
+
+/// `GET /api/v1/hazards?state=…&overdue=true` (leader, office, auditor): the
+/// hazard ledger from the projection, with overdue ones marked.
+pub async fn list_hazards(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Query(filter): Query<HazardFilter>,
+) -> Result<Json<Vec<HazardListItem>>, ApiError> {
+    if !matches!(claims.role.as_str(), "leader" | "office" | "auditor") {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "the hazard ledger is for leaders, the office and auditors",
+        ));
+    }
+    let now = now_ms();
+    let rows = app.store.hazard_rows(&claims.com).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|row| HazardListItem {
+                overdue: row.is_overdue(now),
+                row,
+            })
+            .filter(|h| filter.state.as_ref().is_none_or(|s| &h.row.state == s))
+            .filter(|h| !filter.overdue || h.overdue)
+            .collect(),
+    ))
+}
