@@ -180,14 +180,7 @@ async fn patrols_through_the_ffi_surface() {
     server.stop().await;
 }
 
-async fn office_get(url: &str, token: &str, path: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!("{url}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::support::get_with_token as office_get;
 
 async fn office_post(url: &str, token: &str, path: &str) -> serde_json::Value {
     let resp = reqwest::Client::new()

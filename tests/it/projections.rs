@@ -5,20 +5,13 @@ use fieldsync_sdk::{Fix, HazardAction, HazardPlace, NewHazard, Severity};
 use fieldsync_server::projection::{self, CheckinRow};
 
 use crate::both_backends;
-use crate::support::{Backend, TestServer, login_json};
+use crate::support::{Backend, TestServer, get_json_as, get_with_token, login_json};
 
 async fn printed_payload(server: &TestServer, post: &str) -> String {
-    let office = login_json(&server.url, "demo-office", "dev-office-proj").await;
-    let tags: Vec<serde_json::Value> = reqwest::Client::new()
-        .get(format!("{}/api/v1/posts/tags?building=3", server.url))
-        .bearer_auth(office["access_token"].as_str().unwrap())
-        .send()
-        .await
+    let tags = get_json_as(&server.url, "demo-office", "/api/v1/posts/tags?building=3").await;
+    tags.as_array()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tags.iter()
+        .iter()
         .find(|t| t["post_id"] == post)
         .and_then(|t| t["payload"].as_str())
         .unwrap()
@@ -209,27 +202,19 @@ async fn deadlines_overdue_and_recurrence(backend: Backend) {
         )
         .unwrap();
     leader.client.sync_now().await.unwrap();
-    let office = login_json(&server.url, "demo-office", "dev-office-ledger").await;
-    let list: Vec<serde_json::Value> = reqwest::Client::new()
-        .get(format!("{}/api/v1/hazards?overdue=true", server.url))
-        .bearer_auth(office["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json_as(&server.url, "demo-office", "/api/v1/hazards?overdue=true").await;
+    let list = list.as_array().unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["doc_id"], first.as_str());
     assert_eq!(list[0]["overdue"], true);
     assert_eq!(list[0]["state"], "assigned");
     let volunteer_token = login_json(&server.url, "demo-volunteer", "dev-v-ledger").await;
-    let denied = reqwest::Client::new()
-        .get(format!("{}/api/v1/hazards", server.url))
-        .bearer_auth(volunteer_token["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let denied = get_with_token(
+        &server.url,
+        volunteer_token["access_token"].as_str().unwrap(),
+        "/api/v1/hazards",
+    )
+    .await;
     assert_eq!(denied.status(), 403);
 
     // Rebuilt from the documents, the links and deadlines are the same.

@@ -316,6 +316,26 @@ impl RawClient {
     }
 }
 
+/// `GET url+path` with a bearer token.
+pub async fn get_with_token(url: &str, token: &str, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{url}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Logs in as `username` on a fresh device id and `GET`s `path` as JSON.
+pub async fn get_json_as(url: &str, username: &str, path: &str) -> serde_json::Value {
+    let login = login_json(url, username, &format!("dev-http-{username}")).await;
+    get_with_token(url, login["access_token"].as_str().unwrap(), path)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Logs in over HTTP; returns the token response JSON.
 pub async fn login_json(url: &str, username: &str, device_id: &str) -> serde_json::Value {
     let resp = reqwest::Client::new()
