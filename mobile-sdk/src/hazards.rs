@@ -3,12 +3,12 @@
 //! here first (same code, from `fieldsync-proto`), so a volunteer offline is
 //! told at once instead of after the next sync.
 
-use fieldsync_proto::model::Role;
 use fieldsync_proto::model::hazard::{self, Hazard, HazardAction, HazardEvent, Severity};
 use fieldsync_proto::model::validate::{self, HazardDoc, HazardPlace};
 
 use crate::error::{Error, Result};
-use crate::{Client, DocId, DocType, json};
+use crate::store::now_ms;
+use crate::{Client, DocId, DocType};
 
 /// What a volunteer fills in when reporting.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,13 +32,6 @@ pub struct HazardView {
     pub folded: Hazard,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 fn invalid(e: impl std::fmt::Display) -> Error {
     Error::InvalidInput(e.to_string())
 }
@@ -52,16 +45,14 @@ impl Client {
         note: &str,
         photos: Vec<String>,
     ) -> Result<HazardEvent> {
-        let session = self.session()?.ok_or(Error::NotLoggedIn)?;
-        let role = Role::parse(&session.role)
-            .ok_or_else(|| Error::Protocol(format!("unknown role {:?}", session.role)))?;
+        let author = self.author()?;
         Ok(HazardEvent {
             id: uuid::Uuid::new_v4().simple().to_string(),
             prev,
             at_ms: now_ms(),
-            by: session.user_id,
-            role,
-            device: session.device_id,
+            by: author.user_id,
+            role: author.role,
+            device: author.device_id,
             action,
             note: note.to_owned(),
             photos,
@@ -94,11 +85,7 @@ impl Client {
             photos: new.photos,
             events: vec![report],
         };
-        let content = match serde_json::to_value(&doc) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => return Err(Error::Document("a hazard serializes to an object".into())),
-        };
-        self.create_document(DocType::Hazard, |tx| json::fill(tx, &content))
+        self.create_from(DocType::Hazard, &doc)
     }
 
     /// Reads a hazard and folds its history.
@@ -127,8 +114,7 @@ impl Client {
         let event = self.event(view.folded.head.clone(), action, note, photos)?;
         hazard::check_transition(view.folded.current.as_ref(), &event)
             .map_err(|e| invalid(format!("{}: {e}", e.code())))?;
-        let item = serde_json::to_value(&event).map_err(|e| Error::Document(e.to_string()))?;
-        self.change_document(id, |tx| json::append(tx, "events", &item))
+        self.append_to(id, "events", &event)
     }
 
     /// Hazards on this device whose folded state is open.

@@ -2,12 +2,12 @@
 //! leaders and the office — acknowledge and close. Checked here with the
 //! server's rules first.
 
-use fieldsync_proto::model::Role;
 use fieldsync_proto::model::incident::{self, IncidentAction, IncidentDoc, IncidentEvent};
 use fieldsync_proto::model::validate::{self, HazardPlace};
 
 use crate::error::{Error, Result};
-use crate::{Client, DocId, DocType, json};
+use crate::store::now_ms;
+use crate::{Client, DocId, DocType};
 
 /// What the reporter writes down.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -21,24 +21,15 @@ pub struct NewIncident {
     pub photos: Vec<String>,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 impl Client {
     fn incident_event(&self, action: IncidentAction, note: &str) -> Result<IncidentEvent> {
-        let session = self.session()?.ok_or(Error::NotLoggedIn)?;
-        let role = Role::parse(&session.role)
-            .ok_or_else(|| Error::Protocol(format!("unknown role {:?}", session.role)))?;
+        let author = self.author()?;
         Ok(IncidentEvent {
             id: uuid::Uuid::new_v4().simple().to_string(),
             at_ms: now_ms(),
-            by: session.user_id,
-            role,
-            device: session.device_id,
+            by: author.user_id,
+            role: author.role,
+            device: author.device_id,
             action,
             note: note.to_owned(),
         })
@@ -60,15 +51,7 @@ impl Client {
         };
         incident::check_new_events(&[], &doc.reporter, &doc.events.iter().collect::<Vec<_>>())
             .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
-        let content = match serde_json::to_value(&doc) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => {
-                return Err(Error::Document(
-                    "an incident serializes to an object".into(),
-                ));
-            }
-        };
-        self.create_document(DocType::Incident, |tx| json::fill(tx, &content))
+        self.create_from(DocType::Incident, &doc)
     }
 
     /// Adds an update, acknowledgement or closing to an incident.
@@ -77,8 +60,7 @@ impl Client {
         let event = self.incident_event(action, note)?;
         incident::check_new_events(&doc.events, &doc.reporter, &[&event])
             .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
-        let item = serde_json::to_value(&event).map_err(|e| Error::Document(e.to_string()))?;
-        self.change_document(id, |tx| json::append(tx, "events", &item))
+        self.append_to(id, "events", &event)
     }
 
     /// Reads an incident.

@@ -127,15 +127,15 @@ pub struct Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
-        if let Some(h) = self
-            .background
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            h.abort();
-        }
+        self.abort_background();
     }
+}
+
+/// Who writes a new history entry: the logged-in user on this device.
+pub(crate) struct Author {
+    pub user_id: String,
+    pub role: fieldsync_proto::model::Role,
+    pub device_id: String,
 }
 
 #[derive(Deserialize)]
@@ -520,6 +520,11 @@ impl Client {
 
     /// Stops the background sync loop.
     pub fn stop_sync(&self) {
+        self.abort_background();
+        self.inner.emit(SyncEvent::Status(SyncStatus::Offline));
+    }
+
+    fn abort_background(&self) {
         if let Some(h) = self
             .background
             .lock()
@@ -528,7 +533,48 @@ impl Client {
         {
             h.abort();
         }
-        self.inner.emit(SyncEvent::Status(SyncStatus::Offline));
+    }
+
+    /// The author of a new history entry (hazard event, check-in, incident event).
+    pub(crate) fn author(&self) -> Result<Author> {
+        let session = self.session()?.ok_or(Error::NotLoggedIn)?;
+        let role = fieldsync_proto::model::Role::parse(&session.role)
+            .ok_or_else(|| Error::Protocol(format!("unknown role {:?}", session.role)))?;
+        Ok(Author {
+            user_id: session.user_id,
+            role,
+            device_id: session.device_id,
+        })
+    }
+
+    /// Creates a document of `doc_type` from a typed value (which must
+    /// serialize to a JSON object).
+    pub(crate) fn create_from<T: serde::Serialize>(
+        &self,
+        doc_type: DocType,
+        value: &T,
+    ) -> Result<DocId> {
+        let content = match serde_json::to_value(value) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                return Err(Error::Document(format!(
+                    "a {} document must serialize to an object",
+                    doc_type.as_str()
+                )));
+            }
+        };
+        self.create_document(doc_type, |tx| json::fill(tx, &content))
+    }
+
+    /// Appends a typed value to the list at root key `key` of a document.
+    pub(crate) fn append_to<T: serde::Serialize>(
+        &self,
+        id: &DocId,
+        key: &str,
+        item: &T,
+    ) -> Result<()> {
+        let item = serde_json::to_value(item).map_err(|e| Error::Document(e.to_string()))?;
+        self.change_document(id, |tx| json::append(tx, key, &item))
     }
 
     async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<TokenResponse> {

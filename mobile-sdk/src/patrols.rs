@@ -7,33 +7,23 @@ use fieldsync_proto::model::tag::Tag;
 use fieldsync_proto::model::validate;
 
 use crate::error::{Error, Result};
-use crate::{Client, DocId, DocType, json};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
+use crate::store::now_ms;
+use crate::{Client, DocId, DocType};
 
 impl Client {
     /// Starts a patrol of `team` on `route` now; works offline.
     pub fn start_patrol(&self, team: &str, route: &str) -> Result<DocId> {
-        let session = self.session()?.ok_or(Error::NotLoggedIn)?;
+        let author = self.author()?;
         let doc = PatrolDoc {
             team: team.to_owned(),
             route: route.to_owned(),
-            started_by: session.user_id.clone(),
+            started_by: author.user_id.clone(),
             started_at_ms: now_ms(),
             ended_at_ms: None,
-            members: vec![session.user_id],
+            members: vec![author.user_id],
             checkins: Vec::new(),
         };
-        let content = match serde_json::to_value(&doc) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => return Err(Error::Document("a patrol serializes to an object".into())),
-        };
-        self.create_document(DocType::Patrol, |tx| json::fill(tx, &content))
+        self.create_from(DocType::Patrol, &doc)
     }
 
     /// Checks in at `post_id` of a patrol. With a tag payload the tag must be
@@ -67,15 +57,15 @@ impl Client {
                 reason: reason.to_owned(),
             },
         };
-        let session = self.session()?.ok_or(Error::NotLoggedIn)?;
+        let author = self.author()?;
         let checkin = CheckIn {
             id: uuid::Uuid::new_v4().simple().to_string(),
             post_id: post_id.to_owned(),
             proof,
             at_ms: now_ms(),
             fix,
-            by: session.user_id,
-            device: session.device_id,
+            by: author.user_id,
+            device: author.device_id,
             note: note.to_owned(),
             photos: Vec::new(),
             corrects: None,
@@ -88,8 +78,7 @@ impl Client {
             &checkin.device,
         )
         .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
-        let item = serde_json::to_value(&checkin).map_err(|e| Error::Document(e.to_string()))?;
-        self.change_document(patrol_id, |tx| json::append(tx, "checkins", &item))?;
+        self.append_to(patrol_id, "checkins", &checkin)?;
         Ok(checkin.id)
     }
 

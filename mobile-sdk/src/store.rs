@@ -66,7 +66,8 @@ pub struct QuarantinedChange {
     pub created_at: i64,
 }
 
-fn now_ms() -> i64 {
+/// Wall-clock time, ms since the Unix epoch (the device's clock).
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
