@@ -93,9 +93,7 @@ fn forbidden(message: impl Into<String>) -> Rejection {
 
 /// Reads a hazard document; `Err` says what is wrong with its shape.
 pub fn read_hazard(doc: &impl ReadDoc) -> Result<HazardDoc, Rejection> {
-    let value = root_json(doc);
-    let hazard: HazardDoc =
-        serde_json::from_value(value).map_err(|e| schema(format!("hazard schema: {e}")))?;
+    let hazard: HazardDoc = read_as(doc, "hazard")?;
     if !HAZARD_CATEGORIES.contains(&hazard.category.as_str()) {
         return Err(schema(format!(
             "unknown hazard category {:?}",
@@ -179,8 +177,31 @@ pub fn hazard_events(doc: &impl ReadDoc) -> Vec<HazardEvent> {
 
 /// Reads a patrol document; `Err` says what is wrong with its shape.
 pub fn read_patrol(doc: &impl ReadDoc) -> Result<PatrolDoc, Rejection> {
-    let value = root_json(doc);
-    serde_json::from_value(value).map_err(|e| schema(format!("patrol schema: {e}")))
+    read_as(doc, "patrol")
+}
+
+/// The whole document as `T`; `Err` says what is wrong with its shape.
+fn read_as<T: for<'de> Deserialize<'de>>(doc: &impl ReadDoc, what: &str) -> Result<T, Rejection> {
+    serde_json::from_value(root_json(doc)).map_err(|e| schema(format!("{what} schema: {e}")))
+}
+
+impl Author<'_> {
+    /// Refuses a new entry written in someone else's name.
+    fn check_attributed(
+        &self,
+        id: &str,
+        by: &str,
+        role: Role,
+        device: &str,
+    ) -> Result<(), Rejection> {
+        if by != self.user_id || role != self.role || device != self.device_id {
+            return Err(forbidden(format!(
+                "event {id} must be attributed to you ({}, {}, {})",
+                self.user_id, self.role, self.device_id
+            )));
+        }
+        Ok(())
+    }
 }
 
 fn checkin_rejection(e: CheckInError) -> Rejection {
@@ -258,8 +279,7 @@ pub fn check_change(
 
 /// Reads an incident document; `Err` says what is wrong with its shape.
 pub fn read_incident(doc: &impl ReadDoc) -> Result<IncidentDoc, Rejection> {
-    let value = root_json(doc);
-    serde_json::from_value(value).map_err(|e| schema(format!("incident schema: {e}")))
+    read_as(doc, "incident")
 }
 
 fn check_incident(
@@ -279,12 +299,7 @@ fn check_incident(
         },
     )?;
     for e in &new {
-        if e.by != author.user_id || e.role != author.role || e.device != author.device_id {
-            return Err(forbidden(format!(
-                "event {} must be attributed to you ({}, {}, {})",
-                e.id, author.user_id, author.role, author.device_id
-            )));
-        }
+        author.check_attributed(&e.id, &e.by, e.role, &e.device)?;
     }
     incident::check_new_events(before, &doc.reporter, &new).map_err(|e| {
         let message = format!("{}: {e}", e.code());
@@ -332,12 +347,7 @@ fn check_hazard(
         .iter()
         .filter(|e| !before.iter().any(|b| b.id == e.id))
     {
-        if e.by != author.user_id || e.role != author.role || e.device != author.device_id {
-            return Err(forbidden(format!(
-                "event {} must be attributed to you ({}, {}, {})",
-                e.id, author.user_id, author.role, author.device_id
-            )));
-        }
+        author.check_attributed(&e.id, &e.by, e.role, &e.device)?;
     }
     hazard::check_append(before, &hazard.events).map_err(transition_rejection)?;
     Ok(Checked::Hazard(hazard))
