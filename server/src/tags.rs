@@ -40,62 +40,50 @@ fn reject(code: RejectCode, rule: &str, message: String) -> Rejection {
 }
 
 /// Checks new check-ins where only the server can: the post exists in this
-/// community, and a scanned tag was signed by a key of this community that
-/// is not revoked.
-pub async fn check_checkins(
-    store: &Store,
+/// community (`posts`), and a scanned tag was signed by one of the
+/// community's `keys` that is not revoked.
+pub fn check_checkins(
     community: &str,
+    posts: &[PostRow],
+    keys: &[TagKeyRow],
     checkins: &[CheckIn],
-) -> Result<Result<(), Rejection>, StoreError> {
-    if checkins.is_empty() {
-        return Ok(Ok(()));
-    }
-    let keys = store.tag_keys(community).await?;
+) -> Result<(), Rejection> {
     for c in checkins {
-        if store.post(community, &c.post_id).await?.is_none() {
-            return Ok(Err(reject(
+        if !posts.iter().any(|p| p.id == c.post_id) {
+            return Err(reject(
                 RejectCode::SchemaViolation,
                 "unknown_post",
                 format!("post {} is not a post of this community", c.post_id),
-            )));
+            ));
         }
         let Proof::Tag { payload } = &c.proof else {
             continue;
         };
-        let tag = match Tag::parse(payload) {
-            Ok(t) => t,
-            Err(e) => {
-                return Ok(Err(reject(
-                    RejectCode::SchemaViolation,
-                    e.code(),
-                    e.to_string(),
-                )));
-            }
-        };
+        let tag = Tag::parse(payload)
+            .map_err(|e| reject(RejectCode::SchemaViolation, e.code(), e.to_string()))?;
         if tag.post_id != c.post_id {
-            return Ok(Err(reject(
+            return Err(reject(
                 RejectCode::SchemaViolation,
                 "tag_post_mismatch",
                 format!("the tag belongs to {}, not {}", tag.post_id, c.post_id),
-            )));
+            ));
         }
         let Some(key) = keys.iter().find(|k| k.id == tag.key_id) else {
-            return Ok(Err(reject(
+            return Err(reject(
                 RejectCode::Forbidden,
                 "unknown_tag_key",
                 format!("no tag key {} in this community", tag.key_id),
-            )));
+            ));
         };
         if key.revoked_at.is_some() {
-            return Ok(Err(reject(
+            return Err(reject(
                 RejectCode::Forbidden,
                 "tag_key_revoked",
                 format!("tag key {} was revoked; the office prints new tags", key.id),
-            )));
+            ));
         }
-        if let Err(e) = tag.verify(&key.secret, community) {
-            return Ok(Err(reject(RejectCode::Forbidden, e.code(), e.to_string())));
-        }
+        tag.verify(&key.secret, community)
+            .map_err(|e| reject(RejectCode::Forbidden, e.code(), e.to_string()))?;
     }
-    Ok(Ok(()))
+    Ok(())
 }

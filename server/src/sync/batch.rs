@@ -248,40 +248,41 @@ pub async fn apply_and_commit(
     .await
     .map_err(Fatal::internal)?;
 
-    // What only the database can tell: posts and tag keys of the community.
+    // What only the database can tell: the community's posts (check-ins,
+    // geofence) and tag keys, read once per batch and only for patrols.
     let mut applied = applied;
+    let patrols = applied.iter().any(|a| {
+        matches!(a, Applied::Write { projection: Some(p), .. }
+            if matches!(**p, crate::projection::Projection::Patrol { .. }))
+    });
+    let (posts, keys) = if patrols {
+        (
+            app.store.posts(&claims.com, None).await?,
+            app.store.tag_keys(&claims.com).await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let now = now_ms();
     for a in &mut applied {
-        if let Applied::Write {
-            write, checkins, ..
+        let Applied::Write {
+            write,
+            checkins,
+            projection,
+            ..
         } = a
-            && let Err(rejection) =
-                crate::tags::check_checkins(&app.store, &claims.com, checkins).await?
-        {
+        else {
+            continue;
+        };
+        if let Err(rejection) = crate::tags::check_checkins(&claims.com, &posts, &keys, checkins) {
             *a = Applied::Rejected {
                 doc: write.header.id.clone(),
                 rejection,
             };
+            continue;
         }
-    }
-
-    // Projection rows, with the posts for the geofence check.
-    let now = now_ms();
-    let mut posts = None;
-    for a in &mut applied {
-        if let Applied::Write {
-            write,
-            projection: Some(p),
-            ..
-        } = a
-        {
-            if posts.is_none() && matches!(**p, crate::projection::Projection::Patrol { .. }) {
-                posts = Some(app.store.posts(&claims.com, None).await?);
-            }
-            write.projection = Some(crate::projection::rows_of(
-                p,
-                posts.as_deref().unwrap_or_default(),
-                now,
-            ));
+        if let Some(p) = projection {
+            write.projection = Some(crate::projection::rows_of(p, &posts, now));
         }
     }
 
