@@ -116,9 +116,8 @@ async fn matrix(backend: Backend) {
             assert_eq!(q.code, "forbidden", "{user}: {}", q.message);
         }
         for (id, doc_type, allowed) in created {
-            let stored = server.state.store.load_doc("demo", &id).await.unwrap();
             assert_eq!(
-                stored.is_some(),
+                server.has_doc(&id).await,
                 allowed,
                 "{user} writing {}",
                 doc_type.as_str()

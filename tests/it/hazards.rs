@@ -2,7 +2,6 @@
 //! rules hold on the server whatever a device sends, history is append-only,
 //! and concurrent offline transitions are all kept and flagged.
 
-use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
 use fieldsync_proto::model::hazard::{self, HazardEvent};
 use fieldsync_proto::model::validate;
@@ -11,7 +10,7 @@ use fieldsync_sdk::{
 };
 
 use crate::both_backends;
-use crate::support::{Backend, Device, TestServer};
+use crate::support::{Backend, Device, TestServer, edit_first_entry};
 
 fn blocked_exit() -> NewHazard {
     NewHazard {
@@ -37,15 +36,7 @@ fn assign() -> HazardAction {
 
 /// The hazard's events as the server stored them.
 async fn server_events(server: &TestServer, id: &DocId) -> Vec<HazardEvent> {
-    let stored = server
-        .state
-        .store
-        .load_doc("demo", id)
-        .await
-        .unwrap()
-        .expect("stored");
-    let doc = automerge::Automerge::load(&stored.chunks.concat()).unwrap();
-    validate::hazard_events(&doc)
+    validate::hazard_events(&server.stored_doc(id).await)
 }
 
 async fn sync(d: &Device) -> fieldsync_sdk::SyncReport {
@@ -208,15 +199,13 @@ async fn history_is_append_only(backend: Backend) {
     let id = volunteer.client.report_hazard(blocked_exit()).unwrap();
     sync(&volunteer).await;
     let before = server_events(&server, &id).await;
-    volunteer
-        .client
-        .change_document(&id, |tx| {
-            let (_, events) = tx.get(ROOT, "events")?.expect("events");
-            let (_, first) = tx.get(&events, 0)?.expect("report");
-            tx.put(&first, "note", "it was never there")?;
-            Ok(())
-        })
-        .unwrap();
+    edit_first_entry(
+        &volunteer.client,
+        &id,
+        "events",
+        "note",
+        "it was never there",
+    );
     let report = sync(&volunteer).await;
     assert_eq!(report.rejected, 1);
     let q = volunteer.client.quarantined().unwrap();

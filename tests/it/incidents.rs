@@ -1,22 +1,12 @@
 //! Incident reports across real devices and a real server.
 
-use automerge::transaction::Transactable;
-use automerge::{ROOT, ReadDoc};
 use fieldsync_sdk::{DocId, HazardPlace, IncidentAction, NewIncident};
 
 use crate::both_backends;
-use crate::support::{Backend, TestServer};
+use crate::support::{Backend, TestServer, edit_first_entry};
 
 async fn stored_events(server: &TestServer, id: &DocId) -> usize {
-    let stored = server
-        .state
-        .store
-        .load_doc("demo", id)
-        .await
-        .unwrap()
-        .expect("stored");
-    let doc = automerge::Automerge::load(&stored.chunks.concat()).unwrap();
-    fieldsync_proto::model::validate::read_incident(&doc)
+    fieldsync_proto::model::validate::read_incident(&server.stored_doc(id).await)
         .unwrap()
         .events
         .len()
@@ -61,15 +51,7 @@ async fn incident_flow(backend: Backend) {
 
     // Rewriting the report afterwards is refused by the server.
     volunteer.client.sync_now().await.unwrap();
-    volunteer
-        .client
-        .change_document(&id, |tx| {
-            let (_, events) = tx.get(ROOT, "events")?.expect("events");
-            let (_, first) = tx.get(&events, 0)?.expect("report");
-            tx.put(&first, "note", "never happened")?;
-            Ok(())
-        })
-        .unwrap();
+    edit_first_entry(&volunteer.client, &id, "events", "note", "never happened");
     let report = volunteer.client.sync_now().await.unwrap();
     assert_eq!(report.rejected, 1);
     let q = volunteer.client.quarantined().unwrap();

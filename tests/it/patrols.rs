@@ -1,25 +1,18 @@
 //! Patrols and check-ins across real devices and a real server.
 
-use automerge::transaction::Transactable;
-use automerge::{ROOT, ReadDoc};
 use fieldsync_proto::model::validate;
 use fieldsync_sdk::{DocId, Proof};
 
 use crate::both_backends;
-use crate::support::{Backend, TestServer};
+use crate::support::{Backend, TestServer, edit_first_entry};
 
 const POST: &str = "post-b3-u2-f9";
 
 async fn stored_checkins(server: &TestServer, id: &DocId) -> usize {
-    let stored = server
-        .state
-        .store
-        .load_doc("demo", id)
-        .await
+    validate::read_patrol(&server.stored_doc(id).await)
         .unwrap()
-        .expect("stored");
-    let doc = automerge::Automerge::load(&stored.chunks.concat()).unwrap();
-    validate::read_patrol(&doc).unwrap().checkins.len()
+        .checkins
+        .len()
 }
 
 async fn both_offline_check_ins_survive(backend: Backend) {
@@ -79,14 +72,7 @@ async fn editing_a_check_in(backend: Backend) {
         .unwrap();
     a.client.sync_now().await.unwrap();
     // Move the check-in to another floor afterwards.
-    a.client
-        .change_document(&patrol, |tx| {
-            let (_, list) = tx.get(ROOT, "checkins")?.expect("checkins");
-            let (_, first) = tx.get(&list, 0)?.expect("one check-in");
-            tx.put(&first, "post_id", "post-b3-u2-f5")?;
-            Ok(())
-        })
-        .unwrap();
+    edit_first_entry(&a.client, &patrol, "checkins", "post_id", "post-b3-u2-f5");
     let report = a.client.sync_now().await.unwrap();
     assert_eq!(report.rejected, 1);
     let q = a.client.quarantined().unwrap();

@@ -155,6 +155,28 @@ impl TestServer {
         self.storage.cleanup().await;
     }
 
+    /// Whether the server stored a document of the demo community.
+    pub async fn has_doc(&self, id: &fieldsync_sdk::DocId) -> bool {
+        self.state
+            .store
+            .load_doc("demo", id)
+            .await
+            .unwrap()
+            .is_some()
+    }
+
+    /// A document of the demo community as the server stored it.
+    pub async fn stored_doc(&self, id: &fieldsync_sdk::DocId) -> automerge::Automerge {
+        let stored = self
+            .state
+            .store
+            .load_doc("demo", id)
+            .await
+            .unwrap()
+            .expect("stored");
+        automerge::Automerge::load(&stored.chunks.concat()).unwrap()
+    }
+
     /// The server's data directory (its SQLite file lives here).
     pub fn data_dir(&self) -> std::path::PathBuf {
         self.storage.dir.path().join("server")
@@ -334,6 +356,27 @@ pub async fn get_json_as(url: &str, username: &str, path: &str) -> serde_json::V
         .json()
         .await
         .unwrap()
+}
+
+/// Rewrites `field` of the first entry of the list at root key `list` — what
+/// a tampered app would do to an append-only history.
+pub fn edit_first_entry(
+    client: &Client,
+    id: &fieldsync_sdk::DocId,
+    list: &str,
+    field: &str,
+    value: &str,
+) {
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    client
+        .change_document(id, |tx| {
+            let (_, entries) = tx.get(automerge::ROOT, list)?.expect("the list");
+            let (_, first) = tx.get(&entries, 0)?.expect("a first entry");
+            tx.put(&first, field, value)?;
+            Ok(())
+        })
+        .unwrap();
 }
 
 /// Logs in over HTTP; returns the token response JSON.
