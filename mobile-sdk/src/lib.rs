@@ -9,6 +9,7 @@
 
 uniffi::setup_scaffolding!();
 
+mod duty;
 mod error;
 pub mod ffi;
 mod hazards;
@@ -27,6 +28,7 @@ use automerge::{ActorId, Automerge, AutomergeError};
 use serde::Deserialize;
 use tokio::sync::{Notify, broadcast};
 
+pub use duty::PostStatus;
 pub use error::{Error, Result};
 pub use fieldsync_proto::model::hazard::{HazardAction, HazardState, Severity};
 pub use fieldsync_proto::model::incident::{IncidentAction, IncidentDoc};

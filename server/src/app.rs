@@ -100,6 +100,8 @@ pub struct AppState {
     pub feeds: ChangeFeeds,
     pub revocations: Revocations,
     pub logins: crate::auth::LoginThrottle,
+    /// Wakes the compliance engine (a patrol, route or roster was committed).
+    pub compliance: Arc<tokio::sync::Notify>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
 }
@@ -158,6 +160,7 @@ impl Server {
                 feeds: ChangeFeeds::default(),
                 revocations: Revocations::default(),
                 logins: crate::auth::LoginThrottle::default(),
+                compliance: Arc::new(tokio::sync::Notify::new()),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
             },
@@ -179,6 +182,7 @@ impl Server {
         let app = crate::api::router(state.clone())
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20));
+        crate::compliance::spawn(state.clone());
         let conn_shutdown = state.shutdown.clone();
         let s2 = shutdown.clone();
         // Sync is many small request/response frames: never wait for Nagle.

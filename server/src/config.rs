@@ -58,6 +58,9 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Lifetime of refresh tokens, in seconds.
     pub refresh_token_ttl_secs: u64,
+    /// Seconds between compliance runs (missed/late alerts are raised
+    /// within one run of their deadline).
+    pub compliance_tick_secs: u64,
     pub limits: Limits,
 }
 
@@ -71,6 +74,7 @@ impl Default for Config {
             demo: true,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            compliance_tick_secs: 15,
             limits: Limits::default(),
         }
     }
@@ -92,6 +96,7 @@ impl std::fmt::Debug for Config {
             .field("demo", &self.demo)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("compliance_tick_secs", &self.compliance_tick_secs)
             .field("limits", &self.limits)
             .finish()
     }

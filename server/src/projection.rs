@@ -2,7 +2,10 @@
 //! same transaction as the change they come from, and rebuildable from the
 //! documents alone.
 
+use fieldsync_proto::model::alert::AlertDoc;
+use fieldsync_proto::model::duty::RosterDoc;
 use fieldsync_proto::model::hazard;
+use fieldsync_proto::model::incident::{IncidentAction, IncidentDoc};
 use fieldsync_proto::model::patrol::{self, CheckIn, Proof};
 use fieldsync_proto::model::validate::{self, HazardDoc};
 use fieldsync_proto::{DocId, DocType};
@@ -85,6 +88,85 @@ pub struct CheckinRow {
     pub flag_reason: Option<String>,
 }
 
+/// A route's row; `body` is the route document as JSON.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct RouteRow {
+    pub doc_id: String,
+    pub team: String,
+    pub name: String,
+    pub body: String,
+}
+
+/// A roster's row; `body` is the roster document as JSON.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct RosterRow {
+    pub doc_id: String,
+    pub team: String,
+    pub week_of: String,
+    pub body: String,
+}
+
+/// One shift of a roster, on the UTC time line.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct ShiftRow {
+    /// `<roster doc id>/<shift id>`.
+    pub shift_key: String,
+    pub roster_id: String,
+    pub team: String,
+    pub leader: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+}
+
+/// An incident's row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct IncidentRow {
+    pub doc_id: String,
+    pub reporter: String,
+    pub occurred_at: i64,
+    pub reported_at: i64,
+    /// `open`, `acknowledged` or `closed`.
+    pub state: String,
+    pub acknowledged_at: Option<i64>,
+    pub event_count: i64,
+}
+
+/// An alert's row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct AlertRow {
+    pub doc_id: String,
+    pub kind: String,
+    pub subject: String,
+    pub raised_at: i64,
+    /// User ids, as a JSON array.
+    pub recipients: String,
+    pub acked_at: Option<i64>,
+}
+
+/// One post in one window of a shift, as the compliance engine last saw it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct ComplianceRow {
+    pub shift_key: String,
+    pub route_id: String,
+    pub post_id: String,
+    pub window_start: i64,
+    pub deadline: i64,
+    pub grace_until: i64,
+    /// `pending`, `on_time`, `unverified`, `out_of_order`, `late` or `missed`.
+    pub status: String,
+    pub checkin_id: Option<String>,
+    pub checked_at: Option<i64>,
+}
+
+/// Sign-on and sign-off of one person on one shift.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+pub struct AttendanceRow {
+    pub shift_key: String,
+    pub user_id: String,
+    pub signed_on: Option<i64>,
+    pub signed_off: Option<i64>,
+}
+
 /// What one accepted change writes besides the document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Projection {
@@ -94,6 +176,79 @@ pub enum Projection {
         /// Check-ins this change added (older ones keep their rows).
         new_checkins: Vec<CheckIn>,
     },
+    Route(RouteRow),
+    Roster(RosterRow, Vec<ShiftRow>),
+    Incident(IncidentRow),
+    Alert(AlertRow),
+}
+
+/// The incident's row: its state from the events.
+pub fn incident_row(doc_id: &DocId, doc: &IncidentDoc) -> IncidentRow {
+    let first = |action| {
+        doc.events
+            .iter()
+            .filter(|e| e.action == action)
+            .map(|e| e.at_ms)
+            .min()
+    };
+    let acknowledged_at = first(IncidentAction::Acknowledge);
+    let state = if first(IncidentAction::Close).is_some() {
+        "closed"
+    } else if acknowledged_at.is_some() {
+        "acknowledged"
+    } else {
+        "open"
+    };
+    IncidentRow {
+        doc_id: doc_id.to_string(),
+        reporter: doc.reporter.clone(),
+        occurred_at: doc.occurred_at_ms,
+        reported_at: first(IncidentAction::Report).unwrap_or(doc.occurred_at_ms),
+        state: state.to_owned(),
+        acknowledged_at,
+        event_count: doc.events.len() as i64,
+    }
+}
+
+/// The alert's row.
+pub fn alert_row(doc_id: &DocId, doc: &AlertDoc) -> AlertRow {
+    AlertRow {
+        doc_id: doc_id.to_string(),
+        kind: doc.kind.as_str().to_owned(),
+        subject: doc.subject.clone(),
+        raised_at: doc.raised_at_ms,
+        recipients: serde_json::to_string(&doc.recipients).unwrap_or_default(),
+        acked_at: doc.acks.iter().map(|a| a.at_ms).min(),
+    }
+}
+
+fn json_body<T: serde::Serialize>(doc: &T) -> String {
+    serde_json::to_string(doc).expect("documents serialize to JSON")
+}
+
+/// The roster's row and one row per shift (the roster passed its checks, so
+/// its shifts resolve).
+pub fn roster_rows(doc_id: &DocId, doc: &RosterDoc) -> (RosterRow, Vec<ShiftRow>) {
+    let shifts = doc
+        .spans()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| ShiftRow {
+            shift_key: format!("{doc_id}/{}", s.shift.id),
+            roster_id: doc_id.to_string(),
+            team: s.team,
+            leader: s.shift.leader,
+            starts_at: s.starts_at_ms,
+            ends_at: s.ends_at_ms,
+        })
+        .collect();
+    let row = RosterRow {
+        doc_id: doc_id.to_string(),
+        team: doc.team.clone(),
+        week_of: doc.week_of.clone(),
+        body: json_body(doc),
+    };
+    (row, shifts)
 }
 
 fn name<T: serde::Serialize>(v: &T) -> String {
@@ -150,7 +305,19 @@ pub fn of_checked(id: &DocId, checked: validate::Checked) -> Option<Projection> 
             },
             new_checkins,
         }),
-        validate::Checked::Incident(_) | validate::Checked::Other => None,
+        validate::Checked::Incident(i) => Some(Projection::Incident(incident_row(id, &i))),
+        validate::Checked::Alert(a) => Some(Projection::Alert(alert_row(id, &a))),
+        validate::Checked::Route(r) => Some(Projection::Route(RouteRow {
+            doc_id: id.to_string(),
+            team: r.team.clone(),
+            name: r.name.clone(),
+            body: json_body(&r),
+        })),
+        validate::Checked::Roster(r) => {
+            let (row, shifts) = roster_rows(id, &r);
+            Some(Projection::Roster(row, shifts))
+        }
+        validate::Checked::Other => None,
     }
 }
 
@@ -166,6 +333,10 @@ fn of_document(doc_type: DocType, id: &DocId, doc: &automerge::Automerge) -> Opt
                 doc: p,
             }
         }
+        DocType::Incident => validate::Checked::Incident(validate::read_incident(doc).ok()?),
+        DocType::Alert => validate::Checked::Alert(validate::read_alert(doc).ok()?),
+        DocType::Route => validate::Checked::Route(validate::read_route(doc).ok()?),
+        DocType::Roster => validate::Checked::Roster(validate::read_roster(doc).ok()?),
         _ => return None,
     };
     of_checked(id, checked)
@@ -229,7 +400,12 @@ pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
             cursor = last.seq;
             let ids: Vec<DocId> = rows
                 .iter()
-                .filter(|r| matches!(r.doc_type.as_str(), "hazard" | "patrol"))
+                .filter(|r| {
+                    matches!(
+                        r.doc_type.as_str(),
+                        "hazard" | "patrol" | "incident" | "alert" | "route" | "roster"
+                    )
+                })
                 .filter_map(|r| DocId::new(r.id.clone()).ok())
                 .collect();
             let docs = store.load_docs(&community, &ids).await?;
@@ -268,6 +444,10 @@ pub struct ProjectionRows {
     pub hazard: Option<HazardRow>,
     pub patrol: Option<PatrolRow>,
     pub checkins: Vec<CheckinRow>,
+    pub route: Option<RouteRow>,
+    pub roster: Option<(RosterRow, Vec<ShiftRow>)>,
+    pub incident: Option<IncidentRow>,
+    pub alert: Option<AlertRow>,
 }
 
 /// Turns a projection into rows, looking up posts for the geofence.
@@ -286,6 +466,22 @@ pub fn rows_of(p: &Projection, posts: &[PostRow], received_at: i64) -> Projectio
                     checkin_row(&row.doc_id, c, post, received_at)
                 })
                 .collect(),
+            ..Default::default()
+        },
+        Projection::Route(r) => ProjectionRows {
+            route: Some(r.clone()),
+            ..Default::default()
+        },
+        Projection::Roster(r, shifts) => ProjectionRows {
+            roster: Some((r.clone(), shifts.clone())),
+            ..Default::default()
+        },
+        Projection::Incident(i) => ProjectionRows {
+            incident: Some(i.clone()),
+            ..Default::default()
+        },
+        Projection::Alert(a) => ProjectionRows {
+            alert: Some(a.clone()),
             ..Default::default()
         },
     }

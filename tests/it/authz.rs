@@ -2,6 +2,7 @@
 //! one table, through real devices and a real server.
 
 use fieldsync_proto::model::Role;
+use fieldsync_proto::model::duty::{self, RouteDoc};
 use fieldsync_proto::model::hazard::{HazardAction, HazardEvent, Severity};
 use fieldsync_proto::model::incident::{IncidentAction, IncidentDoc, IncidentEvent};
 use fieldsync_proto::model::patrol::PatrolDoc;
@@ -89,6 +90,28 @@ fn content(d: &Device, doc_type: DocType, role: Role) -> String {
                 note: String::new(),
             }],
         })
+        .unwrap(),
+        DocType::Route => serde_json::to_value(RouteDoc {
+            name: "Stairwells of building 3".into(),
+            team: "team-1".into(),
+            posts: vec!["post-b3-u1-f5".into(), "post-b3-u1-f9".into()],
+            ordered: false,
+            interval_min: 120,
+            active_from: "20:00".into(),
+            active_until: "02:00".into(),
+            grace_min: 15,
+        })
+        .unwrap(),
+        DocType::Roster => serde_json::to_value(
+            duty::default_week(
+                "team-1",
+                "2026-11-16",
+                std::slice::from_ref(&s.user_id),
+                &[],
+                &[],
+            )
+            .unwrap(),
+        )
         .unwrap(),
         other => serde_json::json!({ "title": format!("a {} document", other.as_str()) }),
     };

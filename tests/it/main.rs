@@ -4,6 +4,7 @@
 mod auth;
 mod authz;
 mod bad_input;
+mod compliance;
 mod hazards;
 mod incidents;
 mod migrations;

@@ -7,6 +7,7 @@
 //!   writers never overwrite each other's view of a document.
 //! - Every chunk of a document, loaded in `chunk_id` order, rebuilds it exactly.
 
+mod duty_sql;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -16,6 +17,11 @@ use std::path::Path;
 use fieldsync_proto::{DocHeader, DocId, DocType};
 
 pub use postgres::PgStore;
+
+use crate::projection::{
+    AlertRow, AttendanceRow, CheckinRow, ComplianceRow, IncidentRow, PatrolRow, RosterRow,
+    RouteRow, ShiftRow,
+};
 pub use sqlite::SqliteStore;
 
 /// A storage failure.
@@ -437,5 +443,79 @@ impl Store {
 
     pub async fn doc_count(&self, community: &str) -> Result<i64> {
         dispatch!(self.doc_count(community))
+    }
+
+    /// Shifts that overlap `[from, to)`.
+    pub async fn shifts_between(
+        &self,
+        community: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ShiftRow>> {
+        dispatch!(self.shifts_between(community, from, to))
+    }
+
+    pub async fn rosters(&self, community: &str, ids: &[String]) -> Result<Vec<RosterRow>> {
+        dispatch!(self.rosters(community, ids))
+    }
+
+    pub async fn routes(&self, community: &str) -> Result<Vec<RouteRow>> {
+        dispatch!(self.routes(community))
+    }
+
+    /// Check-ins whose device time is in `[from, to)`.
+    pub async fn checkins_between(
+        &self,
+        community: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<CheckinRow>> {
+        dispatch!(self.checkins_between(community, from, to))
+    }
+
+    /// Patrols started in `[from, to)`.
+    pub async fn patrols_between(
+        &self,
+        community: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<PatrolRow>> {
+        dispatch!(self.patrols_between(community, from, to))
+    }
+
+    pub async fn compliance_rows(
+        &self,
+        community: &str,
+        shift_key: &str,
+    ) -> Result<Vec<ComplianceRow>> {
+        dispatch!(self.compliance_rows(community, shift_key))
+    }
+
+    /// Replaces the compliance and attendance rows of one shift.
+    pub async fn replace_compliance(
+        &self,
+        community: &str,
+        shift_key: &str,
+        rows: &[ComplianceRow],
+        attendance: &[AttendanceRow],
+        now: i64,
+    ) -> Result<()> {
+        dispatch!(self.replace_compliance(community, shift_key, rows, attendance, now))
+    }
+
+    pub async fn attendance_rows(
+        &self,
+        community: &str,
+        shift_key: &str,
+    ) -> Result<Vec<AttendanceRow>> {
+        dispatch!(self.attendance_rows(community, shift_key))
+    }
+
+    pub async fn incident_rows(&self, community: &str) -> Result<Vec<IncidentRow>> {
+        dispatch!(self.incident_rows(community))
+    }
+
+    pub async fn alert_rows(&self, community: &str) -> Result<Vec<AlertRow>> {
+        dispatch!(self.alert_rows(community))
     }
 }

@@ -209,7 +209,7 @@ macro_rules! store_impl {
                     .execute(&mut **conn)
                     .await?;
                 }
-                Ok(())
+                Self::project_duty(conn, community, rows).await
             }
 
             pub async fn hazard_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::HazardRow>> {
@@ -246,7 +246,11 @@ macro_rules! store_impl {
 
             /// Deletes every projection row (before a rebuild from scratch).
             pub async fn clear_projections(&self) -> $crate::store::Result<()> {
-                for table in ["hazard_projection", "patrol_projection", "checkin_projection"] {
+                for table in [
+                    "hazard_projection", "patrol_projection", "checkin_projection", "route_projection",
+                    "roster_projection", "shift_projection", "compliance_projection", "attendance_projection",
+                    "incident_projection", "alert_projection",
+                ] {
                     sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
                         .execute(&self.write)
                         .await?;

@@ -299,6 +299,14 @@ pub async fn apply_and_commit(
         .await?
         .into_iter();
 
+    let wakes_compliance = writes.iter().any(|w| {
+        matches!(
+            w.header.doc_type,
+            fieldsync_proto::DocType::Patrol
+                | fieldsync_proto::DocType::Route
+                | fieldsync_proto::DocType::Roster
+        )
+    });
     let mut replies = Vec::with_capacity(applied.len());
     let mut max_seq = None;
     for a in applied {
@@ -330,6 +338,9 @@ pub async fn apply_and_commit(
     }
     if let Some(seq) = max_seq {
         app.feeds.publish(&claims.com, seq);
+        if wakes_compliance {
+            app.compliance.notify_one();
+        }
     }
     Ok(replies)
 }

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod alert;
+pub mod duty;
 pub mod hazard;
 pub mod incident;
 pub mod patrol;

@@ -7,6 +7,8 @@ use automerge::ReadDoc;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::alert::{AlertAck, AlertDoc};
+use super::duty::{RosterDoc, RouteDoc};
 use super::hazard::{self, HazardEvent, Severity, TransitionError};
 use super::incident::{self, IncidentDoc, IncidentEvent};
 use super::patrol::{self, CheckIn, CheckInError, PatrolDoc};
@@ -112,6 +114,8 @@ pub enum Prior {
     Hazard(Vec<HazardEvent>),
     Patrol(Vec<CheckIn>),
     Incident(Vec<IncidentEvent>),
+    /// An alert as it was: only acknowledgements may be added.
+    Alert(Box<AlertDoc>),
 }
 
 /// One root field of a document as JSON, without converting the rest.
@@ -166,6 +170,7 @@ pub fn prior(doc_type: DocType, stored: &impl ReadDoc) -> Prior {
         DocType::Hazard => Prior::Hazard(hazard_events(stored)),
         DocType::Patrol => Prior::Patrol(field(stored, "checkins").unwrap_or_default()),
         DocType::Incident => Prior::Incident(field(stored, "events").unwrap_or_default()),
+        DocType::Alert => read_alert(stored).map_or(Prior::Nothing, |a| Prior::Alert(Box::new(a))),
         _ => Prior::Nothing,
     }
 }
@@ -228,9 +233,11 @@ pub fn may_write(role: Role, doc_type: DocType) -> bool {
         // The community's map is kept by the office.
         DocType::Places => role == Office,
         DocType::Route | DocType::Roster => matches!(role, Leader | Office),
-        DocType::Patrol | DocType::Hazard | DocType::Incident | DocType::Note => role != Auditor,
-        // Alerts are written by the server alone.
-        DocType::Alert => false,
+        // Alerts are raised by the server alone; their recipients only add
+        // acknowledgements (checked in `check_alert`).
+        DocType::Patrol | DocType::Hazard | DocType::Incident | DocType::Note | DocType::Alert => {
+            role != Auditor
+        }
     }
 }
 
@@ -248,6 +255,9 @@ pub enum Checked {
         new_checkins: Vec<CheckIn>,
     },
     Incident(IncidentDoc),
+    Route(RouteDoc),
+    Roster(RosterDoc),
+    Alert(AlertDoc),
     /// A type without a schema check yet.
     Other,
 }
@@ -272,6 +282,13 @@ pub fn check_change(
         (DocType::Patrol, _) => check_patrol(None, after, author),
         (DocType::Incident, Prior::Incident(before)) => check_incident(before, after, author),
         (DocType::Incident, _) => check_incident(&[], after, author),
+        (DocType::Route, _) => {
+            let route = read_route(after)?;
+            Ok(Checked::Route(route))
+        }
+        (DocType::Roster, _) => Ok(Checked::Roster(read_roster(after)?)),
+        (DocType::Alert, Prior::Alert(before)) => check_alert(before, after, author),
+        (DocType::Alert, _) => Err(forbidden("alerts are raised by the server")),
         // Checked as their schemas land; the actor and size checks apply to all.
         _ => Ok(Checked::Other),
     }
@@ -351,4 +368,67 @@ fn check_hazard(
     }
     hazard::check_append(before, &hazard.events).map_err(transition_rejection)?;
     Ok(Checked::Hazard(hazard))
+}
+
+/// Reads a route document and checks its fields.
+pub fn read_route(doc: &impl ReadDoc) -> Result<RouteDoc, Rejection> {
+    let route: RouteDoc = read_as(doc, "route")?;
+    route
+        .check()
+        .map_err(|e| schema(format!("{}: {e}", e.code())))?;
+    Ok(route)
+}
+
+/// Reads a roster document and checks that its shifts resolve.
+pub fn read_roster(doc: &impl ReadDoc) -> Result<RosterDoc, Rejection> {
+    let roster: RosterDoc = read_as(doc, "roster")?;
+    roster
+        .spans()
+        .map_err(|e| schema(format!("{}: {e}", e.code())))?;
+    Ok(roster)
+}
+
+/// Reads an alert document.
+pub fn read_alert(doc: &impl ReadDoc) -> Result<AlertDoc, Rejection> {
+    read_as(doc, "alert")
+}
+
+/// A device may only acknowledge an alert that is for it: new entries in
+/// `acks`, attributed to the author; everything else stays as the server
+/// wrote it.
+fn check_alert(
+    before: &AlertDoc,
+    after: &impl ReadDoc,
+    author: Author<'_>,
+) -> Result<Checked, Rejection> {
+    let alert = read_alert(after)?;
+    let new =
+        super::appended(&before.acks, &alert.acks, |a: &AlertAck| a.id.as_str()).map_err(|e| {
+            match e {
+                super::AppendError::Rewritten(id) => schema(format!(
+                    "ack_rewritten: acknowledgement {id} was edited or deleted"
+                )),
+                super::AppendError::Duplicate(id) => schema(format!(
+                    "duplicate_ack: acknowledgement id {id} appears twice"
+                )),
+            }
+        })?;
+    let unchanged = AlertDoc {
+        acks: before.acks.clone(),
+        ..alert.clone()
+    };
+    if &unchanged != before {
+        return Err(forbidden(
+            "alert_rewritten: only acknowledgements may be added to an alert",
+        ));
+    }
+    if !new.is_empty() && !before.is_for(author.user_id, author.role) {
+        return Err(forbidden(
+            "not_recipient: this alert is not addressed to you",
+        ));
+    }
+    for a in &new {
+        author.check_attributed(&a.id, &a.by, a.role, &a.device)?;
+    }
+    Ok(Checked::Alert(alert))
 }

@@ -1,0 +1,389 @@
+//! The compliance engine (DESIGN.md §3, §5): from rosters, routes and
+//! check-ins, the status of every post in every window of every recent shift
+//! (on time / late / missed / unverified / out of order) and attendance; and
+//! the alerts that follow from them and from hazards and incidents — missed
+//! and late check-ins to the shift's leader, overdue hazards, major hazards
+//! and incidents nobody acknowledged within two hours.
+//!
+//! It runs every `compliance_tick_secs` and whenever a patrol, route or
+//! roster is committed, so an alert is raised within one tick of its
+//! deadline.
+//!
+//! # Invariants
+//! - An alert is raised at most once per (kind, subject): its document id is
+//!   derived from both, and the store refuses a second document of that id.
+//! - Alerts are documents written by the server, delivered by the ordinary
+//!   sync path; their recipients may only append acknowledgements.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use automerge::{ActorId, Automerge};
+use fieldsync_proto::model::Role;
+use fieldsync_proto::model::alert::{AlertDoc, AlertKind};
+use fieldsync_proto::model::duty::{
+    self, CheckinFact, PatrolFact, RosterDoc, RouteDoc, ShiftSpan, Slot,
+};
+use fieldsync_proto::{DocHeader, DocId, DocType};
+use sha2::{Digest, Sha256};
+
+use crate::app::{AppState, now_ms};
+use crate::projection::{AttendanceRow, ComplianceRow, ProjectionRows};
+use crate::store::{DocWrite, PostRow, Store, StoreError, WriteOutcome, encode_heads};
+
+const HOUR_MS: i64 = 3_600_000;
+/// Shifts that ended longer ago than this are final and not evaluated again.
+const LOOKBACK_MS: i64 = 8 * 24 * HOUR_MS;
+/// Major hazards and incidents must be acknowledged within this time.
+pub const ESCALATE_AFTER_MS: i64 = 2 * HOUR_MS;
+/// The automerge actor of every document the server writes.
+const SERVER_ACTOR: &[u8] = b"fieldsync-server";
+/// The device id recorded for documents the server writes.
+pub const SERVER_DEVICE: &str = "server";
+
+/// What one run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub shifts: usize,
+    pub slots: usize,
+    pub alerts_raised: usize,
+}
+
+/// Runs the engine until shutdown: on every tick, and when woken by a commit.
+pub fn spawn(app: AppState) {
+    let tick = std::time::Duration::from_secs(app.config.compliance_tick_secs.max(1));
+    let tasks = app.tasks.clone();
+    tasks.spawn(async move {
+        loop {
+            for community in app.store.community_ids().await.unwrap_or_default() {
+                if let Err(e) = run(&app, &community, now_ms()).await {
+                    tracing::warn!(%community, error = %e, "compliance run failed");
+                }
+            }
+            tokio::select! {
+                _ = app.shutdown.cancelled() => break,
+                _ = tokio::time::sleep(tick) => {}
+                _ = app.compliance.notified() => {}
+            }
+        }
+    });
+}
+
+/// Evaluates one community as of `now` and raises the alerts that are due.
+pub async fn run(app: &AppState, community: &str, now: i64) -> Result<Report, StoreError> {
+    let store = &app.store;
+    let mut report = Report::default();
+    let shifts = store
+        .shifts_between(community, now - LOOKBACK_MS, now + 1)
+        .await?;
+    let roster_ids: Vec<String> = shifts
+        .iter()
+        .map(|s| s.roster_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut spans: Vec<(String, ShiftSpan, jiff::tz::TimeZone)> = Vec::new();
+    for roster in store.rosters(community, &roster_ids).await? {
+        let Ok(doc) = serde_json::from_str::<RosterDoc>(&roster.body) else {
+            continue;
+        };
+        let (Ok(tz), Ok(all)) = (duty::time_zone(&doc.time_zone), doc.spans()) else {
+            continue;
+        };
+        for span in all {
+            let key = format!("{}/{}", roster.doc_id, span.shift.id);
+            if shifts.iter().any(|s| s.shift_key == key) {
+                spans.push((key, span, tz.clone()));
+            }
+        }
+    }
+    let routes: HashMap<String, RouteDoc> = store
+        .routes(community)
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.doc_id, serde_json::from_str(&r.body).ok()?)))
+        .collect();
+    let posts = store.posts(community, None).await?;
+    let mut existing: HashSet<(String, String)> = store
+        .alert_rows(community)
+        .await?
+        .into_iter()
+        .map(|a| (a.kind, a.subject))
+        .collect();
+    let mut alerts = Vec::new();
+
+    if let (Some(from), Some(to)) = (
+        spans.iter().map(|s| s.1.starts_at_ms).min(),
+        spans.iter().map(|s| s.1.ends_at_ms).max(),
+    ) {
+        let max_grace = routes.values().map(|r| r.grace_min).max().unwrap_or(0);
+        let to = to + i64::from(max_grace) * 60_000;
+        let checkins: Vec<CheckinFact> = store
+            .checkins_between(community, from, to)
+            .await?
+            .into_iter()
+            .map(|c| CheckinFact {
+                verified: c.status == "verified",
+                id: c.checkin_id,
+                post_id: c.post_id,
+                at_ms: c.device_time,
+                by: c.member,
+            })
+            .collect();
+        let patrols: Vec<PatrolFact> = store
+            .patrols_between(community, from, to)
+            .await?
+            .into_iter()
+            .map(|p| PatrolFact {
+                started_by: p.started_by,
+                started_at_ms: p.started_at,
+                ended_at_ms: p.ended_at,
+            })
+            .collect();
+        for (key, span, tz) in &spans {
+            let mut slots = Vec::new();
+            for route_id in &span.shift.routes {
+                let Some(route) = routes.get(route_id) else {
+                    continue;
+                };
+                match duty::evaluate(span, route_id, route, tz, &checkins, now) {
+                    Ok(s) => slots.extend(s),
+                    Err(e) => {
+                        tracing::warn!(%community, route = %route_id, error = %e, "route not evaluated")
+                    }
+                }
+            }
+            let rows: Vec<ComplianceRow> = slots.iter().map(|s| compliance_row(key, s)).collect();
+            let attendance: Vec<AttendanceRow> = duty::attendance(span, &patrols, &checkins)
+                .into_iter()
+                .map(|a| AttendanceRow {
+                    shift_key: key.to_string(),
+                    user_id: a.user,
+                    signed_on: a.signed_on_ms,
+                    signed_off: a.signed_off_ms,
+                })
+                .collect();
+            if store.compliance_rows(community, key).await? != rows
+                || store.attendance_rows(community, key).await? != attendance
+            {
+                store
+                    .replace_compliance(community, key, &rows, &attendance, now)
+                    .await?;
+            }
+            for slot in slots.iter().filter(|s| s.status.alerts()) {
+                let alert = slot_alert(key, span, slot, &posts, tz, now);
+                if existing.insert((alert.kind.as_str().to_owned(), alert.subject.clone())) {
+                    alerts.push(alert);
+                }
+            }
+            report.shifts += 1;
+            report.slots += slots.len();
+        }
+    }
+
+    for alert in hazard_alerts(store, community, now).await? {
+        if existing.insert((alert.kind.as_str().to_owned(), alert.subject.clone())) {
+            alerts.push(alert);
+        }
+    }
+    report.alerts_raised = raise(app, community, &alerts, now).await?;
+    Ok(report)
+}
+
+fn compliance_row(shift_key: &str, s: &Slot) -> ComplianceRow {
+    ComplianceRow {
+        shift_key: shift_key.to_owned(),
+        route_id: s.route_id.clone(),
+        post_id: s.post_id.clone(),
+        window_start: s.window_start_ms,
+        deadline: s.deadline_ms,
+        grace_until: s.grace_until_ms,
+        status: s.status.as_str().to_owned(),
+        checkin_id: s.checkin_id.clone(),
+        checked_at: s.checked_at_ms,
+    }
+}
+
+/// Local wall-clock time of `ms`, `HH:MM`.
+fn local_hm(ms: i64, tz: &jiff::tz::TimeZone) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_zoned(tz.clone()).strftime("%H:%M").to_string())
+        .unwrap_or_default()
+}
+
+fn slot_alert(
+    shift_key: &str,
+    span: &ShiftSpan,
+    slot: &Slot,
+    posts: &[PostRow],
+    tz: &jiff::tz::TimeZone,
+    now: i64,
+) -> AlertDoc {
+    let kind = if slot.status == duty::SlotStatus::Missed {
+        AlertKind::Missed
+    } else {
+        AlertKind::Late
+    };
+    let post = posts.iter().find(|p| p.id == slot.post_id);
+    let (label_zh, label_en) = post.map_or((slot.post_id.as_str(), slot.post_id.as_str()), |p| {
+        (p.label_zh.as_str(), p.label_en.as_str())
+    });
+    let due = local_hm(slot.deadline_ms, tz);
+    let (zh, en) = match kind {
+        AlertKind::Missed => ("漏巡", "Missed check-in"),
+        _ => ("巡查逾时", "Late check-in"),
+    };
+    let mut recipients = vec![span.shift.leader.clone()];
+    recipients.extend(span.shift.deputy.clone());
+    AlertDoc {
+        kind,
+        subject: format!(
+            "slot:{shift_key}:{}:{}:{}",
+            slot.route_id, slot.post_id, slot.window_start_ms
+        ),
+        raised_at_ms: now,
+        recipients,
+        roles: vec![Role::Office],
+        title_zh: format!("{label_zh} {zh}（截止 {due}）"),
+        title_en: format!("{en}: {label_en} (due {due})"),
+        post_id: Some(slot.post_id.clone()),
+        shift_id: Some(shift_key.to_owned()),
+        due_at_ms: Some(slot.deadline_ms),
+        doc_id: None,
+        acks: Vec::new(),
+    }
+}
+
+/// Overdue hazards; major hazards and incidents not acknowledged in time.
+async fn hazard_alerts(
+    store: &Store,
+    community: &str,
+    now: i64,
+) -> Result<Vec<AlertDoc>, StoreError> {
+    let mut out = Vec::new();
+    let alert = |kind,
+                 subject: String,
+                 doc: &str,
+                 due: Option<i64>,
+                 zh: String,
+                 en: String,
+                 recipients: Vec<String>| AlertDoc {
+        kind,
+        subject,
+        raised_at_ms: now,
+        recipients,
+        roles: vec![Role::Office, Role::Leader],
+        title_zh: zh,
+        title_en: en,
+        post_id: None,
+        shift_id: None,
+        due_at_ms: due,
+        doc_id: Some(doc.to_owned()),
+        acks: Vec::new(),
+    };
+    for h in store.hazard_rows(community).await? {
+        if h.is_overdue(now) {
+            let due = h.due_at.unwrap_or_default();
+            out.push(alert(
+                AlertKind::Overdue,
+                format!("hazard:{}:due:{due}", h.doc_id),
+                &h.doc_id,
+                Some(due),
+                format!("隐患逾期未整改：{}", h.doc_id),
+                format!("Hazard overdue for rectification: {}", h.doc_id),
+                h.assigned_person.clone().into_iter().collect(),
+            ));
+        }
+        if h.severity == "major"
+            && h.state == "reported"
+            && now >= h.reported_at + ESCALATE_AFTER_MS
+        {
+            out.push(alert(
+                AlertKind::Escalation,
+                format!("hazard:{}", h.doc_id),
+                &h.doc_id,
+                Some(h.reported_at + ESCALATE_AFTER_MS),
+                format!("重大隐患 2 小时未处理：{}", h.doc_id),
+                format!("Major hazard not acknowledged within 2 hours: {}", h.doc_id),
+                Vec::new(),
+            ));
+        }
+    }
+    for i in store.incident_rows(community).await? {
+        if i.state == "open" && now >= i.reported_at + ESCALATE_AFTER_MS {
+            out.push(alert(
+                AlertKind::Escalation,
+                format!("incident:{}", i.doc_id),
+                &i.doc_id,
+                Some(i.reported_at + ESCALATE_AFTER_MS),
+                format!("事件 2 小时未确认：{}", i.doc_id),
+                format!("Incident not acknowledged within 2 hours: {}", i.doc_id),
+                Vec::new(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The id of the alert of `kind` about `subject`: the same pair always gets
+/// the same id, so it is raised once however often the engine runs.
+pub fn alert_id(kind: AlertKind, subject: &str) -> DocId {
+    let hash = Sha256::digest(format!("{}\n{subject}", kind.as_str()));
+    DocId::new(format!("alert-{}", hex::encode(&hash[..12]))).expect("hex ids are valid")
+}
+
+/// Writes alert documents (one transaction) and announces them.
+async fn raise(
+    app: &AppState,
+    community: &str,
+    alerts: &[AlertDoc],
+    now: i64,
+) -> Result<usize, StoreError> {
+    if alerts.is_empty() {
+        return Ok(0);
+    }
+    let writes: Vec<DocWrite> = alerts
+        .iter()
+        .map(|a| {
+            let id = alert_id(a.kind, &a.subject);
+            let json = serde_json::to_value(a).expect("alerts serialize");
+            let mut write = server_write(DocHeader::new(id.clone(), DocType::Alert), &json);
+            write.projection = Some(ProjectionRows {
+                alert: Some(crate::projection::alert_row(&id, a)),
+                ..Default::default()
+            });
+            write
+        })
+        .collect();
+    let outcomes = app.store.commit(community, &writes, now).await?;
+    let mut raised = 0;
+    let mut max_seq = None;
+    for o in outcomes {
+        if let WriteOutcome::Stored { seq, .. } = o {
+            raised += 1;
+            max_seq = max_seq.max(Some(seq));
+        }
+    }
+    if let Some(seq) = max_seq {
+        app.feeds.publish(community, seq);
+    }
+    for a in alerts {
+        tracing::info!(%community, kind = a.kind.as_str(), subject = %a.subject, "alert raised");
+    }
+    Ok(raised)
+}
+
+/// A new document written by the server, from JSON.
+pub fn server_write(header: DocHeader, content: &serde_json::Value) -> DocWrite {
+    let mut doc = Automerge::new().with_actor(ActorId::from(SERVER_ACTOR));
+    let map = content.as_object().cloned().unwrap_or_default();
+    doc.transact(|tx| fieldsync_sdk::json::fill(tx, &map))
+        .expect("filling a new document from JSON cannot fail");
+    DocWrite {
+        header,
+        expected_seq: None,
+        chunk: doc.save(),
+        heads: encode_heads(&doc.get_heads()),
+        device_id: SERVER_DEVICE.to_owned(),
+        projection: None,
+    }
+}
