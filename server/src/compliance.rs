@@ -347,6 +347,9 @@ async fn raise(
             let id = alert_id(a.kind, &a.subject);
             let json = serde_json::to_value(a).expect("alerts serialize");
             let mut write = server_write(DocHeader::new(id.clone(), DocType::Alert), &json);
+            write.scope =
+                crate::scope::seed(&fieldsync_proto::model::validate::Checked::Alert(a.clone()))
+                    .map(|s| crate::scope::Grids::default().resolve(&s));
             write.projection = Some(ProjectionRows {
                 alert: Some(crate::projection::alert_row(&id, a)),
                 ..Default::default()
@@ -384,6 +387,7 @@ pub fn server_write(header: DocHeader, content: &serde_json::Value) -> DocWrite 
         chunk: doc.save(),
         heads: encode_heads(&doc.get_heads()),
         device_id: SERVER_DEVICE.to_owned(),
+        scope: None,
         projection: None,
     }
 }

@@ -23,6 +23,18 @@ pub const USERS: [(&str, &str, &str); 7] = [
     ("demo-auditor", "Xu Wending (auditor)", "auditor"),
 ];
 
+/// Patrol teams: id, name, grid. Grid 1 holds buildings 1–3, grid 2 4–6.
+pub const TEAMS: [(&str, &str, &str); 3] = [
+    ("team-1", "Night patrol A (夜巡一队)", "grid-1"),
+    ("team-2", "Night patrol B (夜巡二队)", "grid-1"),
+    ("team-3", "Night patrol C (夜巡三队)", "grid-2"),
+];
+
+/// The grid a demo building lies in.
+fn grid_of(building: u16) -> &'static str {
+    if building <= 3 { "grid-1" } else { "grid-2" }
+}
+
 /// Creates the demo community and its accounts.
 pub async fn seed(store: &Store) -> anyhow::Result<()> {
     let now = now_ms();
@@ -46,6 +58,17 @@ pub async fn seed(store: &Store) -> anyhow::Result<()> {
             disabled: 0,
         };
         store.insert_user(&user, now).await?;
+        let (team, grids) = match role {
+            "volunteer" | "guard" | "leader" => (Some("team-1"), "[]"),
+            "grid_worker" => (None, r#"["grid-1"]"#),
+            _ => (None, "[]"),
+        };
+        store.set_user_scope(&user.id, team, grids).await?;
+    }
+    for (id, name, grid) in TEAMS {
+        store
+            .insert_team(COMMUNITY_ID, id, name, Some(grid))
+            .await?;
     }
     for post in demo_posts() {
         store.insert_post(COMMUNITY_ID, &post, now).await?;
@@ -78,6 +101,7 @@ pub fn demo_posts() -> Vec<PostRow> {
                     lat: Some(31.2000 + f64::from(b) * 0.0004),
                     lon: Some(121.4000 + f64::from(u) * 0.0003),
                     radius_m: Some(40.0),
+                    grid_id: Some(grid_of(b).to_owned()),
                 });
             }
         }

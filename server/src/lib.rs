@@ -10,6 +10,7 @@ pub mod compliance;
 pub mod config;
 pub mod demo;
 pub mod projection;
+pub mod scope;
 pub mod store;
 pub mod sync;
 pub mod tags;

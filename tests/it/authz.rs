@@ -34,6 +34,20 @@ const WRITE: [(DocType, [bool; 6]); 8] = [
     (DocType::Note, [true, true, true, true, true, false]),
 ];
 
+/// May the role read another user's document of the type, as the matrix
+/// writes them (routes, rosters and patrols of team-1 in grid-1; hazards and
+/// incidents without a place)? Same columns. Everyone reads their own.
+const READ: [(DocType, [bool; 6]); 8] = [
+    (DocType::Places, [true, true, true, true, true, true]),
+    (DocType::Route, [true, true, true, true, true, true]),
+    (DocType::Roster, [true, true, true, true, true, true]),
+    (DocType::Patrol, [true, true, true, true, true, true]),
+    (DocType::Hazard, [false, false, true, true, true, true]),
+    (DocType::Incident, [false, false, true, true, true, true]),
+    (DocType::Alert, [false, false, false, false, false, false]),
+    (DocType::Note, [true, true, true, true, true, true]),
+];
+
 /// Valid content of `doc_type` written by the device's user, so that only the
 /// role decides.
 fn content(d: &Device, doc_type: DocType, role: Role) -> String {
@@ -120,7 +134,7 @@ fn content(d: &Device, doc_type: DocType, role: Role) -> String {
 
 async fn matrix(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let mut accepted: Vec<DocId> = Vec::new();
+    let mut accepted: Vec<(DocId, DocType, usize)> = Vec::new();
     for (col, (user, role)) in ROLES.iter().enumerate() {
         let d = server.device(user).await;
         let mut expected_rejections = 0;
@@ -146,19 +160,90 @@ async fn matrix(backend: Backend) {
                 doc_type.as_str()
             );
             if allowed {
-                accepted.push(id);
+                accepted.push((id, doc_type, col));
             }
         }
     }
-    // Read: every role's device receives what was accepted in its community.
-    for (user, _) in ROLES {
+    // Read: each role's device receives its own documents and what its
+    // scope covers, and nothing else.
+    for (col, (user, _)) in ROLES.iter().enumerate() {
         let reader = server.device(user).await;
         reader.client.sync_now().await.unwrap();
         let have = reader.client.document_ids(None).unwrap();
-        for id in &accepted {
-            assert!(have.contains(id), "{user} reads {id}");
+        for (id, doc_type, writer) in &accepted {
+            let may = *writer == col || READ.iter().any(|(t, r)| t == doc_type && r[col]);
+            assert_eq!(
+                have.contains(id),
+                may,
+                "{user} reading a {} of {}",
+                doc_type.as_str(),
+                ROLES[*writer].0
+            );
         }
     }
     server.stop().await;
 }
 both_backends!(every_role_and_document_type, matrix);
+
+async fn other_teams(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let office = server.device("demo-office").await;
+    // Team 3 patrols grid 2; the demo volunteer, leader and grid worker are
+    // team 1 / grid 1.
+    let route = RouteDoc {
+        name: "Buildings 4-6".into(),
+        team: "team-3".into(),
+        posts: vec!["post-b4-u1-f5".into()],
+        ordered: false,
+        interval_min: 120,
+        active_from: "20:00".into(),
+        active_until: "02:00".into(),
+        grace_min: 15,
+    };
+    let theirs = office.client.create_route(&route).unwrap();
+    let ours = office
+        .client
+        .create_route(&RouteDoc {
+            team: "team-1".into(),
+            ..route
+        })
+        .unwrap();
+    let hazard_there = office
+        .client
+        .report_hazard(fieldsync_sdk::NewHazard {
+            category: "wiring".into(),
+            severity: Severity::General,
+            immediate: false,
+            description: "Exposed cable".into(),
+            place: HazardPlace {
+                post_id: Some("post-b5-u1-f9".into()),
+                ..HazardPlace::default()
+            },
+            photos: Vec::new(),
+        })
+        .unwrap();
+    office.client.sync_now().await.unwrap();
+    for (user, reads_theirs) in [
+        ("demo-volunteer", false),
+        ("demo-leader", false),
+        ("demo-grid", false),
+        ("demo-auditor", true),
+    ] {
+        let d = server.device(user).await;
+        d.client.sync_now().await.unwrap();
+        let have = d.client.document_ids(None).unwrap();
+        assert_eq!(
+            have.contains(&theirs),
+            reads_theirs,
+            "{user}: team 3's route"
+        );
+        assert_eq!(
+            have.contains(&hazard_there),
+            reads_theirs,
+            "{user}: grid 2 hazard"
+        );
+        assert!(have.contains(&ours), "{user}: team 1's route");
+    }
+    server.stop().await;
+}
+both_backends!(other_teams_and_grids_stay_out_of_reach, other_teams);

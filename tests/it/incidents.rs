@@ -24,7 +24,7 @@ async fn incident_flow(backend: Backend) {
         .file_incident(NewIncident {
             occurred_at_ms: 1_800_000_000_000,
             place: HazardPlace {
-                building: Some("5".into()),
+                building: Some("3".into()),
                 ..HazardPlace::default()
             },
             persons: "two residents of building 5".into(),

@@ -311,6 +311,7 @@ async fn tag_sheet_prints_every_post_of_a_building() {
                 lat: Some(31.2012),
                 lon: Some(121.4003),
                 radius_m: Some(30.0),
+                grid_id: Some("grid-1".into()),
             },
             0,
         )

@@ -61,6 +61,8 @@ pub struct PostRow {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub radius_m: Option<f64>,
+    /// The grid the post lies in.
+    pub grid_id: Option<String>,
 }
 
 /// A key that signs post tags. Only the server ever sees `secret`.
@@ -112,6 +114,8 @@ pub struct DocRow {
     pub heads: Vec<u8>,
     pub stored_bytes: i64,
     pub chunk_count: i64,
+    /// Who may read it: JSON of a `DocScope`; `None` for the whole community.
+    pub scope: Option<String>,
 }
 
 impl DocRow {
@@ -168,6 +172,8 @@ pub struct DocWrite {
     /// The document's heads after this write.
     pub heads: Vec<u8>,
     pub device_id: String,
+    /// Who may read it (JSON of a `DocScope`), derived from its content.
+    pub scope: Option<String>,
     /// Projection rows to write in the same transaction when the write is stored.
     pub projection: Option<crate::projection::ProjectionRows>,
 }
@@ -517,5 +523,42 @@ impl Store {
 
     pub async fn alert_rows(&self, community: &str) -> Result<Vec<AlertRow>> {
         dispatch!(self.alert_rows(community))
+    }
+
+    pub async fn insert_team(
+        &self,
+        community: &str,
+        id: &str,
+        name: &str,
+        grid: Option<&str>,
+    ) -> Result<()> {
+        dispatch!(self.insert_team(community, id, name, grid))
+    }
+
+    /// Every team of a community: id, name, grid.
+    pub async fn teams(&self, community: &str) -> Result<Vec<(String, String, Option<String>)>> {
+        dispatch!(self.teams(community))
+    }
+
+    /// Puts a user in a team and gives them grids (a JSON array of grid ids).
+    pub async fn set_user_scope(&self, user: &str, team: Option<&str>, grids: &str) -> Result<()> {
+        dispatch!(self.set_user_scope(user, team, grids))
+    }
+
+    /// What decides what a user reads.
+    pub async fn reader(
+        &self,
+        user: &str,
+        role: fieldsync_proto::model::Role,
+    ) -> Result<fieldsync_proto::model::scope::Reader> {
+        let (team, team_grid, grids) =
+            dispatch!(self.user_scope(user))?.unwrap_or((None, None, "[]".into()));
+        Ok(fieldsync_proto::model::scope::Reader {
+            user_id: user.to_owned(),
+            role,
+            team,
+            team_grid,
+            grids: serde_json::from_str(&grids).unwrap_or_default(),
+        })
     }
 }

@@ -46,8 +46,8 @@ macro_rules! store_impl {
 
             pub async fn insert_post(&self, community: &str, p: &$crate::store::PostRow, now: i64) -> $crate::store::Result<()> {
                 sqlx::query(
-                    "INSERT INTO posts (community_id, id, label_zh, label_en, building, unit, floor, lat, lon, radius_m, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    "INSERT INTO posts (community_id, id, label_zh, label_en, building, unit, floor, lat, lon, radius_m, created_at, grid_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(community)
                 .bind(&p.id)
@@ -60,6 +60,7 @@ macro_rules! store_impl {
                 .bind(p.lon)
                 .bind(p.radius_m)
                 .bind(now)
+                .bind(&p.grid_id)
                 .execute(&self.write)
                 .await?;
                 Ok(())
@@ -67,7 +68,7 @@ macro_rules! store_impl {
 
             pub async fn posts(&self, community: &str, building: Option<&str>) -> $crate::store::Result<Vec<$crate::store::PostRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, label_zh, label_en, building, unit, floor, lat, lon, radius_m FROM posts \
+                    "SELECT id, label_zh, label_en, building, unit, floor, lat, lon, radius_m, grid_id FROM posts \
                      WHERE community_id = $1 AND ($2 IS NULL OR building = $2) ORDER BY building, unit, floor, id",
                 )
                 .bind(community)
@@ -78,7 +79,7 @@ macro_rules! store_impl {
 
             pub async fn post(&self, community: &str, id: &str) -> $crate::store::Result<Option<$crate::store::PostRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, label_zh, label_en, building, unit, floor, lat, lon, radius_m FROM posts \
+                    "SELECT id, label_zh, label_en, building, unit, floor, lat, lon, radius_m, grid_id FROM posts \
                      WHERE community_id = $1 AND id = $2",
                 )
                 .bind(community)
@@ -395,7 +396,7 @@ macro_rules! store_impl {
 
             pub async fn load_doc(&self, community: &str, id: &fieldsync_proto::DocId) -> $crate::store::Result<Option<$crate::store::StoredDoc>> {
                 let row: Option<$crate::store::DocRow> = sqlx::query_as(
-                    "SELECT id, doc_type, schema_version, seq, heads, stored_bytes, chunk_count FROM documents \
+                    "SELECT id, doc_type, schema_version, seq, heads, stored_bytes, chunk_count, scope FROM documents \
                      WHERE community_id = $1 AND id = $2",
                 )
                 .bind(community)
@@ -421,7 +422,7 @@ macro_rules! store_impl {
                     let list = (0..part.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
                     let mut conn = self.read.acquire().await?;
                     let sql = format!(
-                        "SELECT id, doc_type, schema_version, seq, heads, stored_bytes, chunk_count FROM documents \
+                        "SELECT id, doc_type, schema_version, seq, heads, stored_bytes, chunk_count, scope FROM documents \
                          WHERE community_id = $1 AND id IN ({list})"
                     );
                     let mut q = sqlx::query_as::<_, $crate::store::DocRow>(sqlx::AssertSqlSafe(sql)).bind(community);
@@ -479,8 +480,8 @@ macro_rules! store_impl {
                     let chunk_count: Option<i64> = match w.expected_seq {
                         None => sqlx::query_scalar(
                             "INSERT INTO documents (community_id, id, doc_type, schema_version, seq, heads, stored_bytes, \
-                             chunk_count, last_device_id, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9) ON CONFLICT (community_id, id) DO NOTHING \
+                             chunk_count, last_device_id, created_at, updated_at, scope) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $9, $10) ON CONFLICT (community_id, id) DO NOTHING \
                              RETURNING chunk_count",
                         )
                         .bind(community)
@@ -492,12 +493,13 @@ macro_rules! store_impl {
                         .bind(len)
                         .bind(&w.device_id)
                         .bind(now)
+                        .bind(&w.scope)
                         .fetch_optional(&mut *tx)
                         .await?,
                         Some(expected) => sqlx::query_scalar(
                             "UPDATE documents SET seq = $3, heads = $4, stored_bytes = stored_bytes + $5, \
-                             chunk_count = chunk_count + 1, last_device_id = $6, updated_at = $7 \
-                             WHERE community_id = $1 AND id = $2 AND seq = $8 RETURNING chunk_count",
+                             chunk_count = chunk_count + 1, last_device_id = $6, updated_at = $7, \
+                             scope = COALESCE($9, scope) WHERE community_id = $1 AND id = $2 AND seq = $8 RETURNING chunk_count",
                         )
                         .bind(community)
                         .bind(w.header.id.as_str())
@@ -507,6 +509,7 @@ macro_rules! store_impl {
                         .bind(&w.device_id)
                         .bind(now)
                         .bind(expected)
+                        .bind(&w.scope)
                         .fetch_optional(&mut *tx)
                         .await?,
                     };
@@ -570,13 +573,54 @@ macro_rules! store_impl {
 
             pub async fn changed_since(&self, community: &str, cursor: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::DocRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, doc_type, schema_version, seq, heads, stored_bytes, chunk_count FROM documents \
+                    "SELECT id, doc_type, schema_version, seq, heads, stored_bytes, chunk_count, scope FROM documents \
                      WHERE community_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                 )
                 .bind(community)
                 .bind(cursor)
                 .bind(limit)
                 .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn insert_team(&self, community: &str, id: &str, name: &str, grid: Option<&str>) -> $crate::store::Result<()> {
+                sqlx::query("INSERT INTO teams (community_id, id, name, grid_id) VALUES ($1, $2, $3, $4)")
+                    .bind(community)
+                    .bind(id)
+                    .bind(name)
+                    .bind(grid)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            /// Every team of a community with its grid.
+            pub async fn teams(&self, community: &str) -> $crate::store::Result<Vec<(String, String, Option<String>)>> {
+                Ok(sqlx::query_as("SELECT id, name, grid_id FROM teams WHERE community_id = $1 ORDER BY id")
+                    .bind(community)
+                    .fetch_all(&self.read)
+                    .await?)
+            }
+
+            /// Puts a user in a team and gives them grids (JSON array).
+            pub async fn set_user_scope(&self, user: &str, team: Option<&str>, grids: &str) -> $crate::store::Result<()> {
+                sqlx::query("UPDATE users SET team_id = $2, grids = $3 WHERE id = $1")
+                    .bind(user)
+                    .bind(team)
+                    .bind(grids)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            /// A user's team, the team's grid, and the user's own grids (JSON).
+            pub async fn user_scope(&self, user: &str) -> $crate::store::Result<Option<(Option<String>, Option<String>, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT u.team_id, t.grid_id, u.grids FROM users u \
+                     LEFT JOIN teams t ON t.community_id = u.community_id AND t.id = u.team_id WHERE u.id = $1",
+                )
+                .bind(user)
+                .fetch_optional(&self.read)
                 .await?)
             }
 

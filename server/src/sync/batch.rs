@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use automerge::{ActorId, Automerge};
 use fieldsync_proto::model::Role;
+use fieldsync_proto::model::scope::Reader;
 use fieldsync_proto::model::validate::{self, Author};
 use fieldsync_proto::session::{DocLimits, Rejection, apply_client_sync};
 use fieldsync_proto::wire::to_wire_heads;
@@ -70,6 +71,8 @@ enum Applied {
         snapshot: Option<Vec<u8>>,
         /// Check-ins the change adds, still to be checked against the tag keys.
         checkins: Vec<fieldsync_proto::model::patrol::CheckIn>,
+        /// What the document's read scope is made of, grids still to look up.
+        scope: Option<Box<crate::scope::Seed>>,
         projection: Option<Box<crate::projection::Projection>>,
     },
     Rejected {
@@ -96,8 +99,18 @@ fn apply_one(
     actors: &HashSet<ActorId>,
     limits: DocLimits,
     author: Author<'_>,
+    reader: &Reader,
 ) -> Applied {
     let id = header.id.clone();
+    if let Some(s) = &stored
+        && !crate::scope::may_read_row(reader, &s.row)
+    {
+        return reject(
+            &id,
+            RejectCode::Forbidden,
+            format!("not_in_scope: document {id} is outside what you may read"),
+        );
+    }
     if !header.doc_type.supports_schema(header.schema_version) {
         return reject(
             &id,
@@ -187,6 +200,7 @@ fn apply_one(
         validate::Checked::Patrol { new_checkins, .. } => new_checkins.clone(),
         _ => Vec::new(),
     };
+    let scope = crate::scope::seed(&checked).map(Box::new);
     let projection = crate::projection::of_checked(&id, checked).map(Box::new);
     Applied::Write {
         write: Box::new(DocWrite {
@@ -195,12 +209,14 @@ fn apply_one(
             chunk: applied.incremental,
             heads: encode_heads(&heads),
             device_id: author.device_id.to_owned(),
+            scope: None,
             projection: None,
         }),
         message,
         heads,
         snapshot,
         checkins,
+        scope,
         projection,
     }
 }
@@ -209,6 +225,7 @@ fn apply_one(
 pub async fn apply_and_commit(
     app: &AppState,
     claims: &Claims,
+    reader: &Reader,
     actors: &HashSet<ActorId>,
     part: Vec<(DocHeader, Vec<u8>)>,
 ) -> Result<Vec<Reply>, Fatal> {
@@ -227,6 +244,7 @@ pub async fn apply_and_commit(
     };
     let actors = actors.clone();
     let claims_owned = claims.clone();
+    let reader_owned = reader.clone();
     let applied: Vec<Applied> = tokio::task::spawn_blocking(move || {
         let claims = claims_owned;
         let Some(role) = Role::parse(&claims.role) else {
@@ -242,7 +260,7 @@ pub async fn apply_and_commit(
         };
         items
             .into_iter()
-            .map(|(h, m, s)| apply_one(h, m, s, &actors, limits, author))
+            .map(|(h, m, s)| apply_one(h, m, s, &actors, limits, author, &reader_owned))
             .collect()
     })
     .await
@@ -255,13 +273,23 @@ pub async fn apply_and_commit(
         matches!(a, Applied::Write { projection: Some(p), .. }
             if matches!(**p, crate::projection::Projection::Patrol { .. }))
     });
-    let (posts, keys) = if patrols {
-        (
-            app.store.posts(&claims.com, None).await?,
-            app.store.tag_keys(&claims.com).await?,
-        )
+    let scoped = applied
+        .iter()
+        .any(|a| matches!(a, Applied::Write { scope: Some(_), .. }));
+    let posts = if patrols || scoped {
+        app.store.posts(&claims.com, None).await?
     } else {
-        (Vec::new(), Vec::new())
+        Vec::new()
+    };
+    let keys = if patrols {
+        app.store.tag_keys(&claims.com).await?
+    } else {
+        Vec::new()
+    };
+    let grids = if scoped {
+        crate::scope::Grids::new(&posts, &app.store.teams(&claims.com).await?)
+    } else {
+        crate::scope::Grids::default()
     };
     let now = now_ms();
     for a in &mut applied {
@@ -269,11 +297,13 @@ pub async fn apply_and_commit(
             write,
             checkins,
             projection,
+            scope,
             ..
         } = a
         else {
             continue;
         };
+        write.scope = scope.as_ref().map(|s| grids.resolve(s));
         if let Err(rejection) = crate::tags::check_checkins(&claims.com, &posts, &keys, checkins) {
             *a = Applied::Rejected {
                 doc: write.header.id.clone(),

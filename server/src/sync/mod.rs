@@ -19,6 +19,8 @@ use automerge::ActorId;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use fieldsync_proto::model::Role;
+use fieldsync_proto::model::scope::Reader;
 use fieldsync_proto::wire::Announce;
 use fieldsync_proto::{ClientMsg, DocHeader, DocId, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -190,6 +192,8 @@ struct Connection {
     stream: SplitStream<WebSocket>,
     tx: mpsc::Sender<Outgoing>,
     claims: Claims,
+    /// What the user may read.
+    reader: Reader,
     actors: HashSet<ActorId>,
     /// Highest community sequence announced to this device.
     sent_upto: i64,
@@ -278,6 +282,9 @@ impl Connection {
             .iter()
             .filter_map(|hex_id| hex::decode(hex_id).ok().map(ActorId::from))
             .collect();
+        let role = Role::parse(&claims.role)
+            .ok_or_else(|| Fatal::new(ErrorCode::Unauthenticated, "unknown role in token"))?;
+        let reader = app.store.reader(&claims.sub, role).await?;
         let revoked = app.revocations.subscribe();
         let feed = app.feeds.subscribe(&claims.com);
         let server_cursor = app.store.community_seq(&claims.com).await?;
@@ -289,6 +296,7 @@ impl Connection {
             stream,
             tx,
             claims,
+            reader,
             actors,
             sent_upto,
             own_writes: HashMap::new(),
@@ -397,7 +405,9 @@ impl Connection {
         if part.is_empty() {
             return Ok(());
         }
-        let replies = batch::apply_and_commit(&self.app, &self.claims, &self.actors, part).await?;
+        let replies =
+            batch::apply_and_commit(&self.app, &self.claims, &self.reader, &self.actors, part)
+                .await?;
         for r in replies {
             if let batch::Reply::Synced {
                 seq: Some(seq),
@@ -438,7 +448,9 @@ impl Connection {
             let mut docs = Vec::with_capacity(rows.len());
             for row in rows {
                 let header = row.header()?;
-                if self.own_writes.get(&header.id) == Some(&row.seq) {
+                if self.own_writes.get(&header.id) == Some(&row.seq)
+                    || !crate::scope::may_read_row(&self.reader, &row)
+                {
                     continue;
                 }
                 docs.push(Announce {

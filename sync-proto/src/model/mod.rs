@@ -13,6 +13,7 @@ pub mod incident;
 pub mod patrol;
 pub mod places;
 mod role;
+pub mod scope;
 pub mod tag;
 pub mod validate;
 
