@@ -2,6 +2,7 @@
 //! Check-ins are appended, never edited, so offline check-ins from several
 //! phones of one team all survive the merge.
 
+use fieldsync_proto::model::breadcrumbs::{self, Breadcrumb};
 use fieldsync_proto::model::patrol::{self, CheckIn, Fix, PatrolDoc, Proof};
 use fieldsync_proto::model::tag::Tag;
 use fieldsync_proto::model::validate;
@@ -9,6 +10,10 @@ use fieldsync_proto::model::validate;
 use crate::error::{Error, Result};
 use crate::store::now_ms;
 use crate::{Client, DocId, DocType};
+
+/// Breadcrumbs buffered on the phone before they become one chunk of the
+/// patrol document (one every 30 s: a chunk every half hour).
+pub const BREADCRUMBS_PER_CHUNK: usize = 60;
 
 impl Client {
     /// Starts a patrol of `team` on `route` now; works offline.
@@ -22,6 +27,7 @@ impl Client {
             ended_at_ms: None,
             members: vec![author.user_id],
             checkins: Vec::new(),
+            breadcrumbs: Vec::new(),
         };
         self.create_from(DocType::Patrol, &doc)
     }
@@ -82,8 +88,63 @@ impl Client {
         Ok(checkin.id)
     }
 
-    /// Ends a patrol now.
+    /// Records a GPS point of an open patrol. Points are kept in the device
+    /// store (they survive the app being killed) and written to the patrol
+    /// as one compact chunk every [`BREADCRUMBS_PER_CHUNK`] points, and when
+    /// the patrol ends.
+    pub fn record_breadcrumb(&self, patrol_id: &DocId, fix: Fix) -> Result<()> {
+        let point = Breadcrumb {
+            at_ms: now_ms(),
+            lat: fix.lat,
+            lon: fix.lon,
+            accuracy_m: fix.accuracy_m,
+        };
+        breadcrumbs::encode(std::slice::from_ref(&point))
+            .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
+        let key = format!("breadcrumbs:{patrol_id}");
+        let mut pending = self.pending_breadcrumbs(&key)?;
+        pending.push(point);
+        let text = serde_json::to_string(&pending).map_err(|e| Error::Document(e.to_string()))?;
+        self.inner.store().set_meta(&key, &text)?;
+        if pending.len() >= BREADCRUMBS_PER_CHUNK {
+            self.flush_breadcrumbs(patrol_id)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered points of a patrol as one chunk.
+    pub fn flush_breadcrumbs(&self, patrol_id: &DocId) -> Result<()> {
+        let key = format!("breadcrumbs:{patrol_id}");
+        let pending = self.pending_breadcrumbs(&key)?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let chunk = breadcrumbs::encode(&pending)
+            .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
+        self.append_to(patrol_id, "breadcrumbs", &chunk)?;
+        self.inner.store().delete_meta(&[key.as_str()])
+    }
+
+    /// Every breadcrumb of a patrol, written or still buffered.
+    pub fn breadcrumbs(&self, patrol_id: &DocId) -> Result<Vec<Breadcrumb>> {
+        let mut out = Vec::new();
+        for chunk in self.patrol(patrol_id)?.breadcrumbs {
+            out.extend(breadcrumbs::decode(&chunk).map_err(|e| Error::Document(e.to_string()))?);
+        }
+        out.extend(self.pending_breadcrumbs(&format!("breadcrumbs:{patrol_id}"))?);
+        Ok(out)
+    }
+
+    fn pending_breadcrumbs(&self, key: &str) -> Result<Vec<Breadcrumb>> {
+        match self.inner.store().meta(key)? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| Error::Document(e.to_string())),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Ends a patrol now (writing its buffered breadcrumbs first).
     pub fn end_patrol(&self, patrol_id: &DocId) -> Result<()> {
+        self.flush_breadcrumbs(patrol_id)?;
         let at = now_ms();
         self.change_document(patrol_id, |tx| {
             use automerge::transaction::Transactable;

@@ -83,6 +83,7 @@ fn content(d: &Device, doc_type: DocType, role: Role) -> String {
             ended_at_ms: None,
             members: vec![s.user_id.clone()],
             checkins: Vec::new(),
+            breadcrumbs: Vec::new(),
         })
         .unwrap(),
         DocType::Incident => serde_json::to_value(IncidentDoc {

@@ -1,6 +1,6 @@
 //! Patrols and check-ins across real devices and a real server.
 
-use fieldsync_proto::model::validate;
+use fieldsync_proto::model::{breadcrumbs, validate};
 use fieldsync_sdk::{DocId, Proof};
 
 use crate::both_backends;
@@ -358,3 +358,58 @@ async fn tag_sheet_prints_every_post_of_a_building() {
     assert_eq!(denied.status(), 403);
     server.stop().await;
 }
+
+async fn breadcrumbs_are_compact_and_append_only(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut a = server.device("demo-volunteer").await;
+    let patrol = a.client.start_patrol("team-1", "route-stairwells").unwrap();
+    for i in 0..130 {
+        let fix = fieldsync_sdk::Fix {
+            lat: 31.2 + f64::from(i) * 0.00002,
+            lon: 121.4,
+            accuracy_m: 6.0,
+        };
+        a.client.record_breadcrumb(&patrol, fix).unwrap();
+    }
+    // Two full chunks written, ten points still buffered on the phone.
+    assert_eq!(a.client.patrol(&patrol).unwrap().breadcrumbs.len(), 2);
+    assert_eq!(a.client.breadcrumbs(&patrol).unwrap().len(), 130);
+    // The app is killed and reopened: the buffered points are still there.
+    a.reopen();
+    a.client.end_patrol(&patrol).unwrap();
+    a.client.sync_now().await.unwrap();
+    let stored = validate::read_patrol(&server.stored_doc(&patrol).await).unwrap();
+    assert_eq!(stored.breadcrumbs.len(), 3);
+    let points: usize = stored
+        .breadcrumbs
+        .iter()
+        .map(|c| breadcrumbs::decode(c).unwrap().len())
+        .sum();
+    assert_eq!(points, 130);
+    let bytes: usize = stored.breadcrumbs.iter().map(String::len).sum();
+    assert!(bytes < 2_000, "{bytes} bytes for 130 points");
+
+    // Replacing a chunk is refused and nothing changes on the server.
+    a.client
+        .change_document(&patrol, |tx| {
+            use automerge::ReadDoc;
+            use automerge::transaction::Transactable;
+            let (_, list) = tx.get(automerge::ROOT, "breadcrumbs")?.unwrap();
+            tx.put(&list, 0, "b1.AAAA")
+        })
+        .unwrap();
+    let report = a.client.sync_now().await.unwrap();
+    assert_eq!(report.rejected, 1);
+    assert!(
+        a.client.quarantined().unwrap()[0]
+            .message
+            .contains("breadcrumbs_rewritten")
+    );
+    let again = validate::read_patrol(&server.stored_doc(&patrol).await).unwrap();
+    assert_eq!(again.breadcrumbs, stored.breadcrumbs);
+    server.stop().await;
+}
+both_backends!(
+    breadcrumbs_are_compact_append_only_and_survive_a_restart,
+    breadcrumbs_are_compact_and_append_only
+);

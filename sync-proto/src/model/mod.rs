@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod alert;
+pub mod breadcrumbs;
 pub mod duty;
 pub mod hazard;
 pub mod incident;

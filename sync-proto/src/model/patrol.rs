@@ -66,6 +66,9 @@ pub struct PatrolDoc {
     pub members: Vec<String>,
     #[serde(default)]
     pub checkins: Vec<CheckIn>,
+    /// GPS breadcrumbs as compact chunks (see [`super::breadcrumbs`]).
+    #[serde(default)]
+    pub breadcrumbs: Vec<String>,
 }
 
 /// Why a change to a patrol's check-ins is refused. Stable codes.

@@ -112,7 +112,8 @@ pub enum Prior {
     #[default]
     Nothing,
     Hazard(Vec<HazardEvent>),
-    Patrol(Vec<CheckIn>),
+    /// A patrol's check-ins and breadcrumb chunks.
+    Patrol(Vec<CheckIn>, Vec<String>),
     Incident(Vec<IncidentEvent>),
     /// An alert as it was: only acknowledgements may be added.
     Alert(Box<AlertDoc>),
@@ -168,7 +169,10 @@ fn to_json(doc: &impl ReadDoc, value: automerge::Value<'_>, id: &automerge::ObjI
 pub fn prior(doc_type: DocType, stored: &impl ReadDoc) -> Prior {
     match doc_type {
         DocType::Hazard => Prior::Hazard(hazard_events(stored)),
-        DocType::Patrol => Prior::Patrol(field(stored, "checkins").unwrap_or_default()),
+        DocType::Patrol => Prior::Patrol(
+            field(stored, "checkins").unwrap_or_default(),
+            field(stored, "breadcrumbs").unwrap_or_default(),
+        ),
         DocType::Incident => Prior::Incident(field(stored, "events").unwrap_or_default()),
         DocType::Alert => read_alert(stored).map_or(Prior::Nothing, |a| Prior::Alert(Box::new(a))),
         _ => Prior::Nothing,
@@ -278,7 +282,9 @@ pub fn check_change(
     match (doc_type, prior) {
         (DocType::Hazard, Prior::Hazard(before)) => check_hazard(before, after, author),
         (DocType::Hazard, _) => check_hazard(&[], after, author),
-        (DocType::Patrol, Prior::Patrol(before)) => check_patrol(Some(before), after, author),
+        (DocType::Patrol, Prior::Patrol(before, crumbs)) => {
+            check_patrol(Some((before, crumbs)), after, author)
+        }
         (DocType::Patrol, _) => check_patrol(None, after, author),
         (DocType::Incident, Prior::Incident(before)) => check_incident(before, after, author),
         (DocType::Incident, _) => check_incident(&[], after, author),
@@ -329,11 +335,25 @@ fn check_incident(
 }
 
 fn check_patrol(
-    before: Option<&[CheckIn]>,
+    before: Option<(&[CheckIn], &[String])>,
     after: &impl ReadDoc,
     author: Author<'_>,
 ) -> Result<Checked, Rejection> {
     let patrol = read_patrol(after)?;
+    let crumbs = before.map(|b| b.1).unwrap_or_default();
+    let new_crumbs = super::appended(crumbs, &patrol.breadcrumbs, |c: &String| c.as_str())
+        .map_err(|e| match e {
+            super::AppendError::Rewritten(_) => {
+                schema("breadcrumbs_rewritten: breadcrumb chunks are append-only")
+            }
+            super::AppendError::Duplicate(_) => {
+                schema("duplicate_breadcrumbs: a breadcrumb chunk appears twice")
+            }
+        })?;
+    for chunk in new_crumbs {
+        super::breadcrumbs::decode(chunk).map_err(|e| schema(format!("{}: {e}", e.code())))?;
+    }
+    let before = before.map(|b| b.0);
     if before.is_none() && patrol.started_by != author.user_id {
         return Err(forbidden("a patrol is started in your own name"));
     }
