@@ -12,6 +12,8 @@
 //! - Listener callbacks run on a blocking-pool thread, one at a time and in
 //!   order, never on a runtime worker, so a slow app callback cannot stall sync.
 
+mod duty;
+
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, LazyLock, Mutex};

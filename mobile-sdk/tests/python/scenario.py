@@ -25,6 +25,8 @@ from fieldsync_sdk import (
     DocType,
     FieldsyncClient,
     FieldsyncError,
+    GpsFix,
+    NewRoute,
     SyncListener,
     is_retryable,
 )
@@ -244,6 +246,50 @@ async def second_device_sees(work, url, created):
     other.shutdown()
 
 
+async def leader_plans_a_night(work, url):
+    leader = FieldsyncClient.open(os.path.join(work, "leader"), url)
+    session = await leader.login("demo-leader", PASSWORD)
+    route = NewRoute(
+        name="Building 3 stairwells",
+        team="team-1",
+        posts=["post-b3-u1-f5", "post-b3-u1-f9"],
+        ordered=False,
+        interval_min=120,
+        active_from="20:00",
+        active_until="02:00",
+        grace_min=15,
+    )
+    route_id = await leader.create_route(route)
+    await leader.create_default_roster("team-1", "2026-11-16", [session.user_id], [], [route_id])
+    # Monday 2026-11-16, 21:00 in Shanghai: three windows of two posts, all to come.
+    statuses = await leader.my_route_status(1_794_834_000_000)
+    check(len(statuses) == 6, f"expected 6 post windows, got {statuses}")
+    check(all(s.status == "pending" for s in statuses), f"all pending: {statuses}")
+    route.interval_min = 0
+    await expect_error("a route with interval 0", FieldsyncError.InvalidInput, lambda: leader.create_route(route))
+    await expect_error(
+        "a roster starting on a Tuesday",
+        FieldsyncError.InvalidInput,
+        lambda: leader.create_default_roster("team-1", "2026-11-17", [session.user_id], [], []),
+    )
+
+    patrol = await leader.start_patrol("team-1", route_id)
+    for i in range(3):
+        await leader.record_breadcrumb(patrol, GpsFix(lat=31.2 + i * 0.0001, lon=121.4, accuracy_m=5.0))
+    check(await leader.breadcrumb_count(patrol) == 3, "three breadcrumbs recorded")
+    await expect_error(
+        "a breadcrumb at latitude 91",
+        FieldsyncError.InvalidInput,
+        lambda: leader.record_breadcrumb(patrol, GpsFix(lat=91.0, lon=0.0, accuracy_m=1.0)),
+    )
+    await leader.end_patrol(patrol)
+    report = await leader.sync_now()
+    check(report.rejected == 0, f"route, roster and patrol accepted: {report}")
+    check(await leader.alerts() == [], "no alerts yet")
+    log("ok: leader planned a route and roster; route status and breadcrumbs over the FFI")
+    leader.shutdown()
+
+
 async def bad_opens(work, url):
     await expect_error("open with an empty data dir", FieldsyncError.InvalidInput, lambda: FieldsyncClient.open("", url))
 
@@ -283,6 +329,7 @@ async def login_to_closed_port(work):
 async def main(work, url):
     created = await offline_round_trip(work, url)
     await second_device_sees(work, url, created)
+    await leader_plans_a_night(work, url)
     await bad_opens(work, url)
     await login_to_closed_port(work)
 
