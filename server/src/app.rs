@@ -150,7 +150,7 @@ impl Server {
             None => store.secret_or_insert("jwt", &new_secret()).await?,
         };
         if config.demo && store.community_count().await? == 0 {
-            crate::demo::seed(&store).await?;
+            crate::demo::seed(&store, config.demo_documents).await?;
         }
         Ok(Server {
             state: AppState {

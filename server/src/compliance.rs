@@ -33,6 +33,9 @@ use crate::store::{DocWrite, PostRow, Store, StoreError, WriteOutcome, encode_he
 const HOUR_MS: i64 = 3_600_000;
 /// Shifts that ended longer ago than this are final and not evaluated again.
 const LOOKBACK_MS: i64 = 8 * 24 * HOUR_MS;
+/// A missed or late post older than this is recorded but raises no alert
+/// (a roster entered after the fact must not flood the leader's phone).
+pub const ALERT_MAX_AGE_MS: i64 = 48 * HOUR_MS;
 /// Major hazards and incidents must be acknowledged within this time.
 pub const ESCALATE_AFTER_MS: i64 = 2 * HOUR_MS;
 /// The automerge actor of every document the server writes.
@@ -169,7 +172,15 @@ pub async fn run(app: &AppState, community: &str, now: i64) -> Result<Report, St
                     .replace_compliance(community, key, &rows, &attendance, now)
                     .await?;
             }
-            for slot in slots.iter().filter(|s| s.status.alerts()) {
+            let fresh = |s: &&Slot| {
+                let since = if s.status == duty::SlotStatus::Missed {
+                    s.grace_until_ms
+                } else {
+                    s.deadline_ms
+                };
+                now - since <= ALERT_MAX_AGE_MS
+            };
+            for slot in slots.iter().filter(|s| s.status.alerts()).filter(fresh) {
                 let alert = slot_alert(key, span, slot, &posts, tz, now);
                 if existing.insert((alert.kind.as_str().to_owned(), alert.subject.clone())) {
                     alerts.push(alert);

@@ -54,6 +54,9 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     /// Seed the demo community on first start.
     pub demo: bool,
+    /// With `demo`: also its routes, rosters, a patrol and hazards (tests
+    /// that count documents turn this off).
+    pub demo_documents: bool,
     /// Lifetime of access tokens, in seconds.
     pub access_token_ttl_secs: u64,
     /// Lifetime of refresh tokens, in seconds.
@@ -72,6 +75,7 @@ impl Default for Config {
             database_url: None,
             jwt_secret: None,
             demo: true,
+            demo_documents: true,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             compliance_tick_secs: 15,
@@ -94,6 +98,7 @@ impl std::fmt::Debug for Config {
                 &self.jwt_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("demo", &self.demo)
+            .field("demo_documents", &self.demo_documents)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("compliance_tick_secs", &self.compliance_tick_secs)
@@ -134,6 +139,9 @@ pub struct ServeArgs {
     /// Do not seed the demo community
     #[arg(long)]
     pub no_demo: bool,
+    /// Seed the demo accounts and places, but not its routes, rosters, patrol and hazards.
+    #[arg(long)]
+    pub no_demo_documents: bool,
 }
 
 /// A configuration file that cannot be read or parsed.
@@ -166,6 +174,9 @@ impl Config {
         }
         if args.no_demo {
             config.demo = false;
+        }
+        if args.no_demo_documents {
+            config.demo_documents = false;
         }
         Ok(config)
     }

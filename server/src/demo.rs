@@ -3,6 +3,8 @@
 
 use fieldsync_proto::model::places::Stairwell;
 
+mod docs;
+
 use crate::app::now_ms;
 use crate::auth::hash_password;
 use crate::store::{PostRow, Store, UserRow};
@@ -35,8 +37,9 @@ fn grid_of(building: u16) -> &'static str {
     if building <= 3 { "grid-1" } else { "grid-2" }
 }
 
-/// Creates the demo community and its accounts.
-pub async fn seed(store: &Store) -> anyhow::Result<()> {
+/// Creates the demo community and its accounts, posts, teams and tag key;
+/// with `documents`, also its routes, rosters, a patrol and hazards.
+pub async fn seed(store: &Store, documents: bool) -> anyhow::Result<()> {
     let now = now_ms();
     store
         .insert_community(
@@ -74,6 +77,9 @@ pub async fn seed(store: &Store) -> anyhow::Result<()> {
         store.insert_post(COMMUNITY_ID, &post, now).await?;
     }
     crate::tags::rotate_key(store, COMMUNITY_ID, now).await?;
+    if documents {
+        docs::seed(store, now).await?;
+    }
     tracing::info!("seeded the demo community");
     Ok(())
 }

@@ -259,3 +259,85 @@ both_backends!(
     incidents_not_acknowledged_in_two_hours_escalate,
     unacknowledged_incidents_escalate
 );
+
+async fn demo_community(backend: Backend) {
+    let server = TestServer::start_with(backend, |c| {
+        c.demo_documents = true;
+        c.compliance_tick_secs = 1;
+    })
+    .await;
+    // The seeded night: team 1 walked its route and skipped one post.
+    let compliance = get_json_as(&server.url, "demo-office", "/api/v1/compliance?hours=96").await;
+    let walked: Vec<&serde_json::Value> = compliance
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["posts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["status"] == "on_time")
+        })
+        .collect();
+    assert_eq!(walked.len(), 1, "{compliance}");
+    let missed: Vec<_> = walked[0]["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "missed")
+        .map(|p| p["post_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(missed, ["post-b2-u2-f9"]);
+    let hazards = get_json_as(&server.url, "demo-office", "/api/v1/hazards").await;
+    let states: std::collections::BTreeSet<&str> = hazards
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
+    for state in [
+        "reported",
+        "assigned",
+        "rectifying",
+        "rectified",
+        "verified",
+        "closed",
+        "reopened",
+    ] {
+        assert!(states.contains(state), "no {state} hazard: {states:?}");
+    }
+    // The leader's phone gets the missed post, the escalation and the overdue hazard.
+    let leader = server.device("demo-leader").await;
+    let kinds = |d: &Device| -> std::collections::BTreeSet<AlertKind> {
+        d.client
+            .alerts()
+            .unwrap()
+            .into_iter()
+            .map(|(_, a)| a.kind)
+            .collect()
+    };
+    let all = sync_until(&leader, Duration::from_secs(30), |d| kinds(d).len() == 3).await;
+    assert!(all, "alerts on the leader's phone: {:?}", kinds(&leader));
+    // Team 1's volunteer sees team 1's route and the night's patrol.
+    let volunteer = server.device("demo-volunteer").await;
+    volunteer.client.sync_now().await.unwrap();
+    assert_eq!(
+        volunteer
+            .client
+            .document_ids(Some(DocType::Route))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        volunteer
+            .client
+            .document_ids(Some(DocType::Patrol))
+            .unwrap()
+            .len(),
+        1
+    );
+    server.stop().await;
+}
+both_backends!(the_demo_community_has_a_night_of_work, demo_community);

@@ -131,6 +131,7 @@ impl TestServer {
             data_dir: storage.dir.path().join("server"),
             database_url: storage.database_url(),
             jwt_secret: Some(JWT_SECRET.into()),
+            demo_documents: false,
             ..Config::default()
         };
         tweak(&mut config);
@@ -259,6 +260,7 @@ impl ChildServer {
         if let Some(url) = database_url {
             cmd.arg("--database-url").arg(url);
         }
+        cmd.arg("--no-demo-documents");
         cmd.env("FIELDSYNC_JWT_SECRET", JWT_SECRET)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -155,6 +155,7 @@ impl TestServer {
             listen: addr,
             data_dir: dir.path().join("server"),
             jwt_secret: Some(JWT_SECRET.into()),
+            demo_documents: false,
             ..Config::default()
         };
         let mut server = TestServer {

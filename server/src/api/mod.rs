@@ -1,6 +1,7 @@
 //! HTTP routes: health, authentication, devices, and the sync WebSocket.
 
 mod auth;
+mod duty;
 pub mod error;
 mod hazards;
 mod places;
@@ -24,6 +25,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{id}/revoke", post(auth::revoke_device))
         .route("/api/v1/posts", get(places::list_posts))
         .route("/api/v1/hazards", get(hazards::list_hazards))
+        .route("/api/v1/compliance", get(duty::compliance))
+        .route("/api/v1/alerts", get(duty::alerts))
         .route("/api/v1/posts/tags", get(places::printable_tags))
         .route("/api/v1/posts/tags.html", get(places::tag_sheet))
         .route("/api/v1/tag-keys", post(places::rotate_tag_key))

@@ -1,0 +1,75 @@
+//! Compliance, attendance and alerts as the office, leaders and auditors
+//! see them on the dashboard: rows from the projections.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, Authenticated};
+use crate::app::{AppState, now_ms};
+use crate::projection::{AlertRow, AttendanceRow, ComplianceRow, ShiftRow};
+
+fn dashboard_only(role: &str) -> Result<(), ApiError> {
+    if matches!(role, "leader" | "office" | "auditor") {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "forbidden",
+            "compliance and alerts are for leaders, the office and auditors",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Window {
+    /// Shifts overlapping the last `hours` hours (default 48, at most 31 days).
+    hours: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct ShiftCompliance {
+    #[serde(flatten)]
+    shift: ShiftRow,
+    posts: Vec<ComplianceRow>,
+    attendance: Vec<AttendanceRow>,
+}
+
+/// `GET /api/v1/compliance?hours=48`: per shift, every post in every window
+/// with its status, and attendance.
+pub async fn compliance(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Query(w): Query<Window>,
+) -> Result<Json<Vec<ShiftCompliance>>, ApiError> {
+    dashboard_only(&claims.role)?;
+    let hours = w.hours.unwrap_or(48).clamp(1, 31 * 24);
+    let now = now_ms();
+    let shifts = app
+        .store
+        .shifts_between(&claims.com, now - hours * 3_600_000, now + 1)
+        .await?;
+    let mut out = Vec::with_capacity(shifts.len());
+    for shift in shifts {
+        out.push(ShiftCompliance {
+            posts: app
+                .store
+                .compliance_rows(&claims.com, &shift.shift_key)
+                .await?,
+            attendance: app
+                .store
+                .attendance_rows(&claims.com, &shift.shift_key)
+                .await?,
+            shift,
+        });
+    }
+    Ok(Json(out))
+}
+
+/// `GET /api/v1/alerts`: every alert of the community, oldest first.
+pub async fn alerts(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> Result<Json<Vec<AlertRow>>, ApiError> {
+    dashboard_only(&claims.role)?;
+    Ok(Json(app.store.alert_rows(&claims.com).await?))
+}
