@@ -4,6 +4,8 @@
 //! memory is measured apart from the clients'; the clients are real SDK
 //! devices with their own SQLite stores.
 
+mod night;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -27,6 +29,8 @@ pub enum BenchCommand {
     /// print figures as one JSON line
     #[command(hide = true)]
     SdkProbe(ProbeArgs),
+    /// What one night of a demo team costs in documents and bytes
+    Night(night::NightArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -131,6 +135,16 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Sdk(args) => {
             let figures = bench_sdk(&args).await?;
             print_sdk_table(&figures);
+            if let Some(path) = &args.json {
+                std::fs::write(path, serde_json::to_string_pretty(&figures)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        BenchCommand::Night(args) => {
+            let figures = night::run(&args).await?;
+            night::print(&figures);
             if let Some(path) = &args.json {
                 std::fs::write(path, serde_json::to_string_pretty(&figures)?)
                     .with_context(|| format!("writing {}", path.display()))?;
@@ -293,7 +307,8 @@ fn create_hazards(
             immediate: false,
             description: format!("Bikes in stairwell {} blocking the exit", i % 24),
             place: HazardPlace {
-                post_id: Some(format!("post-b{}-u{}-f5", i % 6 + 1, i % 2 + 1)),
+                // Buildings 1-3: grid 1, which the demo leader reads.
+                post_id: Some(format!("post-b{}-u{}-f5", i % 3 + 1, i % 2 + 1)),
                 ..HazardPlace::default()
             },
             photos: Vec::new(),
@@ -401,8 +416,14 @@ impl ChildServer {
     ) -> anyhow::Result<ChildServer> {
         let exe = std::env::current_exe().context("locating the fieldsync binary")?;
         let mut cmd = Command::new(exe);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
+        cmd.args([
+            "serve",
+            "--no-demo-documents",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir);
         if let Some(url) = database_url {
             cmd.arg("--database-url").arg(url);
         }

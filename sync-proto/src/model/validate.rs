@@ -341,15 +341,17 @@ fn check_patrol(
 ) -> Result<Checked, Rejection> {
     let patrol = read_patrol(after)?;
     let crumbs = before.map(|b| b.1).unwrap_or_default();
-    let new_crumbs = super::appended(crumbs, &patrol.breadcrumbs, |c: &String| c.as_str())
-        .map_err(|e| match e {
-            super::AppendError::Rewritten(_) => {
-                schema("breadcrumbs_rewritten: breadcrumb chunks are append-only")
-            }
-            super::AppendError::Duplicate(_) => {
-                schema("duplicate_breadcrumbs: a breadcrumb chunk appears twice")
-            }
-        })?;
+    // Chunks have no id and two can be equal (a phone standing still), so
+    // compare as multisets: every stored chunk is still there, as often.
+    let mut new_crumbs: Vec<&String> = patrol.breadcrumbs.iter().collect();
+    for old in crumbs {
+        let Some(i) = new_crumbs.iter().position(|c| *c == old) else {
+            return Err(schema(
+                "breadcrumbs_rewritten: breadcrumb chunks are append-only",
+            ));
+        };
+        new_crumbs.swap_remove(i);
+    }
     for chunk in new_crumbs {
         super::breadcrumbs::decode(chunk).map_err(|e| schema(format!("{}: {e}", e.code())))?;
     }
