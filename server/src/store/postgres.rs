@@ -3,6 +3,7 @@
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Pool, Postgres};
 
+use super::blobs::blob_store_impl;
 use super::sql::store_impl;
 
 /// The PostgreSQL store. Reads and writes share one pool.
@@ -28,3 +29,4 @@ impl PgStore {
 }
 
 store_impl!(PgStore, sqlx::Postgres);
+blob_store_impl!(PgStore);

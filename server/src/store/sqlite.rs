@@ -8,6 +8,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+use super::blobs::blob_store_impl;
 use super::sql::store_impl;
 
 /// The SQLite store.
@@ -50,3 +51,4 @@ impl SqliteStore {
 }
 
 store_impl!(SqliteStore, sqlx::Sqlite);
+blob_store_impl!(SqliteStore);
