@@ -102,6 +102,7 @@ pub struct AppState {
     pub logins: crate::auth::LoginThrottle,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    pub photos: crate::photos::Photos,
 }
 
 impl AppState {
@@ -150,6 +151,7 @@ impl Server {
         if config.demo && store.community_count().await? == 0 {
             crate::demo::seed(&store).await?;
         }
+        let photos = crate::photos::Photos::open(&config, &store).await?;
         Ok(Server {
             state: AppState {
                 store,
@@ -160,6 +162,7 @@ impl Server {
                 logins: crate::auth::LoginThrottle::default(),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
+                photos,
             },
         })
     }
@@ -176,9 +179,12 @@ impl Server {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let state = self.state;
+        // 1 MiB bodies at most, but photo uploads have their own limit.
         let app = crate::api::router(state.clone())
-            .layer(tower_http::trace::TraceLayer::new_for_http())
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20));
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20))
+            .merge(crate::photos::router(state.clone()))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        crate::photos::spawn_expiry(&state);
         let conn_shutdown = state.shutdown.clone();
         let s2 = shutdown.clone();
         // Sync is many small request/response frames: never wait for Nagle.

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod photos;
 pub mod projection;
 pub mod store;
 pub mod sync;
