@@ -160,14 +160,14 @@ pub fn router(state: AppState) -> Router {
     let uploads = Router::new()
         .route(
             "/api/v1/uploads",
-            post(tus::create).options(tus::options).layer(small.clone()),
+            post(tus::create).options(tus::options).layer(small),
         )
         .route(
             "/api/v1/uploads/{id}",
             axum::routing::head(tus::status)
                 .delete(tus::terminate)
                 .options(tus::options)
-                .layer(small.clone()),
+                .layer(small),
         )
         .route(
             "/api/v1/uploads/{id}",
