@@ -476,7 +476,8 @@ both_backends!(
 async fn blob_links_are_signed_expiring_and_ranged(backend: Backend) {
     let server = TestServer::start(backend).await;
     let phone = Tus::login(&server, "demo-volunteer", "phone-tang").await;
-    let (hash, _) = phone.upload_ok(&jpeg(400, 300, 2)).await;
+    let photo = jpeg(400, 300, 2);
+    let (hash, _) = phone.upload_ok(&photo).await;
     let (_, whole) = phone.read(&hash, "display").await;
 
     let url = phone.link_ok(&hash, "display").await;
@@ -591,6 +592,13 @@ async fn blob_links_are_signed_expiring_and_ranged(backend: Backend) {
         refusal(oak.link(&hash, "original").await).await,
         (StatusCode::NOT_FOUND, "blob_not_found".into())
     );
+    // Oak uploads the same photo: new to Oak (the answer does not tell that
+    // another community has it), not stored again, and now Oak can read it.
+    let files = stored_files(&server);
+    let (_, stored) = oak.upload_ok(&photo).await;
+    assert_eq!(stored, "new");
+    assert_eq!(stored_files(&server), files);
+    oak.link_ok(&hash, "thumb").await;
     // A volunteer who did not upload it, before any record references it.
     let other = Tus::login(&server, "demo-volunteer-2", "phone-bai").await;
     assert_eq!(

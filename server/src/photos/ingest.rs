@@ -22,7 +22,8 @@ pub(super) fn checksum_mismatch(message: String) -> ApiError {
     )
 }
 
-/// Whether completing an upload stored its blob or found it stored.
+/// Whether completing an upload stored its blob or found it stored in the
+/// uploader's community.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StoredAs {
     New,
@@ -30,6 +31,15 @@ pub(super) enum StoredAs {
 }
 
 impl StoredAs {
+    /// From whether inserting the community's blob row added one.
+    fn from_inserted(inserted: bool) -> StoredAs {
+        if inserted {
+            StoredAs::New
+        } else {
+            StoredAs::Existing
+        }
+    }
+
     pub(super) fn as_str(self) -> &'static str {
         match self {
             StoredAs::New => "new",
@@ -111,12 +121,14 @@ async fn store_blob(
         return Ok(StoredAs::Existing);
     }
     if let Some(elsewhere) = app.store.blob_by_hash(hash).await? {
-        // Stored for another community: the objects are there; this
-        // community gets its own row.
-        app.store
+        // Stored for another community: the objects are there and this
+        // community gets its own row. To this community the blob is new:
+        // the answer must not tell that another community has the photo.
+        let new = app
+            .store
             .insert_blob(&row(Some(elsewhere), 0, 0, ""))
             .await?;
-        return Ok(StoredAs::Existing);
+        return Ok(StoredAs::from_inserted(new));
     }
     // Holding a slot until the forms are stored bounds the bitmaps and
     // encoded forms in memory at once.
@@ -152,11 +164,7 @@ async fn store_blob(
             processed.mime,
         ))
         .await?;
-    Ok(if new {
-        StoredAs::New
-    } else {
-        StoredAs::Existing
-    })
+    Ok(StoredAs::from_inserted(new))
 }
 
 fn rejection_error(r: Rejection) -> ApiError {
