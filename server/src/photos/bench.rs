@@ -303,13 +303,16 @@ fn photo(width: u32, height: u32, amplitude: u32, seed: u64) -> anyhow::Result<V
 /// The noise amplitude that makes a photo of about `target` bytes.
 fn calibrate(width: u32, height: u32, target: usize) -> anyhow::Result<u32> {
     let (mut lo, mut hi) = (0u32, 128u32);
-    for _ in 0..6 {
+    let mut best = (usize::MAX, hi);
+    while lo + 1 < hi {
         let mid = (lo + hi) / 2;
-        if photo(width, height, mid, 0)?.len() < target {
+        let size = photo(width, height, mid, 0)?.len();
+        best = best.min((size.abs_diff(target), mid));
+        if size < target {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    Ok(hi)
+    Ok(best.1)
 }

@@ -140,29 +140,34 @@ async fn store_blob(
         .await
         .map_err(ApiError::internal)?;
     let limits = app.photos.image_limits();
-    let processed = tokio::task::spawn_blocking(move || super::process(&path, &limits))
+    let processed = app
+        .photos
+        .inner
+        .workers
+        .run(move || super::process(&path, &limits))
         .await
         .map_err(ApiError::internal)?
         .map_err(|r| match r {
             Rejection::Io(e) => Refused::Server(ApiError::internal(e)),
             r => Refused::Image(r),
         })?;
+    let (width, height, mime) = (processed.width, processed.height, processed.mime);
     // The original last: its presence means the others are there too.
-    for variant in [Variant::Thumb, Variant::Display, Variant::Original] {
+    let forms = [
+        (Variant::Thumb, processed.thumb),
+        (Variant::Display, processed.display),
+        (Variant::Original, processed.original),
+    ];
+    for (variant, bytes) in forms {
         app.photos
             .objects()
-            .put(hash, variant, processed.variant(variant).to_vec())
+            .put(hash, variant, bytes)
             .await
             .map_err(ApiError::internal)?;
     }
     let new = app
         .store
-        .insert_blob(&row(
-            None,
-            i64::from(processed.width),
-            i64::from(processed.height),
-            processed.mime,
-        ))
+        .insert_blob(&row(None, i64::from(width), i64::from(height), mime))
         .await?;
     Ok(StoredAs::from_inserted(new))
 }
@@ -183,7 +188,7 @@ async fn sha256_of(path: PathBuf) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         let mut file = std::fs::File::open(&path)?;
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 << 10];
+        let mut buf = vec![0u8; 64 << 10];
         loop {
             let n = file.read(&mut buf)?;
             if n == 0 {

@@ -22,6 +22,7 @@ mod objects;
 mod sanitize;
 mod serve;
 mod tus;
+mod workers;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -61,8 +62,11 @@ struct Inner {
     uploads_dir: PathBuf,
     objects: BlobObjects,
     links: LinkSigner,
-    /// Bounds the images decoded at once (each may be a full-size bitmap).
+    /// Bounds the images being processed or stored at once (each holds a
+    /// full-size bitmap, then its encoded forms).
     processing: Semaphore,
+    /// The threads that decode and re-encode.
+    workers: workers::ImageWorkers,
     /// Uploads a request is writing to right now.
     busy: Mutex<HashSet<String>>,
 }
@@ -88,6 +92,7 @@ impl Photos {
                 objects,
                 links: LinkSigner::new(&secret),
                 processing: Semaphore::new(config.photos.processing_slots.max(1)),
+                workers: workers::ImageWorkers::start(config.photos.processing_slots.max(1))?,
                 busy: Mutex::default(),
             }),
         })

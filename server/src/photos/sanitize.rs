@@ -40,17 +40,6 @@ pub struct Processed {
     pub thumb: Vec<u8>,
 }
 
-impl Processed {
-    /// The encoded bytes of one form.
-    pub fn variant(&self, variant: Variant) -> &[u8] {
-        match variant {
-            Variant::Original => &self.original,
-            Variant::Display => &self.display,
-            Variant::Thumb => &self.thumb,
-        }
-    }
-}
-
 /// Why an upload is not stored. Every one but `Io` is the uploader's to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {

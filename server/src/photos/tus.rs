@@ -324,7 +324,7 @@ async fn write_chunk(
     file.seek(std::io::SeekFrom::Start(start))
         .await
         .map_err(ApiError::internal)?;
-    let mut out = tokio::io::BufWriter::with_capacity(256 << 10, file);
+    let mut out = tokio::io::BufWriter::with_capacity(64 << 10, file);
     let mut hasher = checksum.as_ref().map(|_| Sha256::new());
     let mut written = 0u64;
     let mut stream = body.into_data_stream();
