@@ -90,7 +90,7 @@ impl Client {
 
     /// Records a GPS point of an open patrol. Points are kept in the device
     /// store (they survive the app being killed) and written to the patrol
-    /// as one compact chunk every [`BREADCRUMBS_PER_CHUNK`] points, and when
+    /// as one compact chunk every 60 points (`BREADCRUMBS_PER_CHUNK`), and when
     /// the patrol ends.
     pub fn record_breadcrumb(&self, patrol_id: &DocId, fix: Fix) -> Result<()> {
         let point = Breadcrumb {

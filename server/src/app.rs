@@ -104,6 +104,7 @@ pub struct AppState {
     pub compliance: Arc<tokio::sync::Notify>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    pub photos: crate::photos::Photos,
 }
 
 impl AppState {
@@ -152,6 +153,7 @@ impl Server {
         if config.demo && store.community_count().await? == 0 {
             crate::demo::seed(&store, config.demo_documents).await?;
         }
+        let photos = crate::photos::Photos::open(&config, &store).await?;
         Ok(Server {
             state: AppState {
                 store,
@@ -163,6 +165,7 @@ impl Server {
                 compliance: Arc::new(tokio::sync::Notify::new()),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
+                photos,
             },
         })
     }
@@ -179,9 +182,12 @@ impl Server {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let state = self.state;
+        // 1 MiB bodies at most, but photo uploads have their own limit.
         let app = crate::api::router(state.clone())
-            .layer(tower_http::trace::TraceLayer::new_for_http())
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20));
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20))
+            .merge(crate::photos::router(state.clone()))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        crate::photos::spawn_expiry(&state);
         crate::compliance::spawn(state.clone());
         let conn_shutdown = state.shutdown.clone();
         let s2 = shutdown.clone();

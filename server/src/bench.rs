@@ -31,6 +31,9 @@ pub enum BenchCommand {
     SdkProbe(ProbeArgs),
     /// What one night of a demo team costs in documents and bytes
     Night(night::NightArgs),
+    /// Photo uploads through the tus endpoint: one photo, then many at once;
+    /// throughput and the server's peak memory
+    Uploads(crate::photos::bench::UploadArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,6 +155,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        BenchCommand::Uploads(args) => crate::photos::bench::run(&args).await,
         BenchCommand::SdkProbe(args) => {
             let figures = sdk_probe(&args).await?;
             println!("{}", serde_json::to_string(&figures)?);
@@ -194,7 +198,7 @@ fn print_sdk_table(f: &SdkFigures) {
 }
 
 /// (current, peak) resident set size in MB of process `pid`, from /proc.
-fn rss_mb_of(pid: &str) -> (f64, f64) {
+pub(crate) fn rss_mb_of(pid: &str) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -404,13 +408,13 @@ impl ScratchDb {
 }
 
 /// The server as a child process.
-struct ChildServer {
+pub(crate) struct ChildServer {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl ChildServer {
-    fn spawn(
+    pub(crate) fn spawn(
         data_dir: &std::path::Path,
         database_url: Option<&str>,
     ) -> anyhow::Result<ChildServer> {
@@ -450,7 +454,7 @@ impl ChildServer {
     }
 
     /// CPU seconds (user + system) the server used so far, from /proc.
-    fn cpu_s(&self) -> f64 {
+    pub(crate) fn cpu_s(&self) -> f64 {
         let stat =
             std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         // Fields after the parenthesised command name; utime and stime are 14 and 15.
@@ -465,7 +469,7 @@ impl ChildServer {
     }
 
     /// (current, peak) resident set size in MB, from /proc.
-    fn rss_mb(&self) -> (f64, f64) {
+    pub(crate) fn rss_mb(&self) -> (f64, f64) {
         rss_mb_of(&self.child.id().to_string())
     }
 }

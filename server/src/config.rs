@@ -65,6 +65,77 @@ pub struct Config {
     /// within one run of their deadline).
     pub compliance_tick_secs: u64,
     pub limits: Limits,
+    /// Photo uploads and blob storage.
+    pub photos: PhotoConfig,
+}
+
+/// Photo uploads (tus), image checks and blob storage (DESIGN.md §9).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PhotoConfig {
+    /// Largest upload accepted, in bytes (`Tus-Max-Size`).
+    pub max_upload_bytes: u64,
+    /// Most pixels (width × height) an image may declare; checked from the
+    /// header before anything is decoded.
+    pub max_pixels: u64,
+    /// Longest side an image may declare, in pixels.
+    pub max_side: u32,
+    /// Seconds after its last byte arrived that an unfinished upload is
+    /// deleted.
+    pub upload_expiry_secs: u64,
+    /// Seconds between sweeps for expired uploads.
+    pub expiry_sweep_secs: u64,
+    /// Lifetime of a signed blob URL, in seconds.
+    pub link_ttl_secs: u64,
+    /// Images decoded and re-encoded at once (each may hold a full-size
+    /// bitmap in memory).
+    pub processing_slots: usize,
+    /// Store blobs in an S3-compatible bucket instead of `<data_dir>/blobs`.
+    pub s3: Option<S3Config>,
+}
+
+impl Default for PhotoConfig {
+    fn default() -> Self {
+        PhotoConfig {
+            max_upload_bytes: 20 << 20,
+            max_pixels: 50_000_000,
+            max_side: 16_384,
+            upload_expiry_secs: 24 * 3600,
+            expiry_sweep_secs: 600,
+            link_ttl_secs: 300,
+            processing_slots: 2,
+            s3: None,
+        }
+    }
+}
+
+/// An S3-compatible bucket for blobs. Credentials left out here come from
+/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (and the other `AWS_*`
+/// variables the AWS SDKs read).
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    /// Endpoint URL for S3-compatible services (MinIO, Garage, …); AWS when absent.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -80,6 +151,7 @@ impl Default for Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             compliance_tick_secs: 15,
             limits: Limits::default(),
+            photos: PhotoConfig::default(),
         }
     }
 }
@@ -103,6 +175,7 @@ impl std::fmt::Debug for Config {
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("compliance_tick_secs", &self.compliance_tick_secs)
             .field("limits", &self.limits)
+            .field("photos", &self.photos)
             .finish()
     }
 }
@@ -163,6 +236,7 @@ impl Config {
         if let Ok(secret) = std::env::var("FIELDSYNC_JWT_SECRET") {
             config.jwt_secret = Some(secret);
         }
+        config.photos.apply_env(|name| std::env::var(name).ok());
         if let Some(listen) = args.listen {
             config.listen = listen;
         }
@@ -188,6 +262,24 @@ impl Config {
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         toml::from_str(&text).map_err(|e| err(e.to_string()))
+    }
+}
+
+impl PhotoConfig {
+    /// `FIELDSYNC_S3_BUCKET` (switches blobs to S3), `FIELDSYNC_S3_ENDPOINT`,
+    /// `FIELDSYNC_S3_REGION`.
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        if let Some(bucket) = var("FIELDSYNC_S3_BUCKET") {
+            self.s3.get_or_insert_with(S3Config::default).bucket = bucket;
+        }
+        if let Some(s3) = &mut self.s3 {
+            if let Some(endpoint) = var("FIELDSYNC_S3_ENDPOINT") {
+                s3.endpoint = Some(endpoint);
+            }
+            if let Some(region) = var("FIELDSYNC_S3_REGION") {
+                s3.region = Some(region);
+            }
+        }
     }
 }
 
@@ -225,14 +317,42 @@ mod tests {
     }
 
     #[test]
+    fn s3_settings_come_from_the_environment() {
+        let mut photos = PhotoConfig::default();
+        let env = |name: &str| match name {
+            "FIELDSYNC_S3_BUCKET" => Some("photos".to_owned()),
+            "FIELDSYNC_S3_ENDPOINT" => Some("http://127.0.0.1:9000".to_owned()),
+            _ => None,
+        };
+        photos.apply_env(env);
+        let s3 = photos.s3.expect("a bucket switches blobs to S3");
+        assert_eq!(s3.bucket, "photos");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(s3.region, None);
+
+        let mut photos = PhotoConfig::default();
+        photos.apply_env(|name| (name == "FIELDSYNC_S3_REGION").then(|| "eu-west-1".into()));
+        assert!(photos.s3.is_none(), "a region alone does not switch to S3");
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug() {
         let c = Config {
             database_url: Some("postgres://fs:hunter2@db/fs".into()),
             jwt_secret: Some("s3cret".into()),
+            photos: PhotoConfig {
+                s3: Some(S3Config {
+                    bucket: "b".into(),
+                    secret_access_key: Some("aws-hunter3".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let d = format!("{c:?}");
         assert!(!d.contains("hunter2") && !d.contains("s3cret"), "{d}");
+        assert!(!d.contains("aws-hunter3"), "{d}");
         assert!(d.contains("postgres://fs:<redacted>@db/fs"));
     }
 }

@@ -170,7 +170,11 @@ pub struct AttendanceRow {
 /// What one accepted change writes besides the document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Projection {
-    Hazard(HazardRow),
+    Hazard {
+        row: HazardRow,
+        /// Photo blob hashes the hazard and its events reference.
+        photos: Vec<String>,
+    },
     Patrol {
         row: PatrolRow,
         /// Check-ins this change added (older ones keep their rows).
@@ -288,11 +292,30 @@ pub fn hazard_row(doc_id: &DocId, doc: &HazardDoc) -> HazardRow {
     }
 }
 
+/// The photo blobs a hazard references, in its report and its events, each
+/// once; strings that are not blob hashes are left out.
+fn hazard_photos(doc: &HazardDoc) -> Vec<String> {
+    let all = doc
+        .photos
+        .iter()
+        .chain(doc.events.iter().flat_map(|e| &e.photos));
+    let mut photos: Vec<String> = all
+        .filter(|h| crate::photos::is_blob_hash(h))
+        .cloned()
+        .collect();
+    photos.sort();
+    photos.dedup();
+    photos
+}
+
 /// The projection of a document that passed the checks (`None` for types
 /// without one).
 pub fn of_checked(id: &DocId, checked: validate::Checked) -> Option<Projection> {
     match checked {
-        validate::Checked::Hazard(h) => Some(Projection::Hazard(hazard_row(id, &h))),
+        validate::Checked::Hazard(h) => Some(Projection::Hazard {
+            row: hazard_row(id, &h),
+            photos: hazard_photos(&h),
+        }),
         validate::Checked::Patrol { doc, new_checkins } => Some(Projection::Patrol {
             row: PatrolRow {
                 doc_id: id.to_string(),
@@ -448,13 +471,22 @@ pub struct ProjectionRows {
     pub roster: Option<(RosterRow, Vec<ShiftRow>)>,
     pub incident: Option<IncidentRow>,
     pub alert: Option<AlertRow>,
+    /// Photos the document references.
+    pub blob_links: Vec<crate::store::BlobLink>,
 }
 
 /// Turns a projection into rows, looking up posts for the geofence.
 pub fn rows_of(p: &Projection, posts: &[PostRow], received_at: i64) -> ProjectionRows {
     match p {
-        Projection::Hazard(h) => ProjectionRows {
-            hazard: Some(h.clone()),
+        Projection::Hazard { row, photos } => ProjectionRows {
+            hazard: Some(row.clone()),
+            blob_links: photos
+                .iter()
+                .map(|hash| crate::store::BlobLink {
+                    hash: hash.clone(),
+                    doc_id: row.doc_id.clone(),
+                })
+                .collect(),
             ..Default::default()
         },
         Projection::Patrol { row, new_checkins } => ProjectionRows {

@@ -9,6 +9,7 @@ mod hazards;
 mod incidents;
 mod migrations;
 mod patrols;
+mod photos;
 mod projections;
 mod support;
 mod sync;

@@ -83,6 +83,38 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "tag_keys",
         &["community_id", "id", "secret", "created_at", "revoked_at"],
     ),
+    (
+        "uploads",
+        &[
+            "id",
+            "community_id",
+            "user_id",
+            "device_id",
+            "length",
+            "received",
+            "metadata",
+            "declared_sha256",
+            "blob_hash",
+            "stored_as",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "blobs",
+        &[
+            "community_id",
+            "hash",
+            "size",
+            "width",
+            "height",
+            "mime",
+            "uploaded_by",
+            "device_id",
+            "created_at",
+        ],
+    ),
+    ("blob_links", &["community_id", "hash", "doc_id"]),
 ];
 
 async fn columns(server: &TestServer, backend: Backend, table: &str) -> Vec<String> {

@@ -118,6 +118,7 @@ pub struct TestServer {
     shutdown: CancellationToken,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
     storage: TestStorage,
+    config: Config,
 }
 
 impl TestServer {
@@ -135,9 +136,17 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
-        let server = Server::start(config).await.expect("server starts");
-        let state = server.state().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::launch(config, listener, storage).await
+    }
+
+    async fn launch(
+        config: Config,
+        listener: tokio::net::TcpListener,
+        storage: TestStorage,
+    ) -> TestServer {
+        let server = Server::start(config.clone()).await.expect("server starts");
+        let state = server.state().clone();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(server.serve(listener, shutdown.clone()));
@@ -147,7 +156,24 @@ impl TestServer {
             shutdown,
             handle,
             storage,
+            config,
         }
+    }
+
+    /// Shuts the server down gracefully and starts it again on the same
+    /// address, data dir and database.
+    pub async fn restart(self) -> TestServer {
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.handle)
+            .await
+            .expect("the server stops within 10 s")
+            .expect("the server task ends")
+            .expect("the server stops cleanly");
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .expect("the server's address is free again");
+        Self::launch(self.config, listener, self.storage).await
     }
 
     pub async fn stop(self) {

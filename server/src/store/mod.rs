@@ -220,6 +220,10 @@ macro_rules! dispatch {
     };
 }
 
+// Declared after `dispatch!`, which it uses.
+mod blobs;
+pub use blobs::{BlobLink, BlobRow, UploadRow};
+
 impl Store {
     /// Opens the store: PostgreSQL when `database_url` is given, else SQLite in
     /// `data_dir`. Applies migrations.

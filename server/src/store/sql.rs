@@ -184,6 +184,14 @@ macro_rules! store_impl {
                     .execute(&mut **conn)
                     .await?;
                 }
+                for link in &rows.blob_links {
+                    sqlx::query($crate::store::blobs::INSERT_BLOB_LINK)
+                        .bind(community)
+                        .bind(&link.hash)
+                        .bind(&link.doc_id)
+                        .execute(&mut **conn)
+                        .await?;
+                }
                 for c in &rows.checkins {
                     // A check-in keeps the receive time of its first arrival.
                     sqlx::query(

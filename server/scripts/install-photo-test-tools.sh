@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the photo tests (tests/it/photos.rs) need beyond Rust: a stock
+# tus client (tuspy) and an S3-compatible server (moto), in a virtualenv at
+# target/tools/venv so the system's site-packages stay untouched. Idempotent:
+# when both import already it does nothing else (well under a second).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+venv="$root/target/tools/venv"
+python="$venv/bin/python"
+
+# Versions the tests were verified with.
+TUSPY_VERSION="1.1.0"
+MOTO_VERSION="5.2.5"
+
+have_tools() {
+    [ -x "$python" ] && "$python" - "$TUSPY_VERSION" "$MOTO_VERSION" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+import tusclient.client, moto.server  # noqa: F401  (both must import)
+sys.exit(0 if (version("tuspy"), version("moto")) == (sys.argv[1], sys.argv[2]) else 1)
+PY
+}
+
+if have_tools; then
+    echo "photo test tools: present in $venv"
+    exit 0
+fi
+
+if ! command -v python3 >/dev/null; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -yq python3 python3-venv
+fi
+if [ ! -x "$python" ]; then
+    mkdir -p "$(dirname "$venv")"
+    if ! python3 -m venv "$venv"; then
+        # Debian splits ensurepip into python3-venv.
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -yq python3-venv
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+    fi
+fi
+"$python" -m pip install --quiet --disable-pip-version-check \
+    "tuspy==$TUSPY_VERSION" "moto[server]==$MOTO_VERSION"
+have_tools
+echo "photo test tools: installed in $venv"
+"$python" -m pip list --disable-pip-version-check 2>/dev/null | grep -Ei '^(tuspy|moto|boto3) '

@@ -1,0 +1,265 @@
+//! Reading photos: an authenticated request asks for a short-lived signed
+//! link; the link itself serves the bytes (with ranges) to whoever holds it.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    RANGE, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{LinkError, Variant, is_blob_hash, may_read_blob};
+use crate::api::{ApiError, Authenticated};
+use crate::app::{AppState, now_ms};
+use crate::auth::Claims;
+use crate::store::BlobRow;
+
+#[derive(Deserialize)]
+pub struct VariantQuery {
+    variant: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignedQuery {
+    variant: Option<String>,
+    exp: Option<i64>,
+    sig: Option<String>,
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("blob_not_found", "no such photo")
+}
+
+fn variant(v: Option<&str>) -> Result<Variant, ApiError> {
+    v.map_or(Ok(Variant::Original), |v| {
+        Variant::parse(v).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_variant",
+                format!("variant {v:?} does not exist: use original, display or thumb"),
+            )
+        })
+    })
+}
+
+/// The blob if the caller may read it: 404 outside its community (or when
+/// there is no such blob), 403 inside it without permission.
+async fn readable_blob(
+    app: &AppState,
+    claims: &Claims,
+    hash: &str,
+) -> Result<(BlobRow, Vec<String>), ApiError> {
+    if !is_blob_hash(hash) {
+        return Err(not_found());
+    }
+    let blob = app
+        .store
+        .blob(&claims.com, hash)
+        .await?
+        .ok_or_else(not_found)?;
+    let links = app.store.blob_links(&claims.com, hash).await?;
+    if !may_read_blob(claims, &blob, &links) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "this photo is visible to its uploader, leaders, the office, auditors and grid \
+             workers until a record references it",
+        ));
+    }
+    Ok((blob, links))
+}
+
+fn now_s() -> i64 {
+    now_ms() / 1000
+}
+
+/// `GET /api/v1/blobs/{hash}/url?variant=original|display|thumb`: a signed
+/// link valid for `link_ttl_secs`.
+pub async fn signed_url(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(hash): Path<String>,
+    Query(q): Query<VariantQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let variant = variant(q.variant.as_deref())?;
+    readable_blob(&app, &claims, &hash).await?;
+    let exp = now_s() + app.photos.config().link_ttl_secs as i64;
+    Ok(Json(json!({
+        "url": app.photos.links().path(&hash, variant, exp),
+        "variant": variant.as_str(),
+        "expires_at": exp,
+    })))
+}
+
+/// `GET /api/v1/blobs/{hash}/meta`: what the server knows of a photo and
+/// the documents that reference it.
+pub async fn metadata(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(hash): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (blob, links) = readable_blob(&app, &claims, &hash).await?;
+    let mut v = serde_json::to_value(&blob).map_err(ApiError::internal)?;
+    v["linked_documents"] = json!(links);
+    Ok(Json(v))
+}
+
+/// `GET /api/v1/blobs/{hash}?variant=…&exp=…&sig=…`: the bytes of a photo
+/// for whoever holds a valid, unexpired link; single byte ranges honoured.
+pub async fn read(
+    State(app): State<AppState>,
+    Path(hash): Path<String>,
+    Query(q): Query<SignedQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let variant = variant(q.variant.as_deref())?;
+    let (Some(exp), Some(sig)) = (q.exp, q.sig.as_deref()) else {
+        return Err(ApiError::forbidden(
+            "bad_signature",
+            "this link is not signed; ask GET /api/v1/blobs/{hash}/url for one",
+        ));
+    };
+    let now = now_s();
+    app.photos
+        .links()
+        .check(&hash, variant, exp, sig, now)
+        .map_err(|e| match e {
+            LinkError::Forged => ApiError::forbidden("bad_signature", e.to_string()),
+            LinkError::Expired => ApiError::forbidden(
+                "link_expired",
+                "the link has expired; ask GET /api/v1/blobs/{hash}/url for a new one",
+            ),
+        })?;
+    let blob = app.store.blob_by_hash(&hash).await?.ok_or_else(not_found)?;
+    let objects = app.photos.objects();
+    let size = objects
+        .size(&hash, variant)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("blob {hash} has a row but no {variant:?}")))?;
+
+    let mut out = HeaderMap::new();
+    let etag = HeaderValue::from_str(&format!("\"{hash}-{}\"", variant.as_str()))
+        .map_err(ApiError::internal)?;
+    out.insert(ETAG, etag.clone());
+    out.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_str(&format!("private, max-age={}", (exp - now).max(0)))
+            .map_err(ApiError::internal)?,
+    );
+    out.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
+    }
+    let (status, range) = match headers.get(RANGE).and_then(|v| v.to_str().ok()) {
+        None => (StatusCode::OK, 0..size),
+        Some(spec) => match byte_range(spec, size) {
+            RangeAnswer::Whole => (StatusCode::OK, 0..size),
+            RangeAnswer::Part(r) => {
+                out.insert(
+                    CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start, r.end - 1))
+                        .map_err(ApiError::internal)?,
+                );
+                (StatusCode::PARTIAL_CONTENT, r)
+            }
+            RangeAnswer::Unsatisfiable => {
+                out.insert(
+                    CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{size}"))
+                        .map_err(ApiError::internal)?,
+                );
+                let err = ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range_not_satisfiable",
+                    format!(
+                        "the {} form of this photo has {size} bytes",
+                        variant.as_str()
+                    ),
+                );
+                return Ok((out, err).into_response());
+            }
+        },
+    };
+    out.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&blob.mime).map_err(ApiError::internal)?,
+    );
+    out.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    out.insert(CONTENT_LENGTH, HeaderValue::from(range.end - range.start));
+    let stream = objects
+        .read(&hash, variant, range)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((status, out, Body::from_stream(stream)).into_response())
+}
+
+/// What a `Range` header asks of a representation of `size` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAnswer {
+    /// No single byte range (several ranges, or a header to ignore).
+    Whole,
+    /// `start..end` (end exclusive).
+    Part(std::ops::Range<u64>),
+    Unsatisfiable,
+}
+
+fn byte_range(spec: &str, size: u64) -> RangeAnswer {
+    let Some(set) = spec.trim().strip_prefix("bytes=") else {
+        return RangeAnswer::Whole;
+    };
+    let Some((first, last)) = set.split_once('-').filter(|_| !set.contains(',')) else {
+        return RangeAnswer::Whole;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let num = |s: &str| s.parse::<u64>().ok();
+    if first.is_empty() {
+        // bytes=-N: the last N bytes.
+        return match num(last) {
+            None => RangeAnswer::Whole,
+            Some(0) => RangeAnswer::Unsatisfiable,
+            Some(n) => RangeAnswer::Part(size.saturating_sub(n)..size),
+        };
+    }
+    let Some(a) = num(first) else {
+        return RangeAnswer::Whole;
+    };
+    let end = match (last.is_empty(), num(last)) {
+        (true, _) => size,
+        (false, Some(b)) if b >= a => b.saturating_add(1).min(size),
+        _ => return RangeAnswer::Whole,
+    };
+    if a >= size {
+        RangeAnswer::Unsatisfiable
+    } else {
+        RangeAnswer::Part(a..end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_ranges() {
+        use RangeAnswer::*;
+        assert_eq!(byte_range("bytes=0-9", 100), Part(0..10));
+        assert_eq!(byte_range("bytes=90-", 100), Part(90..100));
+        assert_eq!(byte_range("bytes=90-500", 100), Part(90..100));
+        assert_eq!(byte_range("bytes=-10", 100), Part(90..100));
+        assert_eq!(byte_range("bytes=-500", 100), Part(0..100));
+        assert_eq!(byte_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(byte_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(byte_range("bytes=9-2", 100), Whole);
+        assert_eq!(byte_range("bytes=0-1,5-6", 100), Whole);
+        assert_eq!(byte_range("items=0-1", 100), Whole);
+        assert_eq!(byte_range("bytes=x-1", 100), Whole);
+    }
+}

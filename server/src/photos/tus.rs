@@ -1,0 +1,553 @@
+//! The tus 1.0.0 endpoint (core protocol plus the `creation`, `checksum` and
+//! `termination` extensions) at `/api/v1/uploads`. An upload's bytes stream
+//! to `<data_dir>/uploads/<id>`; its offset is in the database, advanced only
+//! after the bytes are synced to disk, so uploads survive a restart.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+use super::ingest::{self, checksum_mismatch};
+use crate::api::{ApiError, Authenticated};
+use crate::app::{AppState, now_ms};
+use crate::auth::Claims;
+use crate::store::UploadRow;
+
+/// The protocol version spoken.
+pub const TUS_VERSION: &str = "1.0.0";
+const EXTENSIONS: &str = "creation,checksum,termination";
+const CHECKSUM_ALGORITHMS: &str = "sha256";
+const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+
+const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
+const TUS_VERSION_H: HeaderName = HeaderName::from_static("tus-version");
+const TUS_EXTENSION: HeaderName = HeaderName::from_static("tus-extension");
+const TUS_MAX_SIZE: HeaderName = HeaderName::from_static("tus-max-size");
+const TUS_CHECKSUM_ALGORITHM: HeaderName = HeaderName::from_static("tus-checksum-algorithm");
+const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
+const UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
+const UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
+/// The blob a finished upload became (sha256 hex), and whether it was
+/// stored by this upload (`new`) or already (`existing`).
+const BLOB_HASH: HeaderName = HeaderName::from_static("fieldsync-blob-hash");
+const BLOB_STORED: HeaderName = HeaderName::from_static("fieldsync-blob-stored");
+
+/// Checks `Tus-Resumable` on every request but OPTIONS (412 otherwise) and
+/// puts it on every response.
+pub async fn protocol(req: Request, next: Next) -> Response {
+    let supported = req.method() == Method::OPTIONS
+        || req
+            .headers()
+            .get(TUS_RESUMABLE)
+            .is_some_and(|v| v == TUS_VERSION);
+    let mut resp = if supported {
+        next.run(req).await
+    } else {
+        let mut resp = ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "tus_version",
+            format!("this server speaks tus {TUS_VERSION}: send Tus-Resumable: {TUS_VERSION}"),
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION));
+        resp
+    };
+    resp.headers_mut()
+        .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+    resp
+}
+
+/// `OPTIONS /api/v1/uploads`: what this server supports. Unauthenticated,
+/// like a CORS preflight: it reveals nothing but capabilities.
+pub async fn options(State(app): State<AppState>) -> Response {
+    let max = app.photos.config().max_upload_bytes;
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION)),
+            (TUS_EXTENSION, HeaderValue::from_static(EXTENSIONS)),
+            (TUS_MAX_SIZE, HeaderValue::from(max)),
+            (
+                TUS_CHECKSUM_ALGORITHM,
+                HeaderValue::from_static(CHECKSUM_ALGORITHMS),
+            ),
+        ],
+    )
+        .into_response()
+}
+
+/// `POST /api/v1/uploads` (creation): `Upload-Length` and optional
+/// `Upload-Metadata` (`filename`, `filetype`, `sha256` as hex) → 201 with
+/// the upload's `Location`.
+pub async fn create(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if headers.contains_key(UPLOAD_DEFER_LENGTH) {
+        return Err(ApiError::bad_request(
+            "defer_length_unsupported",
+            "Upload-Defer-Length is not supported: send Upload-Length",
+        ));
+    }
+    let length = header_u64(&headers, &UPLOAD_LENGTH)?.ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_upload_length",
+            "Upload-Length is required: the size of the file in bytes",
+        )
+    })?;
+    let max = app.photos.config().max_upload_bytes;
+    if length > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload_too_large",
+            format!("the upload declares {length} bytes; at most {max} are accepted"),
+        ));
+    }
+    if length == 0 {
+        return Err(ApiError::bad_request(
+            "empty_upload",
+            "the upload declares 0 bytes: an empty file is not a photo",
+        ));
+    }
+    let metadata = match headers.get(UPLOAD_METADATA) {
+        Some(v) => v
+            .to_str()
+            .map_err(|_| bad_metadata("Upload-Metadata is not ASCII"))?
+            .to_owned(),
+        None => String::new(),
+    };
+    let declared_sha256 = declared_sha256(&parse_metadata(&metadata)?)?;
+
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let path = app.photos.partial_path(&id);
+    tokio::fs::File::create(&path)
+        .await
+        .map_err(ApiError::internal)?;
+    let now = now_ms();
+    let row = UploadRow {
+        id: id.clone(),
+        community_id: claims.com,
+        user_id: claims.sub,
+        device_id: claims.dev,
+        length: length as i64,
+        received: 0,
+        metadata,
+        declared_sha256,
+        blob_hash: None,
+        stored_as: None,
+        created_at: now,
+        updated_at: now,
+    };
+    if let Err(e) = app.store.insert_upload(&row).await {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e.into());
+    }
+    tracing::debug!(upload = %id, length, "upload created");
+    Ok((
+        StatusCode::CREATED,
+        [(LOCATION, format!("/api/v1/uploads/{id}"))],
+    )
+        .into_response())
+}
+
+/// `HEAD /api/v1/uploads/{id}`: the offset to resume from.
+pub async fn status(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let upload = visible_upload(&app, &claims, &id).await?;
+    let mut headers = offset_headers(&upload);
+    headers.insert(UPLOAD_LENGTH, HeaderValue::from(upload.length));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !upload.metadata.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&upload.metadata)
+    {
+        headers.insert(UPLOAD_METADATA, v);
+    }
+    Ok((StatusCode::OK, headers).into_response())
+}
+
+/// `PATCH /api/v1/uploads/{id}`: appends the body at `Upload-Offset`. With
+/// `Upload-Checksum: sha256 <base64>` a chunk that does not match is
+/// discarded (460). The request that delivers the last byte also checks and
+/// stores the photo; its answer says which blob it became.
+pub async fn append(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if headers
+        .get(CONTENT_TYPE)
+        .is_none_or(|v| v != OFFSET_OCTET_STREAM)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_content_type",
+            format!("PATCH bodies must be sent as Content-Type: {OFFSET_OCTET_STREAM}"),
+        ));
+    }
+    let offset = header_u64(&headers, &UPLOAD_OFFSET)?
+        .ok_or_else(|| ApiError::bad_request("bad_upload_offset", "Upload-Offset is required"))?
+        as i64;
+    let checksum = upload_checksum(&headers)?;
+    visible_upload(&app, &claims, &id).await?;
+    let _lock = app.photos.lock_upload(&id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "upload_busy",
+            "another request is writing to this upload; HEAD it and resume when it ends",
+        )
+    })?;
+    // Read again under the lock: a request that just ended may have moved it.
+    let upload = visible_upload(&app, &claims, &id).await?;
+    if offset != upload.received {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "offset_mismatch",
+            format!(
+                "the upload is at offset {}, not {offset}; HEAD it and resume from there",
+                upload.received
+            ),
+        ));
+    }
+    let room = (upload.length - upload.received) as u64;
+    if let Some(len) = header_u64(&headers, &CONTENT_LENGTH)?
+        && len > room
+    {
+        return Err(beyond_length(&upload));
+    }
+    if room > 0 {
+        let written = write_chunk(&app, &upload, room, body, checksum).await?;
+        let to = upload.received + written as i64;
+        if !app
+            .store
+            .advance_upload(&id, upload.received, to, now_ms())
+            .await?
+        {
+            return Err(ApiError::internal(format!(
+                "upload {id} moved while locked"
+            )));
+        }
+        if to < upload.length {
+            return Ok((StatusCode::NO_CONTENT, offset_headers_at(to)).into_response());
+        }
+    }
+    if let (Some(hash), Some(stored)) = (&upload.blob_hash, &upload.stored_as) {
+        return Ok(finished(upload.length, hash, stored));
+    }
+    // Every byte is here (now, or earlier with a completion that failed on
+    // the server's side): make it a blob.
+    let (hash, stored_as) = ingest::complete(&app, &upload).await?;
+    tracing::info!(upload = %id, blob = %hash, stored = stored_as.as_str(), "upload complete");
+    Ok(finished(upload.length, &hash, stored_as.as_str()))
+}
+
+/// `DELETE /api/v1/uploads/{id}` (termination): forgets the upload and its
+/// bytes. A blob it already became stays.
+pub async fn terminate(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    visible_upload(&app, &claims, &id).await?;
+    let _lock = app.photos.lock_upload(&id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "upload_busy",
+            "a request is writing to this upload; try again when it ends",
+        )
+    })?;
+    ingest::discard(&app, &id).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The upload, if it exists, has not expired, and belongs to this user on
+/// this device; else 404 (whose upload it is stays hidden).
+async fn visible_upload(app: &AppState, claims: &Claims, id: &str) -> Result<UploadRow, ApiError> {
+    let not_found = || {
+        ApiError::not_found(
+            "upload_not_found",
+            "no such upload (unfinished uploads expire after a day without progress)",
+        )
+    };
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let upload = app.store.upload(id).await?.ok_or_else(not_found)?;
+    let expiry_ms = app.photos.config().upload_expiry_secs.saturating_mul(1000) as i64;
+    let mine = upload.community_id == claims.com
+        && upload.user_id == claims.sub
+        && upload.device_id == claims.dev;
+    if !mine || upload.updated_at.saturating_add(expiry_ms) < now_ms() {
+        return Err(not_found());
+    }
+    Ok(upload)
+}
+
+/// Streams a PATCH body into the upload's file at its offset; returns the
+/// bytes written, synced to disk. Nothing of the chunk is kept when it goes
+/// beyond the declared length or fails its checksum. When the client goes
+/// away mid-chunk, what arrived is kept (unless a checksum was sent: then
+/// it cannot be verified, and is dropped).
+async fn write_chunk(
+    app: &AppState,
+    upload: &UploadRow,
+    room: u64,
+    body: Body,
+    checksum: Option<Vec<u8>>,
+) -> Result<u64, ApiError> {
+    let start = upload.received as u64;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(app.photos.partial_path(&upload.id))
+        .await
+        .map_err(ApiError::internal)?;
+    // Bytes past the offset are from a request whose end was never recorded.
+    file.set_len(start).await.map_err(ApiError::internal)?;
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(ApiError::internal)?;
+    let mut out = tokio::io::BufWriter::with_capacity(64 << 10, file);
+    let mut hasher = checksum.as_ref().map(|_| Sha256::new());
+    let mut written = 0u64;
+    let mut stream = body.into_data_stream();
+    let mut interrupted = None;
+    while let Some(frame) = stream.next().await {
+        let bytes = match frame {
+            Ok(b) => b,
+            Err(e) => {
+                interrupted = Some(e);
+                break;
+            }
+        };
+        written += bytes.len() as u64;
+        if written > room {
+            truncate(out, start).await?;
+            return Err(beyond_length(upload));
+        }
+        if let Some(h) = &mut hasher {
+            h.update(&bytes);
+        }
+        out.write_all(&bytes).await.map_err(ApiError::internal)?;
+    }
+    out.flush().await.map_err(ApiError::internal)?;
+    if let Some(e) = interrupted {
+        if hasher.is_some() || is_length_limit(&e) {
+            truncate(out, start).await?;
+            return Err(if is_length_limit(&e) {
+                beyond_length(upload)
+            } else {
+                ApiError::bad_request(
+                    "upload_interrupted",
+                    "the chunk did not arrive whole; nothing of it was kept",
+                )
+            });
+        }
+        // Keep what arrived: the client resumes from the new offset.
+        out.get_ref()
+            .sync_data()
+            .await
+            .map_err(ApiError::internal)?;
+        let to = upload.received + written as i64;
+        app.store
+            .advance_upload(&upload.id, upload.received, to, now_ms())
+            .await?;
+        return Err(ApiError::bad_request(
+            "upload_interrupted",
+            format!("the chunk did not arrive whole; the upload is at offset {to}"),
+        ));
+    }
+    if let (Some(h), Some(expected)) = (hasher, &checksum)
+        && h.finalize()[..] != expected[..]
+    {
+        truncate(out, start).await?;
+        return Err(checksum_mismatch(
+            "the chunk does not match its Upload-Checksum; it was discarded, send it again".into(),
+        ));
+    }
+    out.get_ref()
+        .sync_data()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(written)
+}
+
+/// Drops what a refused chunk wrote.
+async fn truncate(out: tokio::io::BufWriter<tokio::fs::File>, len: u64) -> Result<(), ApiError> {
+    let file = out.into_inner();
+    file.set_len(len).await.map_err(ApiError::internal)
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+fn beyond_length(upload: &UploadRow) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "exceeds_upload_length",
+        format!(
+            "the chunk goes beyond the declared Upload-Length of {} bytes (the upload is at {}); \
+             nothing of it was kept",
+            upload.length, upload.received
+        ),
+    )
+}
+
+fn offset_headers_at(offset: i64) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(UPLOAD_OFFSET, HeaderValue::from(offset));
+    headers
+}
+
+fn offset_headers(upload: &UploadRow) -> HeaderMap {
+    let mut headers = offset_headers_at(upload.received);
+    if let (Some(hash), Some(stored)) = (&upload.blob_hash, &upload.stored_as) {
+        blob_headers(&mut headers, hash, stored);
+    }
+    headers
+}
+
+fn blob_headers(headers: &mut HeaderMap, hash: &str, stored: &str) {
+    for (name, value) in [(BLOB_HASH, hash), (BLOB_STORED, stored)] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    }
+}
+
+/// The answer to the request that finished an upload.
+fn finished(length: i64, hash: &str, stored: &str) -> Response {
+    let mut headers = offset_headers_at(length);
+    blob_headers(&mut headers, hash, stored);
+    (StatusCode::NO_CONTENT, headers).into_response()
+}
+
+fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get(name) else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|n| i64::try_from(*n).is_ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_header",
+                format!("{name} must be a non-negative whole number"),
+            )
+        })
+}
+
+/// `Upload-Checksum: sha256 <base64>` → the expected digest.
+fn upload_checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>, ApiError> {
+    let Some(v) = headers.get(UPLOAD_CHECKSUM) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::bad_request(
+            "bad_checksum_header",
+            "Upload-Checksum must be `sha256 <base64 of the chunk's digest>`",
+        )
+    };
+    let (algorithm, digest) = v
+        .to_str()
+        .ok()
+        .and_then(|s| s.split_once(' '))
+        .ok_or_else(bad)?;
+    if !algorithm.eq_ignore_ascii_case("sha256") {
+        return Err(ApiError::bad_request(
+            "unsupported_checksum",
+            format!("checksum algorithm {algorithm:?} is not supported; use sha256"),
+        ));
+    }
+    let digest = STANDARD.decode(digest.trim()).map_err(|_| bad())?;
+    if digest.len() != 32 {
+        return Err(bad());
+    }
+    Ok(Some(digest))
+}
+
+fn bad_metadata(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("bad_metadata", message)
+}
+
+/// `Upload-Metadata`: comma-separated `key base64value` pairs (the value may
+/// be absent).
+fn parse_metadata(raw: &str) -> Result<HashMap<String, Vec<u8>>, ApiError> {
+    let mut out = HashMap::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = match pair.split_once(' ') {
+            Some((k, v)) => (
+                k,
+                STANDARD.decode(v.trim()).map_err(|_| {
+                    bad_metadata(format!(
+                        "the value of Upload-Metadata key {k:?} is not base64"
+                    ))
+                })?,
+            ),
+            None => (pair, Vec::new()),
+        };
+        if out.insert(key.to_owned(), value).is_some() {
+            return Err(bad_metadata(format!("Upload-Metadata repeats key {key:?}")));
+        }
+    }
+    Ok(out)
+}
+
+/// The optional `sha256` metadata value: the whole file's hash, hex.
+fn declared_sha256(metadata: &HashMap<String, Vec<u8>>) -> Result<Option<String>, ApiError> {
+    let Some(value) = metadata.get("sha256") else {
+        return Ok(None);
+    };
+    let hex = String::from_utf8_lossy(value).to_ascii_lowercase();
+    if super::is_blob_hash(&hex) {
+        Ok(Some(hex))
+    } else {
+        Err(bad_metadata(
+            "the sha256 metadata must be the file's sha256 as 64 hex digits",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_pairs_decode() {
+        let m = parse_metadata("filename d2FsbC5qcGc=,is_confidential, sha256 YWJj").unwrap();
+        assert_eq!(m["filename"], b"wall.jpg");
+        assert_eq!(m["is_confidential"], b"");
+        assert_eq!(m["sha256"], b"abc");
+        assert!(parse_metadata("filename !!").is_err());
+        assert!(parse_metadata("a YQ==,a Yg==").is_err());
+        assert!(declared_sha256(&m).is_err(), "abc is not a sha256");
+    }
+}
