@@ -9,7 +9,7 @@ use fieldsync_proto::model::duty::{RosterDoc, RouteDoc, Shift};
 use fieldsync_sdk::{DocType, NewIncident};
 
 use crate::both_backends;
-use crate::support::{Backend, Device, TestServer, get_json_as};
+use crate::support::{Backend, Device, TestServer, get_json_as, printed_payload};
 
 const F5: &str = "post-b3-u2-f5";
 const F9: &str = "post-b3-u2-f9";
@@ -31,17 +31,6 @@ fn now_ms() -> i64 {
 async fn user_id(server: &TestServer, username: &str) -> String {
     let d = server.device(username).await;
     d.client.session().unwrap().unwrap().user_id
-}
-
-async fn printed_tag(server: &TestServer, post: &str) -> String {
-    let tags = get_json_as(&server.url, "demo-office", "/api/v1/posts/tags?building=3").await;
-    tags.as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["post_id"] == post)
-        .and_then(|t| t["payload"].as_str())
-        .unwrap()
-        .to_owned()
 }
 
 /// Syncs `d` until `done` holds or `within` passes.
@@ -104,7 +93,7 @@ async fn missed_post_alerts_the_leader(backend: Backend) {
 
     // The volunteer checks in at 5F with the printed tag, and skips 9F.
     let patrol = volunteer.client.start_patrol("team-1", "").unwrap();
-    let tag = printed_tag(&server, F5).await;
+    let tag = printed_payload(&server, F5).await;
     volunteer
         .client
         .check_in(&patrol, F5, Some(&tag), "", None, "")

@@ -5,18 +5,9 @@ use fieldsync_sdk::{Fix, HazardAction, HazardPlace, NewHazard, Severity};
 use fieldsync_server::projection::{self, CheckinRow};
 
 use crate::both_backends;
-use crate::support::{Backend, TestServer, get_json_as, get_with_token, login_json};
-
-async fn printed_payload(server: &TestServer, post: &str) -> String {
-    let tags = get_json_as(&server.url, "demo-office", "/api/v1/posts/tags?building=3").await;
-    tags.as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["post_id"] == post)
-        .and_then(|t| t["payload"].as_str())
-        .unwrap()
-        .to_owned()
-}
+use crate::support::{
+    Backend, TestServer, get_json_as, get_with_token, login_json, printed_payload,
+};
 
 fn without_receive_time(rows: &[CheckinRow]) -> Vec<CheckinRow> {
     rows.iter()

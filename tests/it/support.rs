@@ -454,3 +454,15 @@ pub async fn assert_still_serving(server: &TestServer) {
         "document {id} acked"
     );
 }
+
+/// The printed tag payload of a post of building 3, as the office gets it.
+pub async fn printed_payload(server: &TestServer, post: &str) -> String {
+    let tags = get_json_as(&server.url, "demo-office", "/api/v1/posts/tags?building=3").await;
+    tags.as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["post_id"] == post)
+        .and_then(|t| t["payload"].as_str())
+        .unwrap()
+        .to_owned()
+}
