@@ -123,37 +123,35 @@ pub struct SyncFigures {
     pub server_pull_cpu_s: f64,
 }
 
+/// Writes a benchmark's figures as JSON when `--json` was given.
+pub(crate) fn write_json(
+    path: Option<&std::path::Path>,
+    figures: &impl Serialize,
+) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(figures)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Sync(args) => {
             let figures = bench_sync(&args).await?;
             print_table(&figures);
-            if let Some(path) = &args.json {
-                std::fs::write(path, serde_json::to_string_pretty(&figures)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!("wrote {}", path.display());
-            }
-            Ok(())
+            write_json(args.json.as_deref(), &figures)
         }
         BenchCommand::Sdk(args) => {
             let figures = bench_sdk(&args).await?;
             print_sdk_table(&figures);
-            if let Some(path) = &args.json {
-                std::fs::write(path, serde_json::to_string_pretty(&figures)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!("wrote {}", path.display());
-            }
-            Ok(())
+            write_json(args.json.as_deref(), &figures)
         }
         BenchCommand::Night(args) => {
             let figures = night::run(&args).await?;
             night::print(&figures);
-            if let Some(path) = &args.json {
-                std::fs::write(path, serde_json::to_string_pretty(&figures)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!("wrote {}", path.display());
-            }
-            Ok(())
+            write_json(args.json.as_deref(), &figures)
         }
         BenchCommand::Uploads(args) => crate::photos::bench::run(&args).await,
         BenchCommand::SdkProbe(args) => {

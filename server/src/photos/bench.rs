@@ -62,12 +62,7 @@ pub async fn run(args: &UploadArgs) -> anyhow::Result<()> {
     }
     let figures = bench(args).await?;
     print_table(&figures);
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&figures)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
+    crate::bench::write_json(args.json.as_deref(), &figures)
 }
 
 fn print_table(f: &UploadFigures) {
