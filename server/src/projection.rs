@@ -182,7 +182,11 @@ pub enum Projection {
     },
     Route(RouteRow),
     Roster(RosterRow, Vec<ShiftRow>),
-    Incident(IncidentRow),
+    Incident {
+        row: IncidentRow,
+        /// Photo blob hashes the report references.
+        photos: Vec<String>,
+    },
     Alert(AlertRow),
 }
 
@@ -292,20 +296,35 @@ pub fn hazard_row(doc_id: &DocId, doc: &HazardDoc) -> HazardRow {
     }
 }
 
-/// The photo blobs a hazard references, in its report and its events, each
-/// once; strings that are not blob hashes are left out.
+/// The photo blobs a hazard references, in its report and its events.
 fn hazard_photos(doc: &HazardDoc) -> Vec<String> {
-    let all = doc
-        .photos
-        .iter()
-        .chain(doc.events.iter().flat_map(|e| &e.photos));
-    let mut photos: Vec<String> = all
+    blob_hashes(
+        doc.photos
+            .iter()
+            .chain(doc.events.iter().flat_map(|e| &e.photos)),
+    )
+}
+
+/// Each blob hash once, sorted; strings that are not blob hashes are left out.
+fn blob_hashes<'a>(refs: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut photos: Vec<String> = refs
         .filter(|h| crate::photos::is_blob_hash(h))
         .cloned()
         .collect();
     photos.sort();
     photos.dedup();
     photos
+}
+
+/// Links from document `doc_id` to the photos it references.
+fn links(doc_id: &str, photos: &[String]) -> Vec<crate::store::BlobLink> {
+    photos
+        .iter()
+        .map(|hash| crate::store::BlobLink {
+            hash: hash.clone(),
+            doc_id: doc_id.to_owned(),
+        })
+        .collect()
 }
 
 /// The projection of a document that passed the checks (`None` for types
@@ -328,7 +347,10 @@ pub fn of_checked(id: &DocId, checked: validate::Checked) -> Option<Projection> 
             },
             new_checkins,
         }),
-        validate::Checked::Incident(i) => Some(Projection::Incident(incident_row(id, &i))),
+        validate::Checked::Incident(i) => Some(Projection::Incident {
+            row: incident_row(id, &i),
+            photos: blob_hashes(i.photos.iter()),
+        }),
         validate::Checked::Alert(a) => Some(Projection::Alert(alert_row(id, &a))),
         validate::Checked::Route(r) => Some(Projection::Route(RouteRow {
             doc_id: id.to_string(),
@@ -480,13 +502,7 @@ pub fn rows_of(p: &Projection, posts: &[PostRow], received_at: i64) -> Projectio
     match p {
         Projection::Hazard { row, photos } => ProjectionRows {
             hazard: Some(row.clone()),
-            blob_links: photos
-                .iter()
-                .map(|hash| crate::store::BlobLink {
-                    hash: hash.clone(),
-                    doc_id: row.doc_id.clone(),
-                })
-                .collect(),
+            blob_links: links(&row.doc_id, photos),
             ..Default::default()
         },
         Projection::Patrol { row, new_checkins } => ProjectionRows {
@@ -498,6 +514,11 @@ pub fn rows_of(p: &Projection, posts: &[PostRow], received_at: i64) -> Projectio
                     checkin_row(&row.doc_id, c, post, received_at)
                 })
                 .collect(),
+            // Check-ins are append-only: earlier ones were linked when they came.
+            blob_links: links(
+                &row.doc_id,
+                &blob_hashes(new_checkins.iter().flat_map(|c| &c.photos)),
+            ),
             ..Default::default()
         },
         Projection::Route(r) => ProjectionRows {
@@ -508,8 +529,9 @@ pub fn rows_of(p: &Projection, posts: &[PostRow], received_at: i64) -> Projectio
             roster: Some((r.clone(), shifts.clone())),
             ..Default::default()
         },
-        Projection::Incident(i) => ProjectionRows {
-            incident: Some(i.clone()),
+        Projection::Incident { row, photos } => ProjectionRows {
+            incident: Some(row.clone()),
+            blob_links: links(&row.doc_id, photos),
             ..Default::default()
         },
         Projection::Alert(a) => ProjectionRows {

@@ -18,6 +18,8 @@ use crate::api::{ApiError, Authenticated};
 use crate::app::{AppState, now_ms};
 use crate::auth::Claims;
 use crate::store::BlobRow;
+use fieldsync_proto::DocId;
+use fieldsync_proto::model::Role;
 
 #[derive(Deserialize)]
 pub struct VariantQuery {
@@ -62,11 +64,26 @@ async fn readable_blob(
         .await?
         .ok_or_else(not_found)?;
     let links = app.store.blob_links(&claims.com, hash).await?;
-    if !may_read_blob(claims, &blob, &links) {
+    let role = Role::parse(&claims.role).ok_or_else(|| {
+        ApiError::forbidden("forbidden", format!("unknown role {:?}", claims.role))
+    })?;
+    let reader = app.store.reader(&claims.sub, role).await?;
+    let ids: Vec<DocId> = links
+        .iter()
+        .filter_map(|id| DocId::new(id.as_str()).ok())
+        .collect();
+    let linked: Vec<_> = app
+        .store
+        .load_docs(&claims.com, &ids)
+        .await?
+        .into_values()
+        .map(|d| d.row)
+        .collect();
+    if !may_read_blob(&claims.com, &reader, &blob, &linked) {
         return Err(ApiError::forbidden(
             "forbidden",
-            "this photo is visible to its uploader, leaders, the office, auditors and grid \
-             workers until a record references it",
+            "this photo belongs to records you cannot read (or to none yet: then only its \
+             uploader and the office see it)",
         ));
     }
     Ok((blob, links))
