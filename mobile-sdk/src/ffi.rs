@@ -13,6 +13,7 @@
 //!   order, never on a runtime worker, so a slow app callback cannot stall sync.
 
 mod duty;
+mod photos;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -258,7 +259,7 @@ pub struct NewHazard {
     pub floor: Option<i64>,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
-    /// Photo blob hashes.
+    /// Photo hashes from `import_photo`.
     pub photos: Vec<String>,
 }
 
@@ -343,6 +344,16 @@ pub struct GpsFix {
     pub lat: f64,
     pub lon: f64,
     pub accuracy_m: f64,
+}
+
+impl From<GpsFix> for crate::Fix {
+    fn from(f: GpsFix) -> Self {
+        crate::Fix {
+            lat: f.lat,
+            lon: f.lon,
+            accuracy_m: f.accuracy_m,
+        }
+    }
 }
 
 /// One check-in of a patrol.
@@ -475,6 +486,13 @@ pub trait SyncListener: Send + Sync {
     /// The server rejected a local change set to `doc_id`; it is quarantined
     /// and the document shows the server's accepted state again.
     fn on_rejected(&self, doc_id: String, code: RejectCode, message: String);
+    /// A photo's upload moved: `sent` of `total` bytes are on the server.
+    fn on_photo_progress(&self, hash: String, sent: u64, total: u64);
+    /// A photo is on the server.
+    fn on_photo_uploaded(&self, hash: String);
+    /// A photo's upload attempt failed. With `will_retry` it stays queued;
+    /// without, the server refused the photo (`message` says why).
+    fn on_photo_failed(&self, hash: String, message: String, will_retry: bool);
 }
 
 fn deliver(listener: &dyn SyncListener, event: SyncEvent) {
@@ -486,6 +504,15 @@ fn deliver(listener: &dyn SyncListener, event: SyncEvent) {
         SyncEvent::Rejected { doc, code, message } => {
             listener.on_rejected(doc.into(), code, message)
         }
+        SyncEvent::PhotoProgress { hash, sent, total } => {
+            listener.on_photo_progress(hash, sent, total)
+        }
+        SyncEvent::PhotoUploaded { hash } => listener.on_photo_uploaded(hash),
+        SyncEvent::PhotoFailed {
+            hash,
+            message,
+            retrying,
+        } => listener.on_photo_failed(hash, message, retrying),
     }
 }
 
@@ -749,11 +776,7 @@ impl FieldsyncClient {
     ) -> FfiResult<String> {
         let c = self.client()?;
         let id = parse_doc_id(&patrol_id)?;
-        let fix = fix.map(|f| crate::Fix {
-            lat: f.lat,
-            lon: f.lon,
-            accuracy_m: f.accuracy_m,
-        });
+        let fix = fix.map(Into::into);
         blocking(move || c.check_in(&id, &post_id, tag_payload.as_deref(), &reason, fix, &note))
             .await
     }
@@ -1029,6 +1052,9 @@ mod tests {
         }
         fn on_documents_changed(&self, _: Vec<String>) {}
         fn on_rejected(&self, _: String, _: RejectCode, _: String) {}
+        fn on_photo_progress(&self, _: String, _: u64, _: u64) {}
+        fn on_photo_uploaded(&self, _: String) {}
+        fn on_photo_failed(&self, _: String, _: String, _: bool) {}
     }
 
     #[tokio::test]

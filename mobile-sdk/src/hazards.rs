@@ -20,7 +20,7 @@ pub struct NewHazard {
     pub immediate: bool,
     pub description: String,
     pub place: HazardPlace,
-    /// Photo blob hashes.
+    /// Photo hashes from [`Client::import_photo`].
     pub photos: Vec<String>,
 }
 
@@ -61,6 +61,7 @@ impl Client {
 
     /// Reports a hazard; works offline.
     pub fn report_hazard(&self, new: NewHazard) -> Result<DocId> {
+        crate::photos::check_refs(&new.photos)?;
         if !validate::HAZARD_CATEGORIES.contains(&new.category.as_str()) {
             return Err(invalid(format!(
                 "unknown hazard category {:?}",
@@ -110,6 +111,7 @@ impl Client {
         note: &str,
         photos: Vec<String>,
     ) -> Result<()> {
+        crate::photos::check_refs(&photos)?;
         let view = self.hazard(id)?;
         let event = self.event(view.folded.head.clone(), action, note, photos)?;
         hazard::check_transition(view.folded.current.as_ref(), &event)

@@ -18,6 +18,7 @@ pub struct NewIncident {
     pub cause: String,
     pub handling: String,
     pub outcome: String,
+    /// Photo hashes from [`Client::import_photo`].
     pub photos: Vec<String>,
 }
 
@@ -37,6 +38,7 @@ impl Client {
 
     /// Files an incident report; works offline.
     pub fn file_incident(&self, new: NewIncident) -> Result<DocId> {
+        crate::photos::check_refs(&new.photos)?;
         let report = self.incident_event(IncidentAction::Report, "")?;
         let doc = IncidentDoc {
             occurred_at_ms: new.occurred_at_ms,

@@ -16,6 +16,7 @@ mod hazards;
 mod incidents;
 pub mod json;
 mod patrols;
+mod photos;
 mod store;
 mod sync;
 pub mod transport;
@@ -37,7 +38,9 @@ pub use fieldsync_proto::model::validate::{HazardDoc, HazardPlace};
 pub use fieldsync_proto::{DocHeader, DocId, DocType, ErrorCode, RejectCode};
 pub use hazards::{HazardView, NewHazard};
 pub use incidents::NewIncident;
-pub use store::QuarantinedChange;
+pub use patrols::Visit;
+pub use photos::{MAX_PHOTO_BYTES, UPLOAD_CONCURRENCY, UploadReport, is_photo_hash};
+pub use store::{PhotoState, PhotoUpload, QuarantinedChange};
 pub use sync::{SyncReport, SyncStatus};
 pub use transport::TransportCounters;
 
@@ -57,6 +60,17 @@ pub enum SyncEvent {
         doc: DocId,
         code: RejectCode,
         message: String,
+    },
+    /// A photo's upload moved: `sent` of `total` bytes are on the server.
+    PhotoProgress { hash: String, sent: u64, total: u64 },
+    /// A photo is on the server.
+    PhotoUploaded { hash: String },
+    /// A photo's upload attempt failed; with `retrying` it stays queued and
+    /// is tried again later, else the server refused the photo for good.
+    PhotoFailed {
+        hash: String,
+        message: String,
+        retrying: bool,
     },
 }
 
@@ -98,6 +112,15 @@ pub(crate) struct Inner {
     status: Mutex<SyncStatus>,
     /// Why the background loop stopped, when it stopped on a permanent error.
     loop_error: Mutex<Option<Error>>,
+    /// Photos copied into the store, named by their hash.
+    photos_dir: std::path::PathBuf,
+    /// Wakes the uploader: a photo was queued or the network came back.
+    photo_notify: Notify,
+    /// Photos being uploaded by some task right now.
+    uploading: Mutex<std::collections::HashSet<String>>,
+    /// HTTP for uploads: no overall deadline (a photo on a slow link takes
+    /// minutes), but a stalled connection is given up.
+    upload_http: reqwest::Client,
 }
 
 impl Inner {
@@ -125,6 +148,7 @@ impl Inner {
 pub struct Client {
     inner: Arc<Inner>,
     background: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    uploader: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for Client {
@@ -188,6 +212,11 @@ impl Client {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(|e| Error::InvalidInput(format!("HTTP client: {e}")))?;
+        let upload_http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(15))
+            .read_timeout(std::time::Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::InvalidInput(format!("HTTP client: {e}")))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 server_url: server_url.trim_end_matches('/').to_owned(),
@@ -200,8 +229,13 @@ impl Client {
                 sync_lock: tokio::sync::Mutex::new(()),
                 status: Mutex::new(SyncStatus::Offline),
                 loop_error: Mutex::new(None),
+                photos_dir: data_dir.as_ref().join("photos"),
+                photo_notify: Notify::new(),
+                uploading: Mutex::default(),
+                upload_http,
             }),
             background: Mutex::new(None),
+            uploader: Mutex::new(None),
         })
     }
 
@@ -506,8 +540,13 @@ impl Client {
     }
 
     /// Starts the background sync loop (reconnects with exponential backoff and
-    /// jitter; pushes local changes as they happen). Needs a tokio runtime.
+    /// jitter; pushes local changes as they happen) and the photo uploader
+    /// beside it. Needs a tokio runtime.
     pub fn start_sync(&self) {
+        let mut up = self.uploader.lock().unwrap_or_else(|p| p.into_inner());
+        if up.as_ref().is_none_or(|h| h.is_finished()) {
+            *up = Some(tokio::spawn(photos::run_uploads(self.inner.clone())));
+        }
         let mut bg = self.background.lock().unwrap_or_else(|p| p.into_inner());
         if bg.as_ref().is_some_and(|h| !h.is_finished()) {
             return;
@@ -520,20 +559,17 @@ impl Client {
         *bg = Some(tokio::spawn(sync::run_loop(self.inner.clone())));
     }
 
-    /// Stops the background sync loop.
+    /// Stops the background sync loop and the photo uploader.
     pub fn stop_sync(&self) {
         self.abort_background();
         self.inner.emit(SyncEvent::Status(SyncStatus::Offline));
     }
 
     fn abort_background(&self) {
-        if let Some(h) = self
-            .background
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            h.abort();
+        for task in [&self.background, &self.uploader] {
+            if let Some(h) = task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                h.abort();
+            }
         }
     }
 

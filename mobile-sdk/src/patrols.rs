@@ -15,6 +15,20 @@ use crate::{Client, DocId, DocType};
 /// patrol document (one every 30 s: a chunk every half hour).
 pub const BREADCRUMBS_PER_CHUNK: usize = 60;
 
+/// A check-in as the member makes it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Visit {
+    pub post_id: String,
+    /// The scanned tag (QR/NFC), or `None` for a manual check-in.
+    pub tag_payload: Option<String>,
+    /// Why there is no tag (manual check-ins only).
+    pub reason: String,
+    pub fix: Option<Fix>,
+    pub note: String,
+    /// Photo hashes from [`Client::import_photo`].
+    pub photos: Vec<String>,
+}
+
 impl Client {
     /// Starts a patrol of `team` on `route` now; works offline.
     pub fn start_patrol(&self, team: &str, route: &str) -> Result<DocId> {
@@ -45,10 +59,35 @@ impl Client {
         fix: Option<Fix>,
         note: &str,
     ) -> Result<String> {
+        self.check_in_with(
+            patrol_id,
+            Visit {
+                post_id: post_id.to_owned(),
+                tag_payload: tag_payload.map(str::to_owned),
+                reason: reason.to_owned(),
+                fix,
+                note: note.to_owned(),
+                photos: Vec::new(),
+            },
+        )
+    }
+
+    /// [`Client::check_in`] with everything a check-in may carry, photos
+    /// included.
+    pub fn check_in_with(&self, patrol_id: &DocId, visit: Visit) -> Result<String> {
+        crate::photos::check_refs(&visit.photos)?;
+        let Visit {
+            post_id,
+            tag_payload,
+            reason,
+            fix,
+            note,
+            photos,
+        } = visit;
         let proof = match tag_payload {
             Some(p) => {
-                let tag =
-                    Tag::parse(p).map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
+                let tag = Tag::parse(&p)
+                    .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
                 if tag.post_id != post_id {
                     return Err(Error::InvalidInput(format!(
                         "this tag belongs to {}, not {post_id}",
@@ -59,21 +98,19 @@ impl Client {
                     payload: p.trim().to_owned(),
                 }
             }
-            None => Proof::Manual {
-                reason: reason.to_owned(),
-            },
+            None => Proof::Manual { reason },
         };
         let author = self.author()?;
         let checkin = CheckIn {
             id: uuid::Uuid::new_v4().simple().to_string(),
-            post_id: post_id.to_owned(),
+            post_id,
             proof,
             at_ms: now_ms(),
             fix,
             by: author.user_id,
             device: author.device_id,
-            note: note.to_owned(),
-            photos: Vec::new(),
+            note,
+            photos,
             corrects: None,
         };
         // The same rules the server applies, before anything is stored.

@@ -1,6 +1,7 @@
 //! The device's local store: one SQLite file holding documents, their sync
 //! state, the outbox of unacknowledged changes, quarantined rejections, the
-//! change cursor, and the session.
+//! change cursor, the session, and the photo queue (the photos themselves
+//! are files beside the database, see [`photos`]).
 //!
 //! # Invariants
 //! - A local edit and its outbox entry are written in one transaction.
@@ -20,7 +21,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
 
-const SCHEMA_VERSION: i64 = 1;
+mod photos;
+
+pub use photos::{PhotoState, PhotoUpload};
+
+/// 2 added the photo queue (created by `SCHEMA`'s `IF NOT EXISTS`).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -53,6 +59,19 @@ CREATE TABLE IF NOT EXISTS quarantine (
     data       BLOB NOT NULL,
     created_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS photos (
+    hash        TEXT PRIMARY KEY,
+    size        INTEGER NOT NULL,
+    mime        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    upload_url  TEXT,
+    sent        INTEGER NOT NULL DEFAULT 0,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_try_at INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS photos_due ON photos(state, next_try_at);
 ";
 
 /// A rejected local change set, kept so nothing typed on the device is lost.

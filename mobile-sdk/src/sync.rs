@@ -127,7 +127,7 @@ async fn run_session(inner: &Arc<Inner>, live: bool) -> Result<SyncReport> {
 
 /// A valid access token, refreshed when it expires within a minute (or when
 /// `force`d).
-async fn access_token(inner: &Inner, force: bool) -> Result<String> {
+pub(crate) async fn access_token(inner: &Inner, force: bool) -> Result<String> {
     let (access, exp, refresh) = {
         let store = inner.store();
         (
@@ -189,6 +189,10 @@ fn apply_events(
         match ev {
             ClientEvent::Send(m) => out.send.push(m),
             ClientEvent::Welcome { .. } => {
+                // The server is reachable again: photos waiting out a retry
+                // delay go now.
+                store.photos_due_now()?;
+                inner.photo_notify.notify_one();
                 // Everything in the outbox, including edits made while offline.
                 inner
                     .local_changes

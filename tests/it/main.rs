@@ -9,6 +9,7 @@ mod hazards;
 mod incidents;
 mod migrations;
 mod patrols;
+mod photo_queue;
 mod photos;
 mod projections;
 mod support;

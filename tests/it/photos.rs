@@ -18,7 +18,7 @@ use crate::support::{Backend, PASSWORD, TestServer, login_json};
 
 const TUS: &str = "1.0.0";
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -28,7 +28,7 @@ fn sha256_b64(bytes: &[u8]) -> String {
 
 /// A test photo: left half red, right half blue, with some texture that
 /// differs by `seed`.
-fn jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
+pub(crate) fn jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {
         let t = ((x * 7 + y * 13 + seed * 31) % 16) as u8;
         if x < width / 2 {
@@ -365,7 +365,7 @@ async fn python(script_name: &'static str, args: Vec<String>) -> serde_json::Val
 }
 
 /// Every blob file under the server's data dir.
-fn stored_files(server: &TestServer) -> Vec<PathBuf> {
+pub(crate) fn stored_files(server: &TestServer) -> Vec<PathBuf> {
     files_under(&server.data_dir().join("blobs"))
 }
 
@@ -441,7 +441,7 @@ async fn photo_is_stored_clean_and_oriented(backend: Backend) {
     assert_eq!(stored_files(&server), files, "nothing stored twice");
     let meta: serde_json::Value = crate::support::get_with_token(
         &server.url,
-        &leader.token,
+        &phone.token,
         &format!("/api/v1/blobs/{hash}/meta"),
     )
     .await
@@ -1188,6 +1188,71 @@ async fn hazard_photos_link_their_blobs(backend: Backend) {
         meta["linked_documents"],
         serde_json::json!([id.to_string()])
     );
+
+    // A photo of a hazard in the other grid (building 4) follows the
+    // hazard's read scope: the neighbour's team and the grid worker of
+    // grid 1 do not see it; the uploader and the office do.
+    let (far, _) = phone.upload_ok(&jpeg(80, 60, 11)).await;
+    device
+        .client
+        .report_hazard(fieldsync_sdk::NewHazard {
+            category: "exit_blocked".into(),
+            severity: fieldsync_sdk::Severity::General,
+            immediate: false,
+            description: "Boxes stacked on the landing".into(),
+            place: fieldsync_sdk::HazardPlace {
+                post_id: Some("post-b4-u1-f5".into()),
+                ..Default::default()
+            },
+            photos: vec![far.clone()],
+        })
+        .unwrap();
+    device.client.sync_now().await.unwrap();
+    let grid_worker = Tus::login(&server, "demo-grid", "phone-fang").await;
+    for outsider in [&neighbour, &grid_worker] {
+        assert_eq!(
+            refusal(outsider.link(&far, "thumb").await).await,
+            (StatusCode::FORBIDDEN, "forbidden".into())
+        );
+    }
+    phone.link_ok(&far, "thumb").await;
+    Tus::login(&server, "demo-office", "office-pc")
+        .await
+        .link_ok(&far, "thumb")
+        .await;
+
+    // Incident and check-in photos link their documents too.
+    let (scene, _) = phone.upload_ok(&jpeg(80, 60, 12)).await;
+    let (landing, _) = phone.upload_ok(&jpeg(80, 60, 13)).await;
+    let incident = device
+        .client
+        .file_incident(fieldsync_sdk::NewIncident {
+            occurred_at_ms: 1_700_000_000_000,
+            cause: "Stranger trying door handles".into(),
+            photos: vec![scene.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+    let patrol = device.client.start_patrol("team-1", "").unwrap();
+    device
+        .client
+        .check_in_with(
+            &patrol,
+            fieldsync_sdk::Visit {
+                post_id: "post-b3-u2-f9".into(),
+                reason: "tag torn off".into(),
+                photos: vec![landing.clone()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    device.client.sync_now().await.unwrap();
+    for (photo, doc) in [(&scene, &incident), (&landing, &patrol)] {
+        assert_eq!(
+            server.state.store.blob_links("demo", photo).await.unwrap(),
+            vec![doc.to_string()]
+        );
+    }
     server.stop().await;
 }
 both_backends!(

@@ -466,3 +466,115 @@ pub async fn printed_payload(server: &TestServer, post: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A TCP relay between a phone and the server, standing in for a weak
+/// mobile link: what the phone sends is paced to `bytes_per_sec`, and the
+/// link can drop (every connection cut, new ones refused) and come back.
+pub struct WeakSignal {
+    /// The URL the phone uses instead of the server's.
+    pub url: String,
+    state: std::sync::Arc<SignalState>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+struct SignalState {
+    online: std::sync::atomic::AtomicBool,
+    /// Cancelled when the link drops; replaced when it comes back.
+    cut: std::sync::Mutex<CancellationToken>,
+    sent: std::sync::atomic::AtomicU64,
+    bytes_per_sec: u64,
+}
+
+impl WeakSignal {
+    pub async fn start(server_url: &str, bytes_per_sec: u64) -> WeakSignal {
+        let upstream = server_url
+            .strip_prefix("http://")
+            .expect("an http:// server URL")
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = std::sync::Arc::new(SignalState {
+            online: std::sync::atomic::AtomicBool::new(true),
+            cut: std::sync::Mutex::new(CancellationToken::new()),
+            sent: Default::default(),
+            bytes_per_sec,
+        });
+        let s = state.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((phone, _)) = listener.accept().await {
+                if !s.online.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the phone sees the connection fail
+                }
+                let cut = s.cut.lock().unwrap().clone();
+                let (s, upstream) = (s.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = relay(phone, server, &s) => {}
+                        _ = cut.cancelled() => {}
+                    }
+                });
+            }
+        });
+        WeakSignal { url, state, accept }
+    }
+
+    /// Drops the link (cutting every open connection) or brings it back.
+    pub fn set_online(&self, online: bool) {
+        self.state
+            .online
+            .store(online, std::sync::atomic::Ordering::SeqCst);
+        let mut cut = self.state.cut.lock().unwrap();
+        if online {
+            *cut = CancellationToken::new();
+        } else {
+            cut.cancel();
+        }
+    }
+
+    /// Bytes the phone has sent through the link.
+    pub fn bytes_sent(&self) -> u64 {
+        self.state.sent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for WeakSignal {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.set_online(false);
+    }
+}
+
+/// Copies both ways; the phone's bytes paced to the link's rate.
+async fn relay(phone: tokio::net::TcpStream, server: tokio::net::TcpStream, s: &SignalState) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut phone_rx, mut phone_tx) = phone.into_split();
+    let (mut server_rx, mut server_tx) = server.into_split();
+    let up = async {
+        let started = tokio::time::Instant::now();
+        let mut sent = 0u64;
+        let mut buf = vec![0u8; 8 << 10];
+        loop {
+            let n = match phone_rx.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if server_tx.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            sent += n as u64;
+            s.sent
+                .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+            let due = started + Duration::from_secs_f64(sent as f64 / s.bytes_per_sec as f64);
+            tokio::time::sleep_until(due).await;
+        }
+        let _ = server_tx.shutdown().await;
+    };
+    let down = async {
+        let _ = tokio::io::copy(&mut server_rx, &mut phone_tx).await;
+        let _ = phone_tx.shutdown().await;
+    };
+    tokio::join!(up, down);
+}

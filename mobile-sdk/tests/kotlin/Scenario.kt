@@ -12,7 +12,9 @@
 // The document contents must match EXPECTED_NOTES in bindings.rs and the
 // Python scenario: the harness checks them independently.
 
+import java.awt.image.BufferedImage
 import java.io.File
+import javax.imageio.ImageIO
 import java.net.ServerSocket
 import java.util.Collections
 import kotlin.system.exitProcess
@@ -53,6 +55,18 @@ class RecordingListener : SyncListener {
 
     override fun onRejected(docId: String, code: RejectCode, message: String) {
         statuses.add("REJECTED $docId $code")
+    }
+
+    override fun onPhotoProgress(hash: String, sent: ULong, total: ULong) {
+        statuses.add("PHOTO_PROGRESS $hash $sent/$total")
+    }
+
+    override fun onPhotoUploaded(hash: String) {
+        statuses.add("PHOTO_UPLOADED $hash")
+    }
+
+    override fun onPhotoFailed(hash: String, message: String, willRetry: Boolean) {
+        statuses.add("PHOTO_FAILED $hash " + if (willRetry) "retrying" else "refused")
     }
 
     fun snapshot(): List<String> = synchronized(statuses) { statuses.toList() }
@@ -210,6 +224,73 @@ suspend fun secondDeviceSees(work: File, url: String, created: List<String>) {
     other.close()
 }
 
+suspend fun leaderPlansANight(work: File, url: String) {
+    val leader = FieldsyncClient.open(File(work, "leader").path, url)
+    val session = leader.login("demo-leader", PASSWORD)
+    val route = NewRoute(
+        name = "Building 3 stairwells",
+        team = "team-1",
+        posts = listOf("post-b3-u1-f5", "post-b3-u1-f9"),
+        ordered = false,
+        intervalMin = 120u,
+        activeFrom = "20:00",
+        activeUntil = "02:00",
+        graceMin = 15u,
+    )
+    val routeId = leader.createRoute(route)
+    leader.createDefaultRoster("team-1", "2026-11-16", listOf(session.userId), listOf(), listOf(routeId))
+    // Monday 2026-11-16, 21:00 in Shanghai: three windows of two posts, all to come.
+    val statuses = leader.myRouteStatus(1_794_834_000_000L)
+    check(statuses.size == 6) { "expected 6 post windows, got $statuses" }
+    check(statuses.all { it.status == "pending" }) { "all pending: $statuses" }
+    expectError<FieldsyncException.InvalidInput>("a route with interval 0") {
+        leader.createRoute(route.copy(intervalMin = 0u))
+    }
+    val patrol = leader.startPatrol("team-1", routeId)
+    for (i in 0 until 3) {
+        leader.recordBreadcrumb(patrol, GpsFix(lat = 31.2 + i * 0.0001, lon = 121.4, accuracyM = 5.0))
+    }
+    check(leader.breadcrumbCount(patrol) == 3uL) { "three breadcrumbs recorded" }
+    expectError<FieldsyncException.InvalidInput>("a breadcrumb at latitude 91") {
+        leader.recordBreadcrumb(patrol, GpsFix(lat = 91.0, lon = 0.0, accuracyM = 1.0))
+    }
+
+    // A photo taken at the post goes with the check-in; it uploads on its own.
+    val listener = RecordingListener()
+    leader.setListener(listener)
+    val image = BufferedImage(64, 48, BufferedImage.TYPE_INT_RGB)
+    for (x in 0 until 64) for (y in 0 until 48) image.setRGB(x, y, (x * 4 shl 16) or (y * 5))
+    val file = File(work, "landing.jpg")
+    check(ImageIO.write(image, "jpg", file)) { "the JDK writes JPEG" }
+    val photo = leader.importPhoto(file.path)
+    leader.checkInVisit(
+        patrol,
+        Visit(
+            postId = "post-b3-u1-f5",
+            tagPayload = null,
+            reason = "tag torn off",
+            fix = null,
+            note = "",
+            photos = listOf(photo),
+        ),
+    )
+    leader.endPatrol(patrol)
+    val report = leader.syncNow()
+    check(report.rejected == 0uL) { "route, roster, patrol and check-in accepted: $report" }
+    val uploads = leader.uploadPhotosNow()
+    check(uploads.uploaded == 1uL && uploads.waiting == 0uL) { "uploaded: $uploads" }
+    awaitStatuses(listener, "the listener hears the upload finish") { it.contains("PHOTO_UPLOADED $photo") }
+    check(leader.photoUploads().map { it.state } == listOf("uploaded")) { "the queue knows it is uploaded" }
+    val text = File(work, "notes.jpg").apply { writeText("this is a text file named .jpg") }
+    expectError<FieldsyncException.InvalidInput>("importPhoto of a text file") {
+        leader.importPhoto(text.path)
+    }
+    check(leader.alerts().isEmpty()) { "no alerts yet" }
+    log("ok: leader planned a route and roster, patrolled with breadcrumbs and a photo, over the FFI")
+    leader.shutdown()
+    leader.close()
+}
+
 fun badOpens(work: File, url: String) {
     expectError<FieldsyncException.InvalidInput>("open with an empty data dir") { FieldsyncClient.open("", url) }
 
@@ -246,6 +327,7 @@ fun main(args: Array<String>) {
         runBlocking {
             val created = offlineRoundTrip(work, url)
             secondDeviceSees(work, url, created)
+            leaderPlansANight(work, url)
             badOpens(work, url)
             loginToClosedPort(work)
         }

@@ -19,14 +19,19 @@ import os
 import socket
 import sys
 import threading
+import struct
 import time
+import zlib
 
 from fieldsync_sdk import (
     DocType,
     FieldsyncClient,
     FieldsyncError,
     GpsFix,
+    HazardAction,
+    NewHazard,
     NewRoute,
+    Severity,
     SyncListener,
     is_retryable,
 )
@@ -105,6 +110,15 @@ class RecordingListener(SyncListener):
 
     def on_rejected(self, doc_id, code, message):
         self._add(f"REJECTED {doc_id} {code}")
+
+    def on_photo_progress(self, hash_, sent, total):
+        self._add(f"PHOTO_PROGRESS {hash_} {sent}/{total}")
+
+    def on_photo_uploaded(self, hash_):
+        self._add(f"PHOTO_UPLOADED {hash_}")
+
+    def on_photo_failed(self, hash_, message, will_retry):
+        self._add(f"PHOTO_FAILED {hash_} {'retrying' if will_retry else 'refused'}")
 
     def snapshot(self):
         with self._lock:
@@ -290,6 +304,76 @@ async def leader_plans_a_night(work, url):
     leader.shutdown()
 
 
+def png(width, height):
+    """A real PNG (no imaging library needed): a red-to-blue gradient."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(
+        b"\0" + bytes(v for x in range(width) for v in (255 - x * 255 // width, 40, x * 255 // width))
+        for _ in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+async def photo_reaches_the_office(work, url):
+    grid = FieldsyncClient.open(os.path.join(work, "grid-worker"), url)
+    await grid.login("demo-grid", PASSWORD)
+    listener = RecordingListener()
+    grid.set_listener(listener)
+    path = os.path.join(work, "wiring.png")
+    with open(path, "wb") as f:
+        f.write(png(64, 48))
+    photo = await grid.import_photo(path)
+    check(len(photo) == 64, f"a sha256 hash: {photo}")
+    check(await grid.import_photo(path) == photo, "the same photo twice is one photo")
+    queue = await grid.photo_uploads()
+    check([(p.hash, p.state) for p in queue] == [(photo, "pending")], f"queued: {queue}")
+    check(queue[0].path and os.path.isfile(queue[0].path), "the stored copy is there to show offline")
+    hazard = await grid.report_hazard(
+        NewHazard(
+            category="wiring",
+            severity=Severity.GENERAL,
+            immediate=False,
+            description="Exposed wiring above the meter boxes",
+            post_id="post-b2-u1-f5",
+            building=None,
+            unit=None,
+            floor=None,
+            lat=None,
+            lon=None,
+            photos=[photo],
+        )
+    )
+    report = await grid.sync_now()
+    check(report.rejected == 0, f"the hazard is accepted before its photo arrives: {report}")
+    uploads = await grid.upload_photos_now()
+    check((uploads.uploaded, uploads.failed, uploads.waiting) == (1, 0, 0), f"uploaded: {uploads}")
+    await await_statuses(listener, "the listener hears the upload finish", lambda s: f"PHOTO_UPLOADED {photo}" in s)
+    check(any(s.startswith(f"PHOTO_PROGRESS {photo}") for s in listener.snapshot()), "progress was reported")
+    check([p.state for p in await grid.photo_uploads()] == ["uploaded"], "the queue knows it is uploaded")
+
+    text = os.path.join(work, "notes.jpg")
+    with open(text, "w") as f:
+        f.write("this is a text file named .jpg")
+    await expect_error("import_photo of a text file", FieldsyncError.InvalidInput, lambda: grid.import_photo(text))
+    await expect_error(
+        "import_photo of a missing file",
+        FieldsyncError.InvalidInput,
+        lambda: grid.import_photo(os.path.join(work, "missing.png")),
+    )
+    await expect_error(
+        "a hazard whose photo is not a hash",
+        FieldsyncError.InvalidInput,
+        lambda: grid.transition_hazard(hazard, HazardAction.COMMENT(), "see photo", ["wiring.png"]),
+    )
+    check(len(await grid.photo_uploads()) == 1, "refused photos are not queued")
+    log(f"ok: photo {photo[:12]}… imported offline-first, hazard synced, photo uploaded with events")
+    grid.shutdown()
+
+
 async def bad_opens(work, url):
     await expect_error("open with an empty data dir", FieldsyncError.InvalidInput, lambda: FieldsyncClient.open("", url))
 
@@ -330,6 +414,7 @@ async def main(work, url):
     created = await offline_round_trip(work, url)
     await second_device_sees(work, url, created)
     await leader_plans_a_night(work, url)
+    await photo_reaches_the_office(work, url)
     await bad_opens(work, url)
     await login_to_closed_port(work)
 
