@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 description of every HTTP route, served at
 //! `GET /api/v1/openapi.json`. Handlers carry their own `#[utoipa::path]`;
-//! [`ApiDoc`] gathers them, and [`Conventions`] adds what every operation
+//! [`ApiDoc`] gathers them, and `Conventions` adds what every operation
 //! shares (the bearer scheme, the error responses of authentication and
 //! roles, the opaque 500).
 //!

@@ -3,6 +3,25 @@
 //! appends its audit entry in the same transaction, so the log never misses
 //! a change and never records one that did not happen.
 
+/// Binds a post's row as `$1` community, `$2` id, `$3`… label_zh, label_en,
+/// building, unit, floor, lat, lon, radius_m, `$11` grid_id.
+macro_rules! bind_post {
+    ($query:expr, $community:expr, $p:expr) => {
+        $query
+            .bind($community)
+            .bind(&$p.id)
+            .bind(&$p.label_zh)
+            .bind(&$p.label_en)
+            .bind(&$p.building)
+            .bind(&$p.unit)
+            .bind($p.floor)
+            .bind($p.lat)
+            .bind($p.lon)
+            .bind($p.radius_m)
+            .bind(&$p.grid_id)
+    };
+}
+
 macro_rules! admin_impl {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -36,22 +55,11 @@ macro_rules! admin_impl {
 
             /// Inserts a post unless its id exists; whether it did.
             async fn insert_post_in<'c>(conn: &mut sqlx::Transaction<'c, $db>, community: &str, p: &$crate::store::PostRow, now: i64) -> $crate::store::Result<bool> {
-                Ok(sqlx::query(
-                    "INSERT INTO posts (community_id, id, label_zh, label_en, building, unit, floor, lat, lon, radius_m, created_at, grid_id) \
+                Ok($crate::store::admin_sql::bind_post!(sqlx::query(
+                    "INSERT INTO posts (community_id, id, label_zh, label_en, building, unit, floor, lat, lon, radius_m, grid_id, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
-                )
-                .bind(community)
-                .bind(&p.id)
-                .bind(&p.label_zh)
-                .bind(&p.label_en)
-                .bind(&p.building)
-                .bind(&p.unit)
-                .bind(p.floor)
-                .bind(p.lat)
-                .bind(p.lon)
-                .bind(p.radius_m)
+                ), community, p)
                 .bind(now)
-                .bind(&p.grid_id)
                 .execute(&mut **conn)
                 .await?
                 .rows_affected() == 1)
@@ -221,21 +229,10 @@ macro_rules! admin_impl {
             /// Stores a post's new labels, place and grid (its id stays).
             pub async fn admin_update_post(&self, community: &str, p: &$crate::store::PostRow, audit: &$crate::store::AuditEntry) -> $crate::store::Result<bool> {
                 let mut tx = self.write.begin().await?;
-                let n = sqlx::query(
+                let n = $crate::store::admin_sql::bind_post!(sqlx::query(
                     "UPDATE posts SET label_zh = $3, label_en = $4, building = $5, unit = $6, floor = $7, lat = $8, \
                      lon = $9, radius_m = $10, grid_id = $11 WHERE community_id = $1 AND id = $2",
-                )
-                .bind(community)
-                .bind(&p.id)
-                .bind(&p.label_zh)
-                .bind(&p.label_en)
-                .bind(&p.building)
-                .bind(&p.unit)
-                .bind(p.floor)
-                .bind(p.lat)
-                .bind(p.lon)
-                .bind(p.radius_m)
-                .bind(&p.grid_id)
+                ), community, p)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -267,4 +264,4 @@ macro_rules! admin_impl {
     };
 }
 
-pub(crate) use admin_impl;
+pub(crate) use {admin_impl, bind_post};

@@ -42,9 +42,12 @@ pub struct GridNode {
 
 /// The places tree: grid → building → stairwell → posts (by floor).
 pub fn places_tree(posts: Vec<PostRow>) -> Vec<GridNode> {
-    type Units = BTreeMap<String, Vec<PostRow>>;
-    let mut grids: BTreeMap<Option<String>, (BTreeMap<String, Units>, Vec<PostRow>)> =
-        BTreeMap::new();
+    /// A grid's buildings (stairwells, posts) and its free-standing posts.
+    type Grid = (
+        BTreeMap<String, BTreeMap<String, Vec<PostRow>>>,
+        Vec<PostRow>,
+    );
+    let mut grids: BTreeMap<Option<String>, Grid> = BTreeMap::new();
     for p in posts {
         let grid = grids.entry(p.grid_id.clone()).or_default();
         match p.building.clone() {
