@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use automerge::{ActorId, Automerge};
+use automerge::Automerge;
 use fieldsync_proto::model::Role;
 use fieldsync_proto::model::alert::{AlertDoc, AlertKind};
 use fieldsync_proto::model::duty::{
@@ -38,8 +38,6 @@ const LOOKBACK_MS: i64 = 8 * 24 * HOUR_MS;
 pub const ALERT_MAX_AGE_MS: i64 = 48 * HOUR_MS;
 /// Major hazards and incidents must be acknowledged within this time.
 pub const ESCALATE_AFTER_MS: i64 = 2 * HOUR_MS;
-/// The automerge actor of every document the server writes.
-const SERVER_ACTOR: &[u8] = b"fieldsync-server";
 /// The device id recorded for documents the server writes.
 pub const SERVER_DEVICE: &str = "server";
 
@@ -388,14 +386,12 @@ async fn raise(
 
 /// A new document written by the server, from JSON.
 pub fn server_write(header: DocHeader, content: &serde_json::Value) -> DocWrite {
-    let mut doc = Automerge::new().with_actor(ActorId::from(SERVER_ACTOR));
-    let map = content.as_object().cloned().unwrap_or_default();
-    doc.transact(|tx| fieldsync_sdk::json::fill(tx, &map))
-        .expect("filling a new document from JSON cannot fail");
+    let mut doc = Automerge::new();
+    let chunk = crate::documents::replace_root(&mut doc, content);
     DocWrite {
         header,
         expected_seq: None,
-        chunk: doc.save(),
+        chunk,
         heads: encode_heads(&doc.get_heads()),
         device_id: SERVER_DEVICE.to_owned(),
         scope: None,

@@ -97,18 +97,13 @@ pub fn demo_posts() -> Vec<PostRow> {
                 post_floors: None,
             };
             for p in stairwell.posts() {
-                posts.push(PostRow {
-                    id: p.id,
-                    label_zh: p.label_zh,
-                    label_en: p.label_en,
-                    building: Some(p.building),
-                    unit: Some(p.unit),
-                    floor: Some(i64::from(p.floor)),
-                    lat: Some(31.2000 + f64::from(b) * 0.0004),
-                    lon: Some(121.4000 + f64::from(u) * 0.0003),
-                    radius_m: Some(40.0),
-                    grid_id: Some(grid_of(b).to_owned()),
-                });
+                posts.push(PostRow::of_stairwell(
+                    p,
+                    Some(31.2000 + f64::from(b) * 0.0004),
+                    Some(121.4000 + f64::from(u) * 0.0003),
+                    Some(40.0),
+                    Some(grid_of(b).to_owned()),
+                ));
             }
         }
     }

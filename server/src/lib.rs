@@ -9,6 +9,7 @@ pub mod cli;
 pub mod compliance;
 pub mod config;
 pub mod demo;
+pub mod documents;
 pub mod photos;
 pub mod projection;
 pub mod scope;

@@ -13,7 +13,7 @@ use fieldsync_proto::{DocId, DocType};
 use crate::store::{PostRow, Store, StoreError};
 
 /// A hazard's row.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct HazardRow {
     pub doc_id: String,
     pub category: String,
@@ -107,7 +107,7 @@ pub struct RosterRow {
 }
 
 /// One shift of a roster, on the UTC time line.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ShiftRow {
     /// `<roster doc id>/<shift id>`.
     pub shift_key: String,
@@ -132,7 +132,7 @@ pub struct IncidentRow {
 }
 
 /// An alert's row.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct AlertRow {
     pub doc_id: String,
     pub kind: String,
@@ -144,7 +144,7 @@ pub struct AlertRow {
 }
 
 /// One post in one window of a shift, as the compliance engine last saw it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ComplianceRow {
     pub shift_key: String,
     pub route_id: String,
@@ -159,7 +159,7 @@ pub struct ComplianceRow {
 }
 
 /// Sign-on and sign-off of one person on one shift.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct AttendanceRow {
     pub shift_key: String,
     pub user_id: String,

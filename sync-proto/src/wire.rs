@@ -173,6 +173,20 @@ pub enum RejectCode {
 }
 
 impl RejectCode {
+    /// The code as it appears on the wire and in REST errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::ForeignActor => "foreign_actor",
+            RejectCode::DocumentTooLarge => "document_too_large",
+            RejectCode::MessageTooLarge => "message_too_large",
+            RejectCode::InvalidSyncMessage => "invalid_sync_message",
+            RejectCode::InvalidHeader => "invalid_header",
+            RejectCode::SchemaViolation => "schema_violation",
+            RejectCode::Forbidden => "forbidden",
+            RejectCode::Conflict => "conflict",
+        }
+    }
+
     /// Whether syncing the same local changes again can succeed.
     pub fn is_retryable(self) -> bool {
         matches!(self, RejectCode::Conflict)
@@ -241,6 +255,26 @@ impl ServerMsg {
 mod tests {
     use super::*;
     use crate::model::DocType;
+
+    #[test]
+    fn reject_codes_read_as_on_the_wire() {
+        use RejectCode::*;
+        for code in [
+            ForeignActor,
+            DocumentTooLarge,
+            MessageTooLarge,
+            InvalidSyncMessage,
+            InvalidHeader,
+            SchemaViolation,
+            Forbidden,
+            Conflict,
+        ] {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::Value::from(code.as_str())
+            );
+        }
+    }
 
     #[test]
     fn messages_round_trip() {

@@ -11,8 +11,8 @@ use fieldsync_sdk::{DocType, NewIncident};
 use crate::both_backends;
 use crate::support::{Backend, Device, TestServer, get_json_as, printed_payload};
 
-const F5: &str = "post-b3-u2-f5";
-const F9: &str = "post-b3-u2-f9";
+pub const F5: &str = "post-b3-u2-f5";
+pub const F9: &str = "post-b3-u2-f9";
 
 fn shanghai(ms: i64) -> jiff::Zoned {
     jiff::Timestamp::from_millisecond(ms)
@@ -24,11 +24,11 @@ fn hms(ms: i64) -> String {
     shanghai(ms).strftime("%H:%M:%S").to_string()
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-async fn user_id(server: &TestServer, username: &str) -> String {
+pub async fn user_id(server: &TestServer, username: &str) -> String {
     let d = server.device(username).await;
     d.client.session().unwrap().unwrap().user_id
 }
@@ -46,9 +46,10 @@ async fn sync_until(d: &Device, within: Duration, mut done: impl FnMut(&Device) 
     false
 }
 
-/// A shift running now, on a route of one stairwell's two posts whose only
-/// window closes `closes_in` from now (no grace: missed at the deadline).
-async fn plan_night(server: &TestServer, leader: &Device, closes_in: Duration) -> i64 {
+/// A route of one stairwell's two posts whose only window closes
+/// `closes_in` from now (no grace: missed at the deadline), and a roster of
+/// team 1 with a shift running now (its `routes` still empty); the deadline.
+pub async fn tonight(server: &TestServer, closes_in: Duration) -> (RouteDoc, RosterDoc, i64) {
     let now = now_ms();
     let deadline = now + closes_in.as_millis() as i64;
     let route = RouteDoc {
@@ -61,7 +62,6 @@ async fn plan_night(server: &TestServer, leader: &Device, closes_in: Duration) -
         active_until: hms(deadline),
         grace_min: 0,
     };
-    let route_id = leader.client.create_route(&route).unwrap();
     let start = shanghai(now - 2 * 3_600_000);
     let monday =
         start.date() - jiff::Span::new().days(i64::from(start.weekday().to_monday_zero_offset()));
@@ -77,12 +77,38 @@ async fn plan_night(server: &TestServer, leader: &Device, closes_in: Duration) -
             leader: user_id(server, "demo-leader").await,
             deputy: None,
             members: vec![user_id(server, "demo-volunteer").await],
-            routes: vec![route_id.to_string()],
+            routes: Vec::new(),
         }],
     };
+    (route, roster, deadline)
+}
+
+/// [`tonight`], planned on the leader's phone and synced.
+async fn plan_night(server: &TestServer, leader: &Device, closes_in: Duration) -> i64 {
+    let (route, mut roster, deadline) = tonight(server, closes_in).await;
+    let route_id = leader.client.create_route(&route).unwrap();
+    roster.shifts[0].routes = vec![route_id.to_string()];
     leader.client.create_roster(&roster).unwrap();
     leader.client.sync_now().await.unwrap();
     deadline
+}
+
+/// The volunteer checks in at 5F with the printed tag and skips 9F; an
+/// alert reaches the leader's phone (within 30 s), not the volunteer's.
+pub async fn skip_f9(server: &TestServer, volunteer: &Device, leader: &Device, route: &str) {
+    let patrol = volunteer.client.start_patrol("team-1", route).unwrap();
+    let tag = printed_payload(server, F5).await;
+    volunteer
+        .client
+        .check_in(&patrol, F5, Some(&tag), "", None, "")
+        .unwrap();
+    volunteer.client.sync_now().await.unwrap();
+    assert!(volunteer.client.alerts().unwrap().is_empty());
+    let arrived = sync_until(leader, Duration::from_secs(30), |d| {
+        !d.client.alerts().unwrap().is_empty()
+    })
+    .await;
+    assert!(arrived, "an alert reaches the leader's phone");
 }
 
 async fn missed_post_alerts_the_leader(backend: Backend) {
@@ -91,21 +117,7 @@ async fn missed_post_alerts_the_leader(backend: Backend) {
     let volunteer = server.device("demo-volunteer").await;
     let deadline = plan_night(&server, &leader, Duration::from_secs(4)).await;
 
-    // The volunteer checks in at 5F with the printed tag, and skips 9F.
-    let patrol = volunteer.client.start_patrol("team-1", "").unwrap();
-    let tag = printed_payload(&server, F5).await;
-    volunteer
-        .client
-        .check_in(&patrol, F5, Some(&tag), "", None, "")
-        .unwrap();
-    volunteer.client.sync_now().await.unwrap();
-    assert!(volunteer.client.alerts().unwrap().is_empty());
-
-    let arrived = sync_until(&leader, Duration::from_secs(30), |d| {
-        !d.client.alerts().unwrap().is_empty()
-    })
-    .await;
-    assert!(arrived, "an alert reaches the leader's phone");
+    skip_f9(&server, &volunteer, &leader, "").await;
     let late_by = now_ms() - deadline;
     assert!(
         late_by < 60_000,

@@ -1,6 +1,7 @@
 //! End-to-end tests: a real server on 127.0.0.1 (in-process or a child
 //! process), real SDK clients, on SQLite and on PostgreSQL.
 
+mod admin;
 mod auth;
 mod authz;
 mod bad_input;

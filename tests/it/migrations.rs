@@ -115,6 +115,19 @@ const EXPECTED: &[(&str, &[&str])] = &[
         ],
     ),
     ("blob_links", &["community_id", "hash", "doc_id"]),
+    (
+        "admin_audit",
+        &[
+            "id",
+            "community_id",
+            "at",
+            "user_id",
+            "device_id",
+            "action",
+            "subject",
+            "detail",
+        ],
+    ),
 ];
 
 async fn columns(server: &TestServer, backend: Backend, table: &str) -> Vec<String> {

@@ -11,7 +11,7 @@ use crate::auth::{
 };
 use crate::store::{DeviceRow, UserRow};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     username: String,
     password: String,
@@ -19,7 +19,7 @@ pub struct LoginRequest {
     device_name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserInfo {
     id: String,
     username: String,
@@ -28,7 +28,7 @@ pub struct UserInfo {
     community_id: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     access_token: String,
     /// Unix seconds.
@@ -42,7 +42,7 @@ pub struct TokenResponse {
     user: UserInfo,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     refresh_token: String,
 }
@@ -66,6 +66,14 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| hash_password("no such user"))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Tokens, the device's automerge actor and the user", body = TokenResponse),
+        (status = 400, description = "A field is blank or too long", body = crate::api::openapi::ErrorBody),
+        (status = 401, description = "Wrong username or password, or account disabled", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "This device has been revoked", body = crate::api::openapi::ErrorBody),
+        (status = 409, description = "This device is registered to another user", body = crate::api::openapi::ErrorBody),
+        (status = 429, description = "Too many failed logins for this account", body = crate::api::openapi::ErrorBody)))]
 pub async fn login(
     State(app): State<AppState>,
     Json(req): Json<LoginRequest>,
@@ -139,6 +147,11 @@ pub async fn login(
     Ok(Json(resp))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens; the refresh token is single-use", body = TokenResponse),
+        (status = 401, description = "Unknown, expired, reused or revoked refresh token", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "This device has been revoked", body = crate::api::openapi::ErrorBody)))]
 pub async fn refresh(
     State(app): State<AppState>,
     Json(req): Json<RefreshRequest>,
@@ -234,6 +247,11 @@ async fn issue_tokens(
     })
 }
 
+#[utoipa::path(post, path = "/api/v1/devices/{id}/revoke", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Device id")),
+    responses(
+        (status = 200, description = "Revoked; its tokens and live connection stop working", body = crate::api::openapi::DeviceRevoked),
+        (status = 404, description = "No such device in your community", body = crate::api::openapi::ErrorBody)))]
 pub async fn revoke_device(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -253,6 +271,13 @@ pub async fn revoke_device(
         .ok_or_else(|| ApiError::not_found("not_found", "no such device in your community"))?;
     app.store.revoke_device(&device.id, now_ms()).await?;
     app.revocations.revoke(&device.id);
+    let entry = super::admin::audit(
+        &claims,
+        "device.revoke",
+        &device.id,
+        serde_json::json!({ "user_id": device.user_id }),
+    );
+    app.store.append_audit(&claims.com, &entry).await?;
     tracing::info!(device = %device.id, by = %claims.sub, "device revoked");
     Ok(Json(
         serde_json::json!({ "device_id": device.id, "revoked": true }),

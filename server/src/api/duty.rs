@@ -20,13 +20,14 @@ fn dashboard_only(role: &str) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Window {
     /// Shifts overlapping the last `hours` hours (default 48, at most 31 days).
     hours: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ShiftCompliance {
     #[serde(flatten)]
     shift: ShiftRow,
@@ -36,6 +37,8 @@ pub struct ShiftCompliance {
 
 /// `GET /api/v1/compliance?hours=48`: per shift, every post in every window
 /// with its status, and attendance.
+#[utoipa::path(get, path = "/api/v1/compliance", tag = "dashboard", security(("bearer" = [])), params(Window),
+    responses((status = 200, description = "Per shift: posts by window with status, and attendance", body = [ShiftCompliance])))]
 pub async fn compliance(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -66,6 +69,8 @@ pub async fn compliance(
 }
 
 /// `GET /api/v1/alerts`: every alert of the community, oldest first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "dashboard", security(("bearer" = [])),
+    responses((status = 200, description = "Alerts, oldest first", body = [AlertRow])))]
 pub async fn alerts(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,

@@ -39,6 +39,10 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
     /// Logs `err` under a fresh incident id and returns an opaque 500.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();

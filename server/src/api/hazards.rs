@@ -8,14 +8,15 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, Authenticated};
 use crate::app::{AppState, now_ms};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HazardFilter {
     state: Option<String>,
     #[serde(default)]
     overdue: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct HazardListItem {
     #[serde(flatten)]
     row: crate::projection::HazardRow,
@@ -24,6 +25,8 @@ pub struct HazardListItem {
 
 /// `GET /api/v1/hazards?state=…&overdue=true` (leader, office, auditor): the
 /// hazard ledger from the projection, with overdue ones marked.
+#[utoipa::path(get, path = "/api/v1/hazards", tag = "dashboard", security(("bearer" = [])), params(HazardFilter),
+    responses((status = 200, description = "The hazard ledger", body = [HazardListItem])))]
 pub async fn list_hazards(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,

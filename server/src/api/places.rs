@@ -12,7 +12,8 @@ use crate::auth::Claims;
 use crate::store::PostRow;
 use crate::tags;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BuildingFilter {
     building: Option<String>,
 }
@@ -29,6 +30,8 @@ fn office_only(claims: &Claims, what: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/posts?building=…`: the community's posts.
+#[utoipa::path(get, path = "/api/v1/posts", tag = "places", security(("bearer" = [])), params(BuildingFilter),
+    responses((status = 200, description = "The community's posts", body = [PostRow])))]
 pub async fn list_posts(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -41,7 +44,7 @@ pub async fn list_posts(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PrintableTag {
     post_id: String,
     label_zh: String,
@@ -52,6 +55,10 @@ pub struct PrintableTag {
 
 /// `GET /api/v1/posts/tags?building=…` (office): the payloads to print, one
 /// per post, signed with the newest unrevoked key.
+#[utoipa::path(get, path = "/api/v1/posts/tags", tag = "places", security(("bearer" = [])), params(BuildingFilter),
+    responses(
+        (status = 200, description = "One signed tag payload per post", body = [PrintableTag]),
+        (status = 400, description = "Every tag key is revoked", body = crate::api::openapi::ErrorBody)))]
 pub async fn printable_tags(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -113,6 +120,10 @@ fn qr_svg(payload: &str) -> Result<String, ApiError> {
 
 /// `GET /api/v1/posts/tags.html?building=…` (office): a print view with one
 /// QR code per post, labelled as people say it ("3栋2单元 9F").
+#[utoipa::path(get, path = "/api/v1/posts/tags.html", tag = "places", security(("bearer" = [])), params(BuildingFilter),
+    responses(
+        (status = 200, description = "A printable page of QR codes", content_type = "text/html", body = String),
+        (status = 400, description = "Every tag key is revoked", body = crate::api::openapi::ErrorBody)))]
 pub async fn tag_sheet(
     state: State<AppState>,
     auth: Authenticated,
@@ -146,19 +157,56 @@ pub async fn tag_sheet(
     ))
 }
 
+/// A tag key as the office sees it: never its secret.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TagKeyView {
+    id: String,
+    /// Unix milliseconds.
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+/// `GET /api/v1/tag-keys` (office, auditor): every key, oldest first.
+#[utoipa::path(get, path = "/api/v1/tag-keys", tag = "places", security(("bearer" = [])),
+    responses((status = 200, description = "Tag keys, revoked ones included", body = [TagKeyView])))]
+pub async fn list_tag_keys(
+    State(app): State<AppState>,
+    super::admin::Reader(claims): super::admin::Reader,
+) -> Result<Json<Vec<TagKeyView>>, ApiError> {
+    let keys = app.store.tag_keys(&claims.com).await?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|k| TagKeyView {
+                id: k.id,
+                created_at: k.created_at,
+                revoked_at: k.revoked_at,
+            })
+            .collect(),
+    ))
+}
+
 /// `POST /api/v1/tag-keys` (office): a new signing key; new prints use it.
+#[utoipa::path(post, path = "/api/v1/tag-keys", tag = "places", security(("bearer" = [])),
+    responses((status = 200, description = "The new key's id", body = crate::api::openapi::TagKeyChanged)))]
 pub async fn rotate_tag_key(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
 ) -> Result<Json<Value>, ApiError> {
     office_only(&claims, "rotate tag keys")?;
     let id = tags::rotate_key(&app.store, &claims.com, now_ms()).await?;
+    let entry = super::admin::audit(&claims, "tag_key.rotate", &id, json!({}));
+    app.store.append_audit(&claims.com, &entry).await?;
     tracing::info!(key = %id, by = %claims.sub, "tag key created");
     Ok(Json(json!({ "key_id": id })))
 }
 
 /// `POST /api/v1/tag-keys/{id}/revoke` (office): tags signed with it stop
 /// proving presence from the next check-in on.
+#[utoipa::path(post, path = "/api/v1/tag-keys/{id}/revoke", tag = "places", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Tag key id")),
+    responses(
+        (status = 200, description = "Revoked", body = crate::api::openapi::TagKeyChanged),
+        (status = 404, description = "No such unrevoked key in your community", body = crate::api::openapi::ErrorBody)))]
 pub async fn revoke_tag_key(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -171,6 +219,8 @@ pub async fn revoke_tag_key(
             "no such unrevoked tag key in your community",
         ));
     }
+    let entry = super::admin::audit(&claims, "tag_key.revoke", &id, json!({}));
+    app.store.append_audit(&claims.com, &entry).await?;
     tracing::info!(key = %id, by = %claims.sub, "tag key revoked");
     Ok(Json(json!({ "key_id": id, "revoked": true })))
 }

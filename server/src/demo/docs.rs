@@ -13,7 +13,6 @@ use fieldsync_proto::{DocHeader, DocId, DocType};
 use jiff::civil::Date;
 
 use super::COMMUNITY_ID;
-use crate::projection;
 use crate::scope::Grids;
 use crate::store::{DocWrite, Store};
 
@@ -348,11 +347,8 @@ pub async fn seed(store: &Store, now: i64) -> anyhow::Result<()> {
         .into_iter()
         .map(|(doc_type, id, json, checked)| {
             let id = DocId::new(id).expect("demo ids are valid");
-            let mut write =
-                crate::compliance::server_write(DocHeader::new(id.clone(), doc_type), &json);
-            write.scope = crate::scope::seed(&checked).map(|s| grids.resolve(&s));
-            write.projection =
-                projection::of_checked(&id, checked).map(|p| projection::rows_of(&p, &posts, now));
+            let mut write = crate::compliance::server_write(DocHeader::new(id, doc_type), &json);
+            crate::documents::derive(&mut write, checked, &grids, &posts, now);
             write
         })
         .collect();

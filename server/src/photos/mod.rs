@@ -20,8 +20,8 @@ mod ingest;
 mod links;
 mod objects;
 mod sanitize;
-mod serve;
-mod tus;
+pub(crate) mod serve;
+pub(crate) mod tus;
 mod workers;
 
 use std::collections::HashSet;
@@ -29,7 +29,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::routing::{get, patch, post};
 use tokio::sync::Semaphore;
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -157,32 +156,36 @@ impl Drop for UploadLock {
     }
 }
 
-/// The photo routes. PATCH carries up to `max_upload_bytes`; every other
+/// The photo routes. PATCH carries up to `max_upload` bytes; every other
 /// photo route at most 64 KiB (they carry no body).
+pub fn routes(max_upload: usize) -> crate::api::Routes<AppState> {
+    use axum::http::Method as M;
+    let small = |m: axum::routing::MethodRouter<AppState>| {
+        m.layer(RequestBodyLimitLayer::new(SMALL_BODY_LIMIT))
+    };
+    let big = move |m: axum::routing::MethodRouter<AppState>| {
+        m.layer(RequestBodyLimitLayer::new(max_upload))
+    };
+    crate::api::Routes::default()
+        .add_with(M::POST, "/api/v1/uploads", tus::create, small)
+        .add_with(M::OPTIONS, "/api/v1/uploads", tus::options, small)
+        .add_with(M::HEAD, "/api/v1/uploads/{id}", tus::status, small)
+        .add_with(M::DELETE, "/api/v1/uploads/{id}", tus::terminate, small)
+        .add_with(
+            M::OPTIONS,
+            "/api/v1/uploads/{id}",
+            tus::options_upload,
+            small,
+        )
+        .add_with(M::PATCH, "/api/v1/uploads/{id}", tus::append, big)
+        .map(|r| r.layer(axum::middleware::from_fn(tus::protocol)))
+        .add_with(M::GET, "/api/v1/blobs/{hash}", serve::read, small)
+        .add_with(M::GET, "/api/v1/blobs/{hash}/url", serve::signed_url, small)
+        .add_with(M::GET, "/api/v1/blobs/{hash}/meta", serve::metadata, small)
+}
+
+/// The photo routes with their state.
 pub fn router(state: AppState) -> Router {
-    let small = RequestBodyLimitLayer::new(SMALL_BODY_LIMIT);
     let max_upload = usize::try_from(state.photos.config().max_upload_bytes).unwrap_or(usize::MAX);
-    let uploads = Router::new()
-        .route(
-            "/api/v1/uploads",
-            post(tus::create).options(tus::options).layer(small),
-        )
-        .route(
-            "/api/v1/uploads/{id}",
-            axum::routing::head(tus::status)
-                .delete(tus::terminate)
-                .options(tus::options)
-                .layer(small),
-        )
-        .route(
-            "/api/v1/uploads/{id}",
-            patch(tus::append).layer(RequestBodyLimitLayer::new(max_upload)),
-        )
-        .layer(axum::middleware::from_fn(tus::protocol));
-    let blobs = Router::new()
-        .route("/api/v1/blobs/{hash}", get(serve::read))
-        .route("/api/v1/blobs/{hash}/url", get(serve::signed_url))
-        .route("/api/v1/blobs/{hash}/meta", get(serve::metadata))
-        .layer(small);
-    uploads.merge(blobs).with_state(state)
+    routes(max_upload).into_router().with_state(state)
 }

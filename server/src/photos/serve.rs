@@ -21,12 +21,14 @@ use crate::store::BlobRow;
 use fieldsync_proto::DocId;
 use fieldsync_proto::model::Role;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VariantQuery {
     variant: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SignedQuery {
     variant: Option<String>,
     exp: Option<i64>,
@@ -95,6 +97,12 @@ fn now_s() -> i64 {
 
 /// `GET /api/v1/blobs/{hash}/url?variant=original|display|thumb`: a signed
 /// link valid for `link_ttl_secs`.
+#[utoipa::path(get, path = "/api/v1/blobs/{hash}/url", tag = "photos", security(("bearer" = [])),
+    params(("hash" = String, Path, description = "sha256 of the uploaded bytes, hex"), VariantQuery),
+    responses(
+        (status = 200, description = "A signed link and when it expires", body = crate::api::openapi::SignedLink),
+        (status = 400, description = "Unknown variant", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such photo in your community", body = crate::api::openapi::ErrorBody)))]
 pub async fn signed_url(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -113,6 +121,11 @@ pub async fn signed_url(
 
 /// `GET /api/v1/blobs/{hash}/meta`: what the server knows of a photo and
 /// the documents that reference it.
+#[utoipa::path(get, path = "/api/v1/blobs/{hash}/meta", tag = "photos", security(("bearer" = [])),
+    params(("hash" = String, Path, description = "sha256 of the uploaded bytes, hex")),
+    responses(
+        (status = 200, description = "What the server knows of the photo, and `linked_documents`", body = crate::store::BlobRow),
+        (status = 404, description = "No such photo in your community", body = crate::api::openapi::ErrorBody)))]
 pub async fn metadata(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -126,6 +139,15 @@ pub async fn metadata(
 
 /// `GET /api/v1/blobs/{hash}?variant=…&exp=…&sig=…`: the bytes of a photo
 /// for whoever holds a valid, unexpired link; single byte ranges honoured.
+#[utoipa::path(get, path = "/api/v1/blobs/{hash}", tag = "photos",
+    params(("hash" = String, Path, description = "sha256 of the uploaded bytes, hex"), SignedQuery,
+        ("Range" = Option<String>, Header, description = "One byte range")),
+    responses(
+        (status = 200, description = "The image", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 206, description = "The requested range", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 304, description = "Not modified"),
+        (status = 403, description = "Link unsigned, forged or expired", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such photo", body = crate::api::openapi::ErrorBody)))]
 pub async fn read(
     State(app): State<AppState>,
     Path(hash): Path<String>,

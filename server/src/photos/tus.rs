@@ -72,6 +72,8 @@ pub async fn protocol(req: Request, next: Next) -> Response {
 
 /// `OPTIONS /api/v1/uploads`: what this server supports. Unauthenticated,
 /// like a CORS preflight: it reveals nothing but capabilities.
+#[utoipa::path(options, path = "/api/v1/uploads", tag = "photos",
+    responses((status = 204, description = "tus capabilities in `Tus-*` headers")))]
 pub async fn options(State(app): State<AppState>) -> Response {
     let max = app.photos.config().max_upload_bytes;
     (
@@ -89,9 +91,27 @@ pub async fn options(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
+/// `OPTIONS /api/v1/uploads/{id}`: the same capabilities, asked of an upload.
+#[utoipa::path(options, path = "/api/v1/uploads/{id}", tag = "photos",
+    params(("id" = String, Path, description = "Upload id")),
+    responses((status = 204, description = "tus capabilities in `Tus-*` headers")))]
+pub async fn options_upload(state: State<AppState>) -> Response {
+    options(state).await
+}
+
 /// `POST /api/v1/uploads` (creation): `Upload-Length` and optional
 /// `Upload-Metadata` (`filename`, `filetype`, `sha256` as hex) → 201 with
 /// the upload's `Location`.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "photos", security(("bearer" = [])),
+    params(
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Length" = u64, Header, description = "Size of the photo in bytes"),
+        ("Upload-Metadata" = Option<String>, Header, description = "tus metadata; `sha256` (hex) is required")),
+    responses(
+        (status = 201, description = "Created; `Location` is the upload's URL"),
+        (status = 400, description = "Missing or invalid length or metadata", body = crate::api::openapi::ErrorBody),
+        (status = 412, description = "Unsupported tus version", body = crate::api::openapi::ErrorBody),
+        (status = 413, description = "Larger than the server accepts", body = crate::api::openapi::ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -165,6 +185,11 @@ pub async fn create(
 }
 
 /// `HEAD /api/v1/uploads/{id}`: the offset to resume from.
+#[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "photos", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Upload id")),
+    responses(
+        (status = 200, description = "`Upload-Offset` to resume from, `Upload-Length`"),
+        (status = 404, description = "No such upload of yours")))]
 pub async fn status(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -186,6 +211,18 @@ pub async fn status(
 /// `Upload-Checksum: sha256 <base64>` a chunk that does not match is
 /// discarded (460). The request that delivers the last byte also checks and
 /// stores the photo; its answer says which blob it became.
+#[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "photos", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Upload id"),
+        ("Upload-Offset" = u64, Header, description = "Where this chunk starts"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha256 <base64>` of the chunk")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Stored; `Upload-Offset` is the new offset; the last chunk checks and stores the photo and names its blob"),
+        (status = 409, description = "Wrong offset", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such upload of yours", body = crate::api::openapi::ErrorBody),
+        (status = 415, description = "Not an image this server accepts", body = crate::api::openapi::ErrorBody),
+        (status = 460, description = "Checksum mismatch; the chunk was discarded", body = crate::api::openapi::ErrorBody)))]
 pub async fn append(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -261,6 +298,11 @@ pub async fn append(
 
 /// `DELETE /api/v1/uploads/{id}` (termination): forgets the upload and its
 /// bytes. A blob it already became stays.
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "photos", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Upload id")),
+    responses(
+        (status = 204, description = "Forgotten"),
+        (status = 404, description = "No such upload of yours", body = crate::api::openapi::ErrorBody)))]
 pub async fn terminate(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,

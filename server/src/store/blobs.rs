@@ -29,7 +29,7 @@ pub struct UploadRow {
 }
 
 /// A photo held by a community: what the server knows of its content.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct BlobRow {
     pub community_id: String,
     /// sha256 of the uploaded bytes, lowercase hex: the blob's address.

@@ -7,6 +7,7 @@
 //!   writers never overwrite each other's view of a document.
 //! - Every chunk of a document, loaded in `chunk_id` order, rebuilds it exactly.
 
+mod admin_sql;
 mod duty_sql;
 mod postgres;
 mod sql;
@@ -49,8 +50,79 @@ pub struct UserRow {
     pub disabled: i64,
 }
 
+/// A user as the office manages them: profile, scope, and live devices.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AdminUserRow {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub team_id: Option<String>,
+    /// The grids the user owns, a JSON array of grid ids.
+    pub grids: String,
+    /// 1 when the account may not log in.
+    pub disabled: i64,
+    /// Devices that are not revoked.
+    pub devices: i64,
+}
+
+/// A user's team and grids (a JSON array of grid ids).
+#[derive(Debug, Clone, Default)]
+pub struct UserScope {
+    pub team_id: Option<String>,
+    pub grids: String,
+}
+
+/// A device as the office sees it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct AdminDeviceRow {
+    pub id: String,
+    pub user_id: String,
+    pub username: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_login_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A patrol team and the grid it patrols.
+#[derive(
+    Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct TeamRow {
+    pub id: String,
+    pub name: String,
+    pub grid_id: Option<String>,
+}
+
+/// One admin write, as it is recorded.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub user_id: String,
+    pub device_id: String,
+    /// What was done, e.g. `user.create`.
+    pub action: String,
+    /// The id of what it was done to.
+    pub subject: String,
+    pub detail: serde_json::Value,
+}
+
+/// A recorded admin write.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub user_id: String,
+    pub device_id: String,
+    pub action: String,
+    pub subject: String,
+    /// JSON of the request's details (never a password).
+    pub detail: String,
+}
+
 /// A post: a place where check-ins are expected.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct PostRow {
     pub id: String,
     pub label_zh: String,
@@ -63,6 +135,31 @@ pub struct PostRow {
     pub radius_m: Option<f64>,
     /// The grid the post lies in.
     pub grid_id: Option<String>,
+}
+
+impl PostRow {
+    /// The row of one of a stairwell's posts, placed at `lat`/`lon` within
+    /// `radius_m`, in `grid_id`.
+    pub fn of_stairwell(
+        post: fieldsync_proto::model::places::Post,
+        lat: Option<f64>,
+        lon: Option<f64>,
+        radius_m: Option<f64>,
+        grid_id: Option<String>,
+    ) -> PostRow {
+        PostRow {
+            id: post.id,
+            label_zh: post.label_zh,
+            label_en: post.label_en,
+            building: Some(post.building),
+            unit: Some(post.unit),
+            floor: Some(i64::from(post.floor)),
+            lat,
+            lon,
+            radius_m,
+            grid_id,
+        }
+    }
 }
 
 /// A key that signs post tags. Only the server ever sees `secret`.
@@ -547,6 +644,117 @@ impl Store {
     /// Puts a user in a team and gives them grids (a JSON array of grid ids).
     pub async fn set_user_scope(&self, user: &str, team: Option<&str>, grids: &str) -> Result<()> {
         dispatch!(self.set_user_scope(user, team, grids))
+    }
+
+    /// Appends one entry to the admin audit log (for writes that are not
+    /// the store's own admin writes, which record themselves).
+    pub async fn append_audit(&self, community: &str, entry: &AuditEntry) -> Result<()> {
+        dispatch!(self.append_audit(community, entry))
+    }
+
+    /// The newest audit entries with an id below `before`, newest first.
+    pub async fn audit_log(
+        &self,
+        community: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>> {
+        dispatch!(self.audit_log(community, before, limit))
+    }
+
+    pub async fn admin_users(&self, community: &str) -> Result<Vec<AdminUserRow>> {
+        dispatch!(self.admin_users(community))
+    }
+
+    pub async fn admin_user(&self, community: &str, id: &str) -> Result<Option<AdminUserRow>> {
+        dispatch!(self.admin_user(community, id))
+    }
+
+    /// Creates a user in a team and grids; false when the username is taken.
+    pub async fn admin_create_user(
+        &self,
+        user: &UserRow,
+        scope: &UserScope,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        dispatch!(self.admin_create_user(user, scope, now, audit))
+    }
+
+    /// Stores a user's profile; when it is disabled, revokes their devices
+    /// and refresh tokens and returns the devices revoked.
+    pub async fn admin_update_user(
+        &self,
+        community: &str,
+        user: &AdminUserRow,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<Vec<String>> {
+        dispatch!(self.admin_update_user(community, user, now, audit))
+    }
+
+    pub async fn admin_set_password(
+        &self,
+        community: &str,
+        user: &str,
+        hash: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        dispatch!(self.admin_set_password(community, user, hash, audit))
+    }
+
+    /// Devices of a community, or of one user.
+    pub async fn admin_devices(
+        &self,
+        community: &str,
+        user: Option<&str>,
+    ) -> Result<Vec<AdminDeviceRow>> {
+        dispatch!(self.admin_devices(community, user))
+    }
+
+    /// Creates (`create`) or updates a team; false on a taken or unknown id.
+    pub async fn admin_put_team(
+        &self,
+        community: &str,
+        team: &TeamRow,
+        create: bool,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        dispatch!(self.admin_put_team(community, team, create, audit))
+    }
+
+    /// Creates posts, all or none; false when one of the ids exists.
+    pub async fn admin_create_posts(
+        &self,
+        community: &str,
+        posts: &[PostRow],
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        dispatch!(self.admin_create_posts(community, posts, now, audit))
+    }
+
+    pub async fn admin_update_post(
+        &self,
+        community: &str,
+        post: &PostRow,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        dispatch!(self.admin_update_post(community, post, audit))
+    }
+
+    pub async fn admin_delete_post(
+        &self,
+        community: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        dispatch!(self.admin_delete_post(community, id, audit))
+    }
+
+    /// Every roster of a community.
+    pub async fn all_rosters(&self, community: &str) -> Result<Vec<RosterRow>> {
+        dispatch!(self.all_rosters(community))
     }
 
     /// What decides what a user reads.

@@ -3,6 +3,7 @@
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Pool, Postgres};
 
+use super::admin_sql::admin_impl;
 use super::blobs::blob_store_impl;
 use super::duty_sql::duty_impl;
 use super::sql::store_impl;
@@ -32,3 +33,4 @@ impl PgStore {
 store_impl!(PgStore, sqlx::Postgres);
 duty_impl!(PgStore, sqlx::Postgres);
 blob_store_impl!(PgStore);
+admin_impl!(PgStore, sqlx::Postgres);

@@ -44,25 +44,11 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            /// Inserts a post; one whose id exists is left as it is.
             pub async fn insert_post(&self, community: &str, p: &$crate::store::PostRow, now: i64) -> $crate::store::Result<()> {
-                sqlx::query(
-                    "INSERT INTO posts (community_id, id, label_zh, label_en, building, unit, floor, lat, lon, radius_m, created_at, grid_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(community)
-                .bind(&p.id)
-                .bind(&p.label_zh)
-                .bind(&p.label_en)
-                .bind(&p.building)
-                .bind(&p.unit)
-                .bind(p.floor)
-                .bind(p.lat)
-                .bind(p.lon)
-                .bind(p.radius_m)
-                .bind(now)
-                .bind(&p.grid_id)
-                .execute(&self.write)
-                .await?;
+                let mut tx = self.write.begin().await?;
+                Self::insert_post_in(&mut tx, community, p, now).await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
+use super::admin_sql::admin_impl;
 use super::blobs::blob_store_impl;
 use super::duty_sql::duty_impl;
 use super::sql::store_impl;
@@ -54,3 +55,4 @@ impl SqliteStore {
 store_impl!(SqliteStore, sqlx::Sqlite);
 duty_impl!(SqliteStore, sqlx::Sqlite);
 blob_store_impl!(SqliteStore);
+admin_impl!(SqliteStore, sqlx::Sqlite);

@@ -73,6 +73,8 @@ enum Applied {
         checkins: Vec<fieldsync_proto::model::patrol::CheckIn>,
         /// What the document's read scope is made of, grids still to look up.
         scope: Option<Box<crate::scope::Seed>>,
+        /// A route, whose posts are still to be checked against the community's.
+        route: Option<Box<validate::Checked>>,
         projection: Option<Box<crate::projection::Projection>>,
     },
     Rejected {
@@ -201,6 +203,7 @@ fn apply_one(
         _ => Vec::new(),
     };
     let scope = crate::scope::seed(&checked).map(Box::new);
+    let route = matches!(checked, validate::Checked::Route(_)).then(|| Box::new(checked.clone()));
     let projection = crate::projection::of_checked(&id, checked).map(Box::new);
     Applied::Write {
         write: Box::new(DocWrite {
@@ -217,6 +220,7 @@ fn apply_one(
         snapshot,
         checkins,
         scope,
+        route,
         projection,
     }
 }
@@ -298,13 +302,19 @@ pub async fn apply_and_commit(
             checkins,
             projection,
             scope,
+            route,
             ..
         } = a
         else {
             continue;
         };
         write.scope = scope.as_ref().map(|s| grids.resolve(s));
-        if let Err(rejection) = crate::tags::check_checkins(&claims.com, &posts, &keys, checkins) {
+        let facts = route
+            .as_deref()
+            .map_or(Ok(()), |r| crate::documents::check_facts(r, &posts));
+        if let Err(rejection) =
+            facts.and_then(|()| crate::tags::check_checkins(&claims.com, &posts, &keys, checkins))
+        {
             *a = Applied::Rejected {
                 doc: write.header.id.clone(),
                 rejection,

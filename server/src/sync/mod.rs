@@ -35,6 +35,9 @@ use crate::auth::{Claims, TokenError};
 const PAGE: i64 = 500;
 
 /// Upgrades `GET /api/v1/sync` to a WebSocket.
+#[utoipa::path(get, path = "/api/v1/sync", tag = "sync",
+    description = "WebSocket upgrade. Binary CBOR frames of the sync protocol (`fieldsync_proto::wire`); the access token travels in the `Hello` frame.",
+    responses((status = 101, description = "Switching to the WebSocket sync protocol")))]
 pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
     // The transport's own limit sits well above ours, so an oversized frame
     // reaches us and gets a clear `frame_too_large` instead of a dropped socket.

@@ -28,6 +28,7 @@ fn default_grace() -> u32 {
 }
 
 /// A patrol route (schema 1).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteDoc {
     pub name: String,
@@ -50,6 +51,7 @@ pub struct RouteDoc {
 }
 
 /// One shift of a roster.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shift {
     /// Unique within the roster.
@@ -72,6 +74,7 @@ pub struct Shift {
 }
 
 /// A team's roster for one week (schema 1).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterDoc {
     pub team: String,
@@ -91,6 +94,8 @@ pub enum DutyError {
     Date { field: String, value: String },
     #[error("{field}: {value:?} is not a local time HH:MM")]
     Time { field: String, value: String },
+    #[error("post {0:?} does not exist in this community")]
+    UnknownPost(String),
     #[error("{0}")]
     Invalid(String),
 }
@@ -101,6 +106,7 @@ impl DutyError {
             DutyError::TimeZone(_) => "unknown_time_zone",
             DutyError::Date { .. } => "invalid_date",
             DutyError::Time { .. } => "invalid_time",
+            DutyError::UnknownPost(_) => "unknown_post",
             DutyError::Invalid(_) => "invalid_duty",
         }
     }
@@ -256,6 +262,15 @@ impl RouteDoc {
             return Err(DutyError::Invalid(format!("post {dup} appears twice")));
         }
         Ok(())
+    }
+
+    /// Checks that every post of the route is one of the community's
+    /// (`exists` answers for one post id).
+    pub fn check_posts(&self, exists: impl Fn(&str) -> bool) -> Result<(), DutyError> {
+        match self.posts.iter().find(|p| !exists(p)) {
+            Some(p) => Err(DutyError::UnknownPost(p.clone())),
+            None => Ok(()),
+        }
     }
 
     /// The route's active hours within a shift, as UTC `[from, until)`; `None`

@@ -401,6 +401,14 @@ pub fn read_route(doc: &impl ReadDoc) -> Result<RouteDoc, Rejection> {
     Ok(route)
 }
 
+/// Checks that a route names only posts of the community, which only the
+/// server knows (`exists` answers for one post id).
+pub fn check_route_posts(route: &RouteDoc, exists: impl Fn(&str) -> bool) -> Result<(), Rejection> {
+    route
+        .check_posts(exists)
+        .map_err(|e| schema(format!("{}: {e}", e.code())))
+}
+
 /// Reads a roster document and checks that its shifts resolve.
 pub fn read_roster(doc: &impl ReadDoc) -> Result<RosterDoc, Rejection> {
     let roster: RosterDoc = read_as(doc, "roster")?;

@@ -1,0 +1,200 @@
+//! The OpenAPI 3.1 description of every HTTP route, served at
+//! `GET /api/v1/openapi.json`. Handlers carry their own `#[utoipa::path]`;
+//! [`ApiDoc`] gathers them, and `Conventions` adds what every operation
+//! shares (the bearer scheme, the error responses of authentication and
+//! roles, the opaque 500).
+//!
+//! # Invariants
+//! - The spec's methods and paths are exactly those the router serves
+//!   (`super::served_routes`); a test compares the two.
+
+use std::sync::OnceLock;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, ResponseBuilder, content::ContentBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Every error response: a stable code and a message saying what was wrong
+/// (for 500s an incident id, never internals).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, snake_case: clients match on it.
+    pub error: String,
+    pub message: String,
+}
+
+/// `GET /api/v1/health`.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    pub version: String,
+    /// `sqlite` or `postgres`.
+    pub storage: String,
+}
+
+/// A revoked device.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceRevoked {
+    pub device_id: String,
+    pub revoked: bool,
+}
+
+/// A tag key that was created or revoked.
+#[derive(Serialize, ToSchema)]
+pub struct TagKeyChanged {
+    pub key_id: String,
+    /// Present (true) when the key was revoked.
+    pub revoked: Option<bool>,
+}
+
+/// A signed, expiring link to a photo.
+#[derive(Serialize, ToSchema)]
+pub struct SignedLink {
+    pub url: String,
+    pub variant: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// `GET /api/v1/openapi.json`: this description (no authentication).
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server",
+    responses((status = 200, description = "The OpenAPI 3.1 description of this API", content_type = "application/json", body = serde_json::Value)))]
+pub async fn spec() -> Response {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let json = JSON.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the OpenAPI document serializes")
+    });
+    ([(CONTENT_TYPE, "application/json")], json.clone()).into_response()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "fieldsync",
+        description = "Neighbourhood night patrols: the server's REST API. Documents themselves travel over the sync WebSocket (`/api/v1/sync`).",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        super::health,
+        spec,
+        super::auth::login,
+        super::auth::refresh,
+        super::auth::revoke_device,
+        super::places::list_posts,
+        super::places::printable_tags,
+        super::places::tag_sheet,
+        super::places::list_tag_keys,
+        super::places::rotate_tag_key,
+        super::places::revoke_tag_key,
+        super::hazards::list_hazards,
+        super::duty::compliance,
+        super::duty::alerts,
+        crate::sync::upgrade,
+        super::admin::users::list,
+        super::admin::users::create,
+        super::admin::users::update,
+        super::admin::users::reset_password,
+        super::admin::users::devices,
+        super::admin::users::teams,
+        super::admin::users::create_team,
+        super::admin::users::update_team,
+        super::admin::places::tree,
+        super::admin::places::create_stairwell,
+        super::admin::places::create_post,
+        super::admin::places::update_post,
+        super::admin::places::delete_post,
+        super::admin::duty::list_routes,
+        super::admin::duty::create_route,
+        super::admin::duty::put_route,
+        super::admin::duty::list_rosters,
+        super::admin::duty::create_roster,
+        super::admin::duty::put_roster,
+        super::admin::audit_log,
+        crate::photos::tus::options,
+        crate::photos::tus::create,
+        crate::photos::tus::status,
+        crate::photos::tus::append,
+        crate::photos::tus::terminate,
+        crate::photos::tus::options_upload,
+        crate::photos::serve::read,
+        crate::photos::serve::signed_url,
+        crate::photos::serve::metadata,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Conventions),
+    tags(
+        (name = "server", description = "Health and this description"),
+        (name = "auth", description = "Login and token refresh"),
+        (name = "places", description = "Posts, printable tags, tag keys"),
+        (name = "dashboard", description = "Hazard ledger, compliance, alerts"),
+        (name = "admin", description = "The office's administration; reads for office and auditors, writes for the office, all recorded in the audit log"),
+        (name = "photos", description = "tus 1.0 uploads and signed photo links"),
+        (name = "sync", description = "The WebSocket sync protocol"),
+    )
+)]
+pub struct ApiDoc;
+
+/// What every operation shares: the bearer scheme; 401 and 403 on the
+/// authenticated ones; the opaque 500 on all.
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The access token from /api/v1/auth/login or /refresh"))
+                    .build(),
+            ),
+        );
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in api.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let responses = &mut op.responses.responses;
+                if secured {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        error("No, an invalid or an expired access token (`unauthenticated`, `token_expired`)")
+                    });
+                    responses.entry("403".into()).or_insert_with(|| {
+                        error("The role may not do this (`forbidden`), or the device is revoked (`device_revoked`)")
+                    });
+                }
+                responses
+                    .entry("500".into())
+                    .or_insert_with(|| error("Internal error; the message holds an incident id"));
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Documents written on the server's side rather than synced from a phone:
+//! routes and rosters the office puts through the REST API. Each one is made
+//! by the server's automerge actor, then checked, scoped, projected and
+//! committed the way a synced change set is, so scopes, compliance and
+//! delivery to phones follow from the ordinary path.
+//!
+//! # Invariants
+//! - A document written here passes `validate::check_change` as its author
+//!   (the office user of the token) and the server-side checks of
+//!   [`check_facts`]; otherwise nothing is stored.
+//! - It is committed with the sequence it was loaded at: a concurrent change
+//!   from a phone makes the write a conflict, never an overwrite.
+
+use automerge::{ActorId, Automerge};
+use fieldsync_proto::model::Role;
+use fieldsync_proto::model::validate::{self, Author, Checked};
+use fieldsync_proto::session::Rejection;
+use fieldsync_proto::{DocHeader, DocType, RejectCode};
+
+use crate::app::{AppState, now_ms};
+use crate::auth::Claims;
+use crate::projection;
+use crate::scope::Grids;
+use crate::store::{DocWrite, PostRow, StoreError, WriteOutcome, encode_heads};
+
+/// The automerge actor of every document change the server makes.
+pub const SERVER_ACTOR: &[u8] = b"fieldsync-server";
+
+/// Why a server-side document write stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    /// The content fails the checks a synced change set must pass.
+    #[error("{}: {}", .0.code.as_str(), .0.message)]
+    Rejected(Rejection),
+    /// A document of another type has this id.
+    #[error("document is a {} document", .0.as_str())]
+    WrongType(DocType),
+    /// The document changed while it was written; try again.
+    #[error("the document changed concurrently")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Makes the root of `doc` hold exactly `content`, as one change by the
+/// server's actor; returns that change (the whole document when new).
+pub fn replace_root(doc: &mut Automerge, content: &serde_json::Value) -> Vec<u8> {
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    let before = doc.get_heads();
+    doc.set_actor(ActorId::from(SERVER_ACTOR));
+    let map = content.as_object().cloned().unwrap_or_default();
+    doc.transact(|tx| {
+        let stale: Vec<String> = tx
+            .keys(automerge::ROOT)
+            .filter(|k| !map.contains_key(k))
+            .collect();
+        for key in stale {
+            tx.delete(automerge::ROOT, key.as_str())?;
+        }
+        fieldsync_sdk::json::fill(tx, &map)
+    })
+    .expect("writing JSON into a document's root cannot fail");
+    if before.is_empty() {
+        doc.save()
+    } else {
+        doc.save_after(&before)
+    }
+}
+
+/// What only the database can tell about a checked document: a route names
+/// posts of the community.
+pub fn check_facts(checked: &Checked, posts: &[PostRow]) -> Result<(), Rejection> {
+    match checked {
+        Checked::Route(route) => {
+            validate::check_route_posts(route, |id| posts.iter().any(|p| p.id == id))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Fills in a write's read scope and projection rows from its checked content.
+pub fn derive(write: &mut DocWrite, checked: Checked, grids: &Grids, posts: &[PostRow], now: i64) {
+    write.scope = crate::scope::seed(&checked).map(|s| grids.resolve(&s));
+    write.projection = projection::of_checked(&write.header.id, checked)
+        .map(|p| projection::rows_of(&p, posts, now));
+}
+
+/// Creates or replaces the document `header` with `content`, written by
+/// the token's user from the token's device; returns its new sequence.
+pub async fn put(
+    app: &AppState,
+    claims: &Claims,
+    header: DocHeader,
+    content: &serde_json::Value,
+) -> Result<i64, PutError> {
+    let community = claims.com.as_str();
+    let stored = app.store.load_doc(community, &header.id).await?;
+    let expected_seq = match &stored {
+        Some(s) => {
+            let stored_type = s.row.header()?.doc_type;
+            if stored_type != header.doc_type {
+                return Err(PutError::WrongType(stored_type));
+            }
+            Some(s.row.seq)
+        }
+        None => None,
+    };
+    let role = Role::parse(&claims.role).ok_or_else(|| {
+        PutError::Rejected(Rejection {
+            code: RejectCode::Forbidden,
+            message: "unknown role".into(),
+        })
+    })?;
+    let (user, device, doc_type) = (claims.sub.clone(), claims.dev.clone(), header.doc_type);
+    let content = content.clone();
+    let chunks = stored.map(|s| s.chunks.concat());
+    let (checked, chunk, heads) = tokio::task::spawn_blocking(move || {
+        let mut doc = match chunks {
+            Some(bytes) => Automerge::load(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("stored document does not load: {e}")))?,
+            None => Automerge::new(),
+        };
+        let prior = if expected_seq.is_some() {
+            validate::prior(doc_type, &doc)
+        } else {
+            validate::Prior::Nothing
+        };
+        let chunk = replace_root(&mut doc, &content);
+        let author = Author {
+            user_id: &user,
+            role,
+            device_id: &device,
+        };
+        let checked =
+            validate::check_change(doc_type, &prior, &doc, author).map_err(PutError::Rejected)?;
+        Ok::<_, PutError>((checked, chunk, encode_heads(&doc.get_heads())))
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("document task failed: {e}")))??;
+
+    let posts = app.store.posts(community, None).await?;
+    check_facts(&checked, &posts).map_err(PutError::Rejected)?;
+    let grids = Grids::new(&posts, &app.store.teams(community).await?);
+    let now = now_ms();
+    let mut write = DocWrite {
+        header,
+        expected_seq,
+        chunk,
+        heads,
+        device_id: claims.dev.clone(),
+        scope: None,
+        projection: None,
+    };
+    derive(&mut write, checked, &grids, &posts, now);
+    let outcome = app
+        .store
+        .commit(community, std::slice::from_ref(&write), now)
+        .await?;
+    match outcome.first() {
+        Some(WriteOutcome::Stored { seq, .. }) => {
+            app.feeds.publish(community, *seq);
+            if matches!(
+                write.header.doc_type,
+                DocType::Patrol | DocType::Route | DocType::Roster
+            ) {
+                app.compliance.notify_one();
+            }
+            Ok(*seq)
+        }
+        _ => Err(PutError::Conflict),
+    }
+}
