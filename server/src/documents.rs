@@ -171,3 +171,70 @@ pub async fn put(
         _ => Err(PutError::Conflict),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fieldsync_proto::model::alert::{AlertAck, AlertDoc, AlertKind};
+
+    use super::*;
+
+    /// The rule a crafted client would meet: scopes keep an alert off the
+    /// phones of those it is not for, and this keeps their acks out.
+    #[test]
+    fn only_an_alerts_recipients_acknowledge_it() {
+        let alert = AlertDoc {
+            kind: AlertKind::Missed,
+            subject: "shift-1/post-b3-u2-f9/1794834000000".into(),
+            raised_at_ms: 1_794_834_000_000,
+            recipients: vec!["user-leader".into()],
+            roles: vec![Role::Office],
+            title_zh: "3栋2单元 9F 漏巡".into(),
+            title_en: "Bldg 3 Unit 2 · 9F missed".into(),
+            post_id: Some("post-b3-u2-f9".into()),
+            shift_id: Some("shift-1".into()),
+            due_at_ms: Some(1_794_834_000_000),
+            doc_id: None,
+            acks: Vec::new(),
+        };
+        let mut stored = Automerge::new();
+        replace_root(&mut stored, &serde_json::to_value(&alert).unwrap());
+        let prior = validate::prior(DocType::Alert, &stored);
+        for (user, role, allowed) in [
+            ("user-leader", Role::Leader, true),
+            ("user-office", Role::Office, true),
+            ("user-other-leader", Role::Leader, false),
+            ("user-volunteer", Role::Volunteer, false),
+            ("user-grid", Role::GridWorker, false),
+        ] {
+            let mut acked = alert.clone();
+            acked.acks.push(AlertAck {
+                id: "ack-1".into(),
+                at_ms: 1_794_834_100_000,
+                by: user.into(),
+                role,
+                device: "dev-1".into(),
+                note: String::new(),
+            });
+            let mut after = stored.fork();
+            replace_root(&mut after, &serde_json::to_value(&acked).unwrap());
+            let checked = validate::check_change(
+                DocType::Alert,
+                &prior,
+                &after,
+                Author {
+                    user_id: user,
+                    role,
+                    device_id: "dev-1",
+                },
+            );
+            match checked {
+                Ok(_) => assert!(allowed, "{user} must not acknowledge"),
+                Err(r) => {
+                    assert!(!allowed, "{user}: {}", r.message);
+                    assert_eq!(r.code, RejectCode::Forbidden, "{user}");
+                    assert!(r.message.starts_with("not_recipient"), "{}", r.message);
+                }
+            }
+        }
+    }
+}
