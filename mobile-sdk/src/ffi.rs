@@ -369,6 +369,15 @@ pub struct CheckInSummary {
     pub by: String,
 }
 
+/// A note on a patrol: a handover note, a remark on the round.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PatrolNoteSummary {
+    pub id: String,
+    pub at_ms: i64,
+    pub by: String,
+    pub text: String,
+}
+
 /// A patrol as this device sees it.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct PatrolSummary {
@@ -379,6 +388,7 @@ pub struct PatrolSummary {
     pub started_at_ms: i64,
     pub ended_at_ms: Option<i64>,
     pub checkins: Vec<CheckInSummary>,
+    pub notes: Vec<PatrolNoteSummary>,
 }
 
 /// Where syncing stands.
@@ -781,6 +791,14 @@ impl FieldsyncClient {
             .await
     }
 
+    /// Adds a note to a patrol (works offline) and returns its id. Empty
+    /// notes and notes over 2000 characters are refused (`InvalidInput`).
+    pub async fn add_patrol_note(&self, patrol_id: String, text: String) -> FfiResult<String> {
+        let c = self.client()?;
+        let id = parse_doc_id(&patrol_id)?;
+        blocking(move || c.add_patrol_note(&id, &text)).await
+    }
+
     /// Ends a patrol now.
     pub async fn end_patrol(&self, patrol_id: String) -> FfiResult<()> {
         let c = self.client()?;
@@ -816,6 +834,16 @@ impl FieldsyncClient {
                         at_ms: ci.at_ms,
                         by: ci.by,
                     }
+                })
+                .collect(),
+            notes: p
+                .notes
+                .into_iter()
+                .map(|n| PatrolNoteSummary {
+                    id: n.id,
+                    at_ms: n.at_ms,
+                    by: n.by,
+                    text: n.text,
                 })
                 .collect(),
         })

@@ -3,7 +3,7 @@
 //! phones of one team all survive the merge.
 
 use fieldsync_proto::model::breadcrumbs::{self, Breadcrumb};
-use fieldsync_proto::model::patrol::{self, CheckIn, Fix, PatrolDoc, Proof};
+use fieldsync_proto::model::patrol::{self, CheckIn, Fix, PatrolDoc, PatrolNote, Proof};
 use fieldsync_proto::model::tag::Tag;
 use fieldsync_proto::model::validate;
 
@@ -42,6 +42,7 @@ impl Client {
             members: vec![author.user_id],
             checkins: Vec::new(),
             breadcrumbs: Vec::new(),
+            notes: Vec::new(),
         };
         self.create_from(DocType::Patrol, &doc)
     }
@@ -123,6 +124,24 @@ impl Client {
         .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
         self.append_to(patrol_id, "checkins", &checkin)?;
         Ok(checkin.id)
+    }
+
+    /// Adds a note to a patrol: a handover note, a remark on the round.
+    /// Works offline; notes from several phones all survive the merge, and
+    /// nobody edits or deletes one. Returns the note's id.
+    pub fn add_patrol_note(&self, patrol_id: &DocId, text: &str) -> Result<String> {
+        let author = self.author()?;
+        let note = PatrolNote {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            at_ms: now_ms(),
+            by: author.user_id,
+            device: author.device_id,
+            text: text.trim().to_owned(),
+        };
+        patrol::check_notes(&[], std::slice::from_ref(&note), &note.by, &note.device)
+            .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
+        self.append_to(patrol_id, "notes", &note)?;
+        Ok(note.id)
     }
 
     /// Records a GPS point of an open patrol. Points are kept in the device

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
+use fieldsync_proto::model::migrate;
 use fieldsync_proto::session::{LocalDocs, SavedSync};
 use fieldsync_proto::{DocHeader, DocId, DocType, RejectCode};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -247,11 +248,17 @@ impl LocalStore {
     }
 
     fn save(&mut self, header: &DocHeader, doc: &Automerge) -> Result<()> {
+        // The version the document is at, whatever the caller's header said.
+        let header = &DocHeader {
+            schema_version: migrate::version_of(header.doc_type, doc),
+            ..header.clone()
+        };
         // Dropped first: if the write fails, the next load reads what is stored.
         self.cache.pop(&header.id);
         self.conn.execute(
             "INSERT INTO documents (id, doc_type, schema_version, data, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+             ON CONFLICT(id) DO UPDATE SET schema_version = excluded.schema_version, data = excluded.data,
+             updated_at = excluded.updated_at",
             params![
                 header.id.as_str(),
                 header.doc_type.as_str(),

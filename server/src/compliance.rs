@@ -17,7 +17,6 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use automerge::Automerge;
 use fieldsync_proto::model::Role;
 use fieldsync_proto::model::alert::{AlertDoc, AlertKind};
 use fieldsync_proto::model::duty::{
@@ -386,8 +385,9 @@ async fn raise(
 
 /// A new document written by the server, from JSON.
 pub fn server_write(header: DocHeader, content: &serde_json::Value) -> DocWrite {
-    let mut doc = Automerge::new();
-    let chunk = crate::documents::replace_root(&mut doc, content);
+    let mut doc = fieldsync_proto::model::migrate::new_doc(header.doc_type);
+    crate::documents::replace_root(&mut doc, header.doc_type, content);
+    let chunk = doc.save();
     DocWrite {
         header,
         expected_seq: None,

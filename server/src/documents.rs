@@ -12,8 +12,8 @@
 //!   from a phone makes the write a conflict, never an overwrite.
 
 use automerge::{ActorId, Automerge};
-use fieldsync_proto::model::Role;
 use fieldsync_proto::model::validate::{self, Author, Checked};
+use fieldsync_proto::model::{Role, migrate};
 use fieldsync_proto::session::Rejection;
 use fieldsync_proto::{DocHeader, DocType, RejectCode};
 
@@ -43,17 +43,19 @@ pub enum PutError {
 }
 
 /// Makes the root of `doc` hold exactly `content`, as one change by the
-/// server's actor; returns that change (the whole document when new).
-pub fn replace_root(doc: &mut Automerge, content: &serde_json::Value) -> Vec<u8> {
+/// server's actor. Keys a schema migration of `doc_type` creates are left as
+/// they are.
+pub fn replace_root(doc: &mut Automerge, doc_type: DocType, content: &serde_json::Value) {
     use automerge::ReadDoc;
     use automerge::transaction::Transactable;
-    let before = doc.get_heads();
     doc.set_actor(ActorId::from(SERVER_ACTOR));
-    let map = content.as_object().cloned().unwrap_or_default();
+    let mut map = content.as_object().cloned().unwrap_or_default();
+    // Keys a schema migration creates stay as the migration made them.
+    map.retain(|k, _| !migrate::is_reserved(doc_type, k));
     doc.transact(|tx| {
         let stale: Vec<String> = tx
             .keys(automerge::ROOT)
-            .filter(|k| !map.contains_key(k))
+            .filter(|k| !map.contains_key(k) && !migrate::is_reserved(doc_type, k))
             .collect();
         for key in stale {
             tx.delete(automerge::ROOT, key.as_str())?;
@@ -61,10 +63,15 @@ pub fn replace_root(doc: &mut Automerge, content: &serde_json::Value) -> Vec<u8>
         fieldsync_sdk::json::fill(tx, &map)
     })
     .expect("writing JSON into a document's root cannot fail");
-    if before.is_empty() {
+}
+
+/// What to store of `doc` when the store held `stored_heads` of it: the
+/// whole document when it is new, else the changes since.
+pub fn chunk_since(doc: &Automerge, stored_heads: &[automerge::ChangeHash]) -> Vec<u8> {
+    if stored_heads.is_empty() {
         doc.save()
     } else {
-        doc.save_after(&before)
+        doc.save_after(stored_heads)
     }
 }
 
@@ -115,18 +122,22 @@ pub async fn put(
     let (user, device, doc_type) = (claims.sub.clone(), claims.dev.clone(), header.doc_type);
     let content = content.clone();
     let chunks = stored.map(|s| s.chunks.concat());
-    let (checked, chunk, heads) = tokio::task::spawn_blocking(move || {
+    let (checked, chunk, heads, version) = tokio::task::spawn_blocking(move || {
         let mut doc = match chunks {
             Some(bytes) => Automerge::load(&bytes)
                 .map_err(|e| StoreError::Corrupt(format!("stored document does not load: {e}")))?,
             None => Automerge::new(),
         };
+        let stored_heads = doc.get_heads();
+        migrate::upgrade(doc_type, &mut doc)
+            .map_err(|e| StoreError::Corrupt(format!("cannot upgrade the document: {e}")))?;
         let prior = if expected_seq.is_some() {
             validate::prior(doc_type, &doc)
         } else {
             validate::Prior::Nothing
         };
-        let chunk = replace_root(&mut doc, &content);
+        replace_root(&mut doc, doc_type, &content);
+        let chunk = chunk_since(&doc, &stored_heads);
         let author = Author {
             user_id: &user,
             role,
@@ -134,7 +145,8 @@ pub async fn put(
         };
         let checked =
             validate::check_change(doc_type, &prior, &doc, author).map_err(PutError::Rejected)?;
-        Ok::<_, PutError>((checked, chunk, encode_heads(&doc.get_heads())))
+        let version = migrate::version_of(doc_type, &doc);
+        Ok::<_, PutError>((checked, chunk, encode_heads(&doc.get_heads()), version))
     })
     .await
     .map_err(|e| StoreError::Corrupt(format!("document task failed: {e}")))??;
@@ -144,7 +156,10 @@ pub async fn put(
     let grids = Grids::new(&posts, &app.store.teams(community).await?);
     let now = now_ms();
     let mut write = DocWrite {
-        header,
+        header: DocHeader {
+            schema_version: version,
+            ..header
+        },
         expected_seq,
         chunk,
         heads,
@@ -197,7 +212,11 @@ mod tests {
             acks: Vec::new(),
         };
         let mut stored = Automerge::new();
-        replace_root(&mut stored, &serde_json::to_value(&alert).unwrap());
+        replace_root(
+            &mut stored,
+            DocType::Alert,
+            &serde_json::to_value(&alert).unwrap(),
+        );
         let prior = validate::prior(DocType::Alert, &stored);
         for (user, role, allowed) in [
             ("user-leader", Role::Leader, true),
@@ -216,7 +235,11 @@ mod tests {
                 note: String::new(),
             });
             let mut after = stored.fork();
-            replace_root(&mut after, &serde_json::to_value(&acked).unwrap());
+            replace_root(
+                &mut after,
+                DocType::Alert,
+                &serde_json::to_value(&acked).unwrap(),
+            );
             let checked = validate::check_change(
                 DocType::Alert,
                 &prior,

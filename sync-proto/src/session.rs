@@ -510,8 +510,10 @@ pub struct DocLimits {
 /// The outcome of applying one client message on the server.
 #[derive(Debug)]
 pub struct Applied {
-    /// Number of changes the server did not have before.
+    /// Number of the client's changes the server did not have before.
     pub new_changes: usize,
+    /// Every one of them is a schema migration step's change: nobody's edit.
+    pub only_steps: bool,
     /// The new changes as one incremental chunk (empty when none), to store.
     pub incremental: Vec<u8>,
     /// The reply to send once `incremental` is durably stored.
@@ -535,9 +537,12 @@ impl Rejection {
 }
 
 /// Applies one client sync message to the server's copy of a document and checks
-/// every change it adds: each must come from an actor in `device_actors`, and
-/// the document must stay under the size limit. `stored_bytes` is the size the
-/// document already takes in storage.
+/// every change it adds: each must come from an actor in `device_actors` or be
+/// a schema migration step's change, and the document must stay under the
+/// size limit. `stored_bytes` is the size the document already takes in
+/// storage. A document that gains changes is brought to the current schema
+/// version of `doc_type` ([`crate::model::migrate`]); the step changes are
+/// stored and sent back with the client's.
 ///
 /// The server keeps no sync state between messages: each message carries the
 /// client's heads, needs and bloom filter, which is all a reply needs.
@@ -545,6 +550,7 @@ impl Rejection {
 /// On `Err`, `doc` may hold the rejected changes: the caller must discard it.
 pub fn apply_client_sync(
     doc: &mut Automerge,
+    doc_type: crate::DocType,
     message: &[u8],
     device_actors: &HashSet<ActorId>,
     stored_bytes: usize,
@@ -575,8 +581,14 @@ pub fn apply_client_sync(
         )
     })?;
     let new = doc.get_changes(&before);
+    let new_changes = new.len();
+    let only_steps = new
+        .iter()
+        .all(|c| crate::model::migrate::is_step_change(&c.hash()));
     for change in &new {
-        if !device_actors.contains(change.actor_id()) {
+        if !device_actors.contains(change.actor_id())
+            && !crate::model::migrate::is_step_change(&change.hash())
+        {
             return Err(Rejection::new(
                 RejectCode::ForeignActor,
                 format!(
@@ -587,7 +599,16 @@ pub fn apply_client_sync(
             ));
         }
     }
-    let incremental = if new.is_empty() {
+    drop(new);
+    if new_changes > 0 {
+        crate::model::migrate::upgrade(doc_type, doc).map_err(|e| {
+            Rejection::new(
+                RejectCode::InvalidSyncMessage,
+                format!("cannot upgrade the document's schema: {e}"),
+            )
+        })?;
+    }
+    let incremental = if new_changes == 0 {
         Vec::new()
     } else {
         doc.save_after(&before)
@@ -604,7 +625,8 @@ pub fn apply_client_sync(
     }
     let reply = doc.generate_sync_message(&mut state);
     Ok(Applied {
-        new_changes: new.len(),
+        new_changes,
+        only_steps: new_changes > 0 && only_steps,
         incremental,
         reply,
     })

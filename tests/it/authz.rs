@@ -84,6 +84,7 @@ fn content(d: &Device, doc_type: DocType, role: Role) -> String {
             members: vec![s.user_id.clone()],
             checkins: Vec::new(),
             breadcrumbs: Vec::new(),
+            notes: Vec::new(),
         })
         .unwrap(),
         DocType::Incident => serde_json::to_value(IncidentDoc {

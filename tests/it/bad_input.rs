@@ -3,53 +3,16 @@
 
 use std::collections::HashSet;
 
-use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ROOT};
-use fieldsync_proto::{
-    ClientMsg, DocHeader, DocId, DocType, ErrorCode, PROTOCOL_VERSION, RejectCode, ServerMsg,
-};
+use fieldsync_proto::{ClientMsg, DocHeader, DocId, DocType, ErrorCode, RejectCode, ServerMsg};
 use fieldsync_server::auth::{Claims, JwtKeys};
 
 use crate::both_backends;
 use crate::support::{
-    Backend, JWT_SECRET, RawClient, TestServer, assert_still_serving, login_json,
+    Backend, JWT_SECRET, RawClient, TestServer, assert_still_serving, hello, hex_bytes, login_json,
+    push_message, raw_session,
 };
-
-fn hello(device_id: &str, token: &str) -> ClientMsg {
-    ClientMsg::Hello {
-        protocol_version: PROTOCOL_VERSION,
-        device_id: device_id.into(),
-        token: token.into(),
-        cursor: 0,
-    }
-}
-
-/// Logs in device `device_id` and completes a raw handshake.
-async fn raw_session(server: &TestServer, device_id: &str) -> (RawClient, serde_json::Value) {
-    let login = login_json(&server.url, "demo-volunteer", device_id).await;
-    let mut raw = RawClient::connect(&server.url).await;
-    raw.send(&hello(device_id, login["access_token"].as_str().unwrap()))
-        .await;
-    assert!(matches!(raw.recv().await, Some(ServerMsg::Welcome { .. })));
-    assert!(matches!(
-        raw.recv().await,
-        Some(ServerMsg::Changed {
-            caught_up: true,
-            ..
-        })
-    ));
-    (raw, login)
-}
-
-/// A sync message that carries all of `doc` to a server that has nothing.
-fn push_message(doc: &Automerge) -> Vec<u8> {
-    let mut state = automerge::sync::State::new();
-    state.their_heads = Some(vec![]);
-    state.their_need = Some(vec![]);
-    state.their_have = Some(vec![automerge::sync::Have::default()]);
-    doc.generate_sync_message(&mut state).unwrap().encode()
-}
 
 async fn malformed_frame(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -231,13 +194,6 @@ async fn revoked_device(backend: Backend) {
     server.stop().await;
 }
 both_backends!(revoked_device_is_cut_off, revoked_device);
-
-fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 async fn foreign_actor(backend: Backend) {
     let server = TestServer::start(backend).await;

@@ -13,5 +13,6 @@ mod patrols;
 mod photo_queue;
 mod photos;
 mod projections;
+mod schema_migration;
 mod support;
 mod sync;

@@ -5,7 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fieldsync_proto::{ClientMsg, ServerMsg};
+use automerge::Automerge;
+use automerge::sync::SyncDoc;
+use fieldsync_proto::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
 use fieldsync_sdk::Client;
 use fieldsync_server::app::AppState;
 use fieldsync_server::{Config, Server};
@@ -405,6 +407,62 @@ pub fn edit_first_entry(
             Ok(())
         })
         .unwrap();
+}
+
+/// The first message of a raw protocol session.
+pub fn hello(device_id: &str, token: &str) -> ClientMsg {
+    ClientMsg::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        device_id: device_id.into(),
+        token: token.into(),
+        cursor: 0,
+    }
+}
+
+/// Logs in device `device_id` as the demo volunteer and completes a raw handshake.
+pub async fn raw_session(server: &TestServer, device_id: &str) -> (RawClient, serde_json::Value) {
+    raw_session_as(server, "demo-volunteer", device_id).await
+}
+
+/// Logs in device `device_id` as `username` and completes a raw handshake:
+/// a client speaking the wire protocol itself, as another app release would.
+pub async fn raw_session_as(
+    server: &TestServer,
+    username: &str,
+    device_id: &str,
+) -> (RawClient, serde_json::Value) {
+    let login = login_json(&server.url, username, device_id).await;
+    let mut raw = RawClient::connect(&server.url).await;
+    raw.send(&hello(device_id, login["access_token"].as_str().unwrap()))
+        .await;
+    assert!(matches!(raw.recv().await, Some(ServerMsg::Welcome { .. })));
+    loop {
+        match raw.recv().await {
+            Some(ServerMsg::Changed {
+                caught_up: true, ..
+            }) => break,
+            Some(ServerMsg::Changed { .. }) => continue,
+            other => panic!("expected the change list, got {other:?}"),
+        }
+    }
+    (raw, login)
+}
+
+/// A sync message that carries all of `doc` to a server that has nothing.
+pub fn push_message(doc: &Automerge) -> Vec<u8> {
+    let mut state = automerge::sync::State::new();
+    state.their_heads = Some(vec![]);
+    state.their_need = Some(vec![]);
+    state.their_have = Some(vec![automerge::sync::Have::default()]);
+    doc.generate_sync_message(&mut state).unwrap().encode()
+}
+
+/// Bytes from hex (actor ids in login responses).
+pub fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Logs in over HTTP; returns the token response JSON.

@@ -274,9 +274,13 @@ suspend fun leaderPlansANight(work: File, url: String) {
             photos = listOf(photo),
         ),
     )
+    val noteId = leader.addPatrolNote(patrol, "handover: gate B chained, key with the guard")
+    expectError<FieldsyncException.InvalidInput>("an empty patrol note") { leader.addPatrolNote(patrol, "  ") }
+    val notes = leader.patrol(patrol).notes
+    check(notes.map { it.id } == listOf(noteId)) { "one note on the patrol: $notes" }
     leader.endPatrol(patrol)
     val report = leader.syncNow()
-    check(report.rejected == 0uL) { "route, roster, patrol and check-in accepted: $report" }
+    check(report.rejected == 0uL) { "route, roster, patrol, check-in and note accepted: $report" }
     val uploads = leader.uploadPhotosNow()
     check(uploads.uploaded == 1uL && uploads.waiting == 0uL) { "uploaded: $uploads" }
     awaitStatuses(listener, "the listener hears the upload finish") { it.contains("PHOTO_UPLOADED $photo") }

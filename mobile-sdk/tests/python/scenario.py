@@ -296,9 +296,13 @@ async def leader_plans_a_night(work, url):
         FieldsyncError.InvalidInput,
         lambda: leader.record_breadcrumb(patrol, GpsFix(lat=91.0, lon=0.0, accuracy_m=1.0)),
     )
+    note_id = await leader.add_patrol_note(patrol, "handover: gate B chained, key with the guard")
+    await expect_error("an empty patrol note", FieldsyncError.InvalidInput, lambda: leader.add_patrol_note(patrol, " "))
+    notes = (await leader.patrol(patrol)).notes
+    check([n.id for n in notes] == [note_id], f"one note on the patrol: {notes}")
     await leader.end_patrol(patrol)
     report = await leader.sync_now()
-    check(report.rejected == 0, f"route, roster and patrol accepted: {report}")
+    check(report.rejected == 0, f"route, roster, patrol and note accepted: {report}")
     check(await leader.alerts() == [], "no alerts yet")
     log("ok: leader planned a route and roster; route status and breadcrumbs over the FFI")
     leader.shutdown()

@@ -320,6 +320,7 @@ pub async fn seed(store: &Store, now: i64) -> anyhow::Result<()> {
             .map(breadcrumbs::encode)
             .collect::<Result<_, _>>()?,
         checkins,
+        notes: Vec::new(),
     };
     docs.push((
         DocType::Patrol,

@@ -493,7 +493,8 @@ macro_rules! store_impl {
                         Some(expected) => sqlx::query_scalar(
                             "UPDATE documents SET seq = $3, heads = $4, stored_bytes = stored_bytes + $5, \
                              chunk_count = chunk_count + 1, last_device_id = $6, updated_at = $7, \
-                             scope = COALESCE($9, scope) WHERE community_id = $1 AND id = $2 AND seq = $8 RETURNING chunk_count",
+                             scope = COALESCE($9, scope), schema_version = $10 \
+                             WHERE community_id = $1 AND id = $2 AND seq = $8 RETURNING chunk_count",
                         )
                         .bind(community)
                         .bind(w.header.id.as_str())
@@ -504,6 +505,7 @@ macro_rules! store_impl {
                         .bind(now)
                         .bind(expected)
                         .bind(&w.scope)
+                        .bind(w.header.schema_version as i64)
                         .fetch_optional(&mut *tx)
                         .await?,
                     };

@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 
 use automerge::{ActorId, Automerge};
-use fieldsync_proto::model::Role;
 use fieldsync_proto::model::scope::Reader;
 use fieldsync_proto::model::validate::{self, Author};
+use fieldsync_proto::model::{Role, migrate};
 use fieldsync_proto::session::{DocLimits, Rejection, apply_client_sync};
 use fieldsync_proto::wire::to_wire_heads;
 use fieldsync_proto::{DocHeader, DocId, RejectCode, ServerMsg};
@@ -167,11 +167,21 @@ fn apply_one(
     } else {
         validate::Prior::Nothing
     };
-    let applied = match apply_client_sync(&mut doc, &message, actors, stored_bytes, limits) {
+    let applied = match apply_client_sync(
+        &mut doc,
+        header.doc_type,
+        &message,
+        actors,
+        stored_bytes,
+        limits,
+    ) {
         Ok(a) => a,
         Err(rejection) => return Applied::Rejected { doc: id, rejection },
     };
-    let checked = if applied.new_changes > 0 {
+    // A stored document that only gained schema migration steps: nobody's
+    // edit, so no author rules apply (an auditor's phone may upgrade too).
+    let steps_only = applied.only_steps && stored.is_some();
+    let checked = if applied.new_changes > 0 && !steps_only {
         match validate::check_change(header.doc_type, &prior, &doc, author) {
             Ok(c) => c,
             Err(rejection) => return Applied::Rejected { doc: id, rejection },
@@ -205,6 +215,10 @@ fn apply_one(
     let scope = crate::scope::seed(&checked).map(Box::new);
     let route = matches!(checked, validate::Checked::Route(_)).then(|| Box::new(checked.clone()));
     let projection = crate::projection::of_checked(&id, checked).map(Box::new);
+    let header = DocHeader {
+        schema_version: migrate::version_of(header.doc_type, &doc),
+        ..header
+    };
     Applied::Write {
         write: Box::new(DocWrite {
             header,

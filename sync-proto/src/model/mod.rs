@@ -11,6 +11,7 @@ pub mod breadcrumbs;
 pub mod duty;
 pub mod hazard;
 pub mod incident;
+pub mod migrate;
 pub mod patrol;
 pub mod places;
 mod role;
@@ -161,9 +162,9 @@ impl DocType {
         DocType::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    /// The schema version this build writes for the type.
+    /// The schema version this build writes for the type (see [`migrate`]).
     pub fn current_schema(self) -> u32 {
-        1
+        migrate::current_version(self)
     }
 
     /// Whether this build can read and validate documents of `schema_version`.

@@ -50,7 +50,24 @@ pub struct CheckIn {
     pub corrects: Option<String>,
 }
 
-/// A patrol document (schema 1) as data.
+/// A remark on the round as a whole (schema 2): a handover note, a gate
+/// found chained. Append-only and attributed, like check-ins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatrolNote {
+    /// Unique within the patrol (a UUID made on the phone).
+    pub id: String,
+    /// Device clock, ms since the Unix epoch.
+    pub at_ms: i64,
+    /// User id and device of the author.
+    pub by: String,
+    pub device: String,
+    pub text: String,
+}
+
+/// Longest accepted patrol note, in characters.
+pub const MAX_NOTE_CHARS: usize = 2000;
+
+/// A patrol document (schema 2; schema 1 had no `notes`) as data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PatrolDoc {
     #[serde(default)]
@@ -69,6 +86,11 @@ pub struct PatrolDoc {
     /// GPS breadcrumbs as compact chunks (see [`super::breadcrumbs`]).
     #[serde(default)]
     pub breadcrumbs: Vec<String>,
+    /// Notes on the round (schema 2). The list itself is made by the schema
+    /// migration ([`super::migrate`]), never written whole, so it is left out
+    /// of serialization when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<PatrolNote>,
 }
 
 /// Why a change to a patrol's check-ins is refused. Stable codes.
@@ -126,6 +148,61 @@ pub fn check_checkins<'a>(
             && !after.iter().any(|o| &o.id == target && o.id != c.id)
         {
             return Err(CheckInError::UnknownCorrection(c.id.clone()));
+        }
+    }
+    Ok(new)
+}
+
+/// Why a change to a patrol's notes is refused. Stable codes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    #[error("note {0} was edited or deleted; notes are append-only")]
+    Rewritten(String),
+    #[error("duplicate note id {0}")]
+    Duplicate(String),
+    #[error("note {0} must be attributed to you")]
+    NotYours(String),
+    #[error("note {0} is empty")]
+    Empty(String),
+    #[error("note {0} is longer than {MAX_NOTE_CHARS} characters")]
+    TooLong(String),
+}
+
+impl NoteError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            NoteError::Rewritten(_) => "note_rewritten",
+            NoteError::Duplicate(_) => "duplicate_note",
+            NoteError::NotYours(_) => "note_not_yours",
+            NoteError::Empty(_) => "empty_note",
+            NoteError::TooLong(_) => "note_too_long",
+        }
+    }
+}
+
+/// Checks a patrol's notes after a change against those before it: old ones
+/// unchanged, new ones unique, attributed to the author, with 1 to
+/// [`MAX_NOTE_CHARS`] characters of text. Returns the new notes.
+pub fn check_notes<'a>(
+    before: &[PatrolNote],
+    after: &'a [PatrolNote],
+    user_id: &str,
+    device_id: &str,
+) -> Result<Vec<&'a PatrolNote>, NoteError> {
+    let new =
+        super::appended(before, after, |n: &PatrolNote| n.id.as_str()).map_err(|e| match e {
+            super::AppendError::Rewritten(id) => NoteError::Rewritten(id),
+            super::AppendError::Duplicate(id) => NoteError::Duplicate(id),
+        })?;
+    for n in &new {
+        if n.by != user_id || n.device != device_id {
+            return Err(NoteError::NotYours(n.id.clone()));
+        }
+        if n.text.trim().is_empty() {
+            return Err(NoteError::Empty(n.id.clone()));
+        }
+        if n.text.chars().count() > MAX_NOTE_CHARS {
+            return Err(NoteError::TooLong(n.id.clone()));
         }
     }
     Ok(new)

@@ -11,7 +11,7 @@ use super::alert::{AlertAck, AlertDoc};
 use super::duty::{RosterDoc, RouteDoc};
 use super::hazard::{self, HazardEvent, Severity, TransitionError};
 use super::incident::{self, IncidentDoc, IncidentEvent};
-use super::patrol::{self, CheckIn, CheckInError, PatrolDoc};
+use super::patrol::{self, CheckIn, CheckInError, PatrolDoc, PatrolNote};
 use super::{DocType, Role};
 use crate::session::Rejection;
 use crate::wire::RejectCode;
@@ -112,8 +112,8 @@ pub enum Prior {
     #[default]
     Nothing,
     Hazard(Vec<HazardEvent>),
-    /// A patrol's check-ins and breadcrumb chunks.
-    Patrol(Vec<CheckIn>, Vec<String>),
+    /// A patrol's check-ins, breadcrumb chunks and notes.
+    Patrol(Vec<CheckIn>, Vec<String>, Vec<PatrolNote>),
     Incident(Vec<IncidentEvent>),
     /// An alert as it was: only acknowledgements may be added.
     Alert(Box<AlertDoc>),
@@ -172,6 +172,7 @@ pub fn prior(doc_type: DocType, stored: &impl ReadDoc) -> Prior {
         DocType::Patrol => Prior::Patrol(
             field(stored, "checkins").unwrap_or_default(),
             field(stored, "breadcrumbs").unwrap_or_default(),
+            field(stored, "notes").unwrap_or_default(),
         ),
         DocType::Incident => Prior::Incident(field(stored, "events").unwrap_or_default()),
         DocType::Alert => read_alert(stored).map_or(Prior::Nothing, |a| Prior::Alert(Box::new(a))),
@@ -279,11 +280,12 @@ pub fn check_change(
             doc_type.as_str()
         )));
     }
+    super::migrate::check_reserved(doc_type, after).map_err(schema)?;
     match (doc_type, prior) {
         (DocType::Hazard, Prior::Hazard(before)) => check_hazard(before, after, author),
         (DocType::Hazard, _) => check_hazard(&[], after, author),
-        (DocType::Patrol, Prior::Patrol(before, crumbs)) => {
-            check_patrol(Some((before, crumbs)), after, author)
+        (DocType::Patrol, Prior::Patrol(before, crumbs, notes)) => {
+            check_patrol(Some((before, crumbs, notes)), after, author)
         }
         (DocType::Patrol, _) => check_patrol(None, after, author),
         (DocType::Incident, Prior::Incident(before)) => check_incident(before, after, author),
@@ -335,7 +337,7 @@ fn check_incident(
 }
 
 fn check_patrol(
-    before: Option<(&[CheckIn], &[String])>,
+    before: Option<(&[CheckIn], &[String], &[PatrolNote])>,
     after: &impl ReadDoc,
     author: Author<'_>,
 ) -> Result<Checked, Rejection> {
@@ -355,6 +357,19 @@ fn check_patrol(
     for chunk in new_crumbs {
         super::breadcrumbs::decode(chunk).map_err(|e| schema(format!("{}: {e}", e.code())))?;
     }
+    patrol::check_notes(
+        before.map(|b| b.2).unwrap_or_default(),
+        &patrol.notes,
+        author.user_id,
+        author.device_id,
+    )
+    .map_err(|e| {
+        let message = format!("{}: {e}", e.code());
+        match e {
+            patrol::NoteError::NotYours(_) => forbidden(message),
+            _ => schema(message),
+        }
+    })?;
     let before = before.map(|b| b.0);
     if before.is_none() && patrol.started_by != author.user_id {
         return Err(forbidden("a patrol is started in your own name"));

@@ -75,7 +75,14 @@ impl Hub {
                 let stored = self.docs.entry(header.id.clone()).or_default();
                 let mut candidate = stored.doc.clone();
                 let actors = self.actors.get(device).cloned().unwrap_or_default();
-                match apply_client_sync(&mut candidate, &message, &actors, stored.bytes, LIMITS) {
+                match apply_client_sync(
+                    &mut candidate,
+                    header.doc_type,
+                    &message,
+                    &actors,
+                    stored.bytes,
+                    LIMITS,
+                ) {
                     Ok(applied) => {
                         if applied.new_changes > 0 {
                             self.seq += 1;
@@ -464,13 +471,13 @@ fn oversized_and_garbage_messages_are_rejected() {
         max_document_bytes: 10,
     };
     assert_eq!(
-        apply_client_sync(&mut doc, &big, &actors, 0, small)
+        apply_client_sync(&mut doc, DocType::Note, &big, &actors, 0, small)
             .unwrap_err()
             .code,
         RejectCode::MessageTooLarge
     );
     assert_eq!(
-        apply_client_sync(&mut doc, &[0x42, 1, 2], &actors, 0, LIMITS)
+        apply_client_sync(&mut doc, DocType::Note, &[0x42, 1, 2], &actors, 0, LIMITS)
             .unwrap_err()
             .code,
         RejectCode::InvalidSyncMessage
