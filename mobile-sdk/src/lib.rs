@@ -377,6 +377,10 @@ impl Client {
             return Err(e.into());
         }
         tx.commit();
+        // The server refuses a write to a key only a migration step makes
+        // (such lists are appended to, never written whole): refuse it here.
+        fieldsync_proto::model::migrate::check_reserved(header.doc_type, &doc)
+            .map_err(Error::InvalidInput)?;
         self.inner
             .store()
             .record_local_change(&header, &doc, &before)?;
@@ -403,21 +407,12 @@ impl Client {
     /// `content` (see [`json`] for the mapping).
     pub fn create_document_json(&self, doc_type: DocType, content: &str) -> Result<DocId> {
         let content = json::parse_object(content)?;
-        refuse_reserved(doc_type, &content)?;
         self.create_document(doc_type, |tx| json::fill(tx, &content))
     }
 
     /// Applies the JSON Merge Patch `patch` to a document.
     pub fn update_document_json(&self, id: &DocId, patch: &str) -> Result<()> {
         let patch = json::parse_object(patch)?;
-        let doc_type = self
-            .inner
-            .store()
-            .load(id)?
-            .ok_or_else(|| Error::NotFound(id.to_string()))?
-            .0
-            .doc_type;
-        refuse_reserved(doc_type, &patch)?;
         self.change_document(id, |tx| json::merge_patch(tx, &automerge::ROOT, &patch))
     }
 
@@ -629,24 +624,6 @@ impl Client {
 
     async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<TokenResponse> {
         post_tokens(&self.inner, path, body).await
-    }
-}
-
-/// Refuses JSON that would write a key a schema migration creates (the
-/// server would reject it): such lists are appended to, never written whole.
-fn refuse_reserved(
-    doc_type: DocType,
-    content: &serde_json::Map<String, serde_json::Value>,
-) -> Result<()> {
-    match content
-        .keys()
-        .find(|k| fieldsync_proto::model::migrate::is_reserved(doc_type, k))
-    {
-        Some(key) => Err(Error::InvalidInput(format!(
-            "`{key}` of a {} document is made by its schema migration: append to it instead",
-            doc_type.as_str()
-        ))),
-        None => Ok(()),
     }
 }
 

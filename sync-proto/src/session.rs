@@ -582,13 +582,11 @@ pub fn apply_client_sync(
     })?;
     let new = doc.get_changes(&before);
     let new_changes = new.len();
-    let only_steps = new
-        .iter()
-        .all(|c| crate::model::migrate::is_step_change(&c.hash()));
+    let mut only_steps = true;
     for change in &new {
-        if !device_actors.contains(change.actor_id())
-            && !crate::model::migrate::is_step_change(&change.hash())
-        {
+        let step = crate::model::migrate::is_step_change(&change.hash());
+        only_steps &= step;
+        if !step && !device_actors.contains(change.actor_id()) {
             return Err(Rejection::new(
                 RejectCode::ForeignActor,
                 format!(

@@ -192,6 +192,23 @@ async fn upgrade_everywhere(backend: Backend) {
     let report = phone.client.sync_now().await.unwrap();
     assert_eq!(report.rejected, 0);
     assert_eq!(stored_version(&server, &id).await, 2);
+    // The phone refuses to write the notes list whole, as the server would.
+    for attempt in [
+        phone.client.update_document_json(&id, r#"{"notes": []}"#),
+        phone
+            .client
+            .create_document_json(DocType::Patrol, r#"{"started_by": "x", "notes": []}"#)
+            .map(|_| ()),
+    ] {
+        match attempt {
+            Err(fieldsync_sdk::Error::InvalidInput(m)) => {
+                assert!(m.starts_with("reserved_key: `notes`"), "{m}")
+            }
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+    assert_eq!(phone.client.pending_changes().unwrap(), 0, "nothing queued");
+    assert_eq!(phone.client.patrol(&id).unwrap().notes.len(), 1);
 
     // The old app, still on schema 1, checks in again: accepted, and it is
     // sent the step change with the rest.

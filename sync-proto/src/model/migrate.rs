@@ -42,21 +42,21 @@ use super::DocType;
 pub struct Step {
     pub doc_type: DocType,
     pub to_version: u32,
-    /// What the version adds, for people.
-    pub adds: &'static str,
     /// The root keys the step creates; no other change may write them.
     pub creates: &'static [&'static str],
     apply: fn(&mut Transaction<'_>) -> Result<(), AutomergeError>,
 }
 
 /// Every step of every type, in version order per type.
-pub const STEPS: &[Step] = &[Step {
-    doc_type: DocType::Patrol,
-    to_version: 2,
-    adds: "append-only patrol notes (handover notes, remarks on the round)",
-    creates: &["notes"],
-    apply: |tx| tx.put_object(ROOT, "notes", ObjType::List).map(|_| ()),
-}];
+pub const STEPS: &[Step] = &[
+    // Patrol 2: append-only notes (handover notes, remarks on the round).
+    Step {
+        doc_type: DocType::Patrol,
+        to_version: 2,
+        creates: &["notes"],
+        apply: |tx| tx.put_object(ROOT, "notes", ObjType::List).map(|_| ()),
+    },
+];
 
 /// The steps of one type, oldest first.
 pub fn steps(doc_type: DocType) -> impl Iterator<Item = &'static Step> {
@@ -71,8 +71,9 @@ pub fn current_version(doc_type: DocType) -> u32 {
 /// A type's step changes, built once.
 struct Built {
     changes: Vec<Change>,
-    /// Per step, the id of what it put at each key it creates.
-    keys: Vec<Vec<(&'static str, automerge::ObjId)>>,
+    /// Per step, the id of what it put at each key it creates, in the
+    /// order of `Step::creates`.
+    keys: Vec<Vec<automerge::ObjId>>,
 }
 
 fn built(doc_type: DocType) -> &'static Built {
@@ -125,7 +126,7 @@ fn build(doc_type: DocType) -> Built {
                         .ok()
                         .flatten()
                         .expect("a step creates the keys it names");
-                    (k, id)
+                    id
                 })
                 .collect(),
         );
@@ -193,7 +194,7 @@ pub fn check_reserved(doc_type: DocType, doc: &impl ReadDoc) -> Result<(), Strin
     let built = built(doc_type);
     for ((step, change), keys) in steps(doc_type).zip(&built.changes).zip(&built.keys) {
         let held = doc.get_change_by_hash(&change.hash()).is_some();
-        for (key, made) in keys {
+        for (key, made) in step.creates.iter().zip(keys) {
             let values = doc
                 .get_all(ROOT, *key)
                 .map_err(|e| format!("cannot read {key}: {e}"))?;
