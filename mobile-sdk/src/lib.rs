@@ -14,7 +14,6 @@ mod error;
 pub mod ffi;
 mod hazards;
 mod incidents;
-pub mod json;
 mod patrols;
 mod photos;
 mod store;
@@ -26,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use automerge::transaction::Transaction;
 use automerge::{ActorId, Automerge, AutomergeError};
+use fieldsync_proto::json;
 use serde::Deserialize;
 use tokio::sync::{Notify, broadcast};
 
@@ -404,15 +404,15 @@ impl Client {
     }
 
     /// Creates a document of `doc_type` whose content is the JSON object
-    /// `content` (see [`json`] for the mapping).
+    /// `content` (see [`fieldsync_proto::json`] for the mapping).
     pub fn create_document_json(&self, doc_type: DocType, content: &str) -> Result<DocId> {
-        let content = json::parse_object(content)?;
+        let content = json::parse_object(content).map_err(invalid_json)?;
         self.create_document(doc_type, |tx| json::fill(tx, &content))
     }
 
     /// Applies the JSON Merge Patch `patch` to a document.
     pub fn update_document_json(&self, id: &DocId, patch: &str) -> Result<()> {
-        let patch = json::parse_object(patch)?;
+        let patch = json::parse_object(patch).map_err(invalid_json)?;
         self.change_document(id, |tx| json::merge_patch(tx, &automerge::ROOT, &patch))
     }
 
@@ -429,10 +429,7 @@ impl Client {
 
     /// A document's content as JSON.
     pub fn document_json(&self, id: &DocId) -> Result<serde_json::Value> {
-        self.read_document(id, |doc| {
-            serde_json::to_value(automerge::AutoSerde::from(doc))
-                .map_err(|e| Error::Store(e.to_string()))
-        })?
+        self.read_document(id, json::to_value)
     }
 
     /// Ids of local documents, optionally only of one type.
@@ -677,4 +674,9 @@ fn hex_actor(hex: &str) -> Result<ActorId> {
         .filter(|b| !b.is_empty())
         .ok_or_else(|| Error::Protocol(format!("bad actor id {hex:?}")))?;
     Ok(ActorId::from(bytes))
+}
+
+/// JSON text an app passed that cannot be a document's root.
+fn invalid_json(e: json::ObjectError) -> Error {
+    Error::InvalidInput(e.to_string())
 }

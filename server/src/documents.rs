@@ -60,7 +60,7 @@ pub fn replace_root(doc: &mut Automerge, doc_type: DocType, content: &serde_json
         for key in stale {
             tx.delete(automerge::ROOT, key.as_str())?;
         }
-        fieldsync_sdk::json::fill(tx, &map)
+        fieldsync_proto::json::fill(tx, &map)
     })
     .expect("writing JSON into a document's root cannot fail");
 }

@@ -5,6 +5,7 @@
 //! and act on what comes out, so every protocol path can be tested
 //! deterministically in memory.
 
+pub mod json;
 pub mod model;
 pub mod session;
 pub mod wire;

@@ -48,7 +48,7 @@ fn patrol_v1(actor: &ActorId, user: &str, device: &str) -> Automerge {
     });
     let mut doc = Automerge::new();
     doc.set_actor(actor.clone());
-    doc.transact(|tx| fieldsync_sdk::json::fill(tx, content.as_object().unwrap()))
+    doc.transact(|tx| fieldsync_proto::json::fill(tx, content.as_object().unwrap()))
         .unwrap();
     doc
 }
@@ -215,7 +215,7 @@ async fn upgrade_everywhere(backend: Backend) {
     old_copy
         .transact(|tx| {
             let item = checkin_json("ci-old-f5-2", F5, &volunteer, "dev-old-app");
-            fieldsync_sdk::json::append(tx, "checkins", &item)
+            fieldsync_proto::json::append(tx, "checkins", &item)
         })
         .unwrap();
     old_app_push(&mut old_app, &id, &mut old_copy).await;

@@ -5,7 +5,6 @@
 
 use automerge::ReadDoc;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::alert::{AlertAck, AlertDoc};
 use super::duty::{RosterDoc, RouteDoc};
@@ -13,6 +12,7 @@ use super::hazard::{self, HazardEvent, Severity, TransitionError};
 use super::incident::{self, IncidentDoc, IncidentEvent};
 use super::patrol::{self, CheckIn, CheckInError, PatrolDoc, PatrolNote};
 use super::{DocType, Role};
+use crate::json::{self, field};
 use crate::session::Rejection;
 use crate::wire::RejectCode;
 
@@ -119,51 +119,6 @@ pub enum Prior {
     Alert(Box<AlertDoc>),
 }
 
-/// One root field of a document as JSON, without converting the rest.
-fn field<T: for<'de> Deserialize<'de>>(doc: &impl ReadDoc, key: &str) -> Option<T> {
-    let (value, id) = doc.get(automerge::ROOT, key).ok()??;
-    T::deserialize(to_json(doc, value, &id)).ok()
-}
-
-/// The whole document as JSON.
-fn root_json(doc: &impl ReadDoc) -> Value {
-    to_json(
-        doc,
-        automerge::Value::Object(automerge::ObjType::Map),
-        &automerge::ROOT,
-    )
-}
-
-/// An automerge value as JSON, the way `AutoSerde` writes it.
-fn to_json(doc: &impl ReadDoc, value: automerge::Value<'_>, id: &automerge::ObjId) -> Value {
-    use automerge::{ObjType, ScalarValue};
-    match value {
-        automerge::Value::Object(ObjType::Map | ObjType::Table) => Value::Object(
-            doc.map_range(id, ..)
-                .map(|item| {
-                    let child = to_json(doc, item.value.clone().into(), &item.id());
-                    (item.key.to_string(), child)
-                })
-                .collect(),
-        ),
-        automerge::Value::Object(ObjType::List) => Value::Array(
-            doc.list_range(id, ..)
-                .map(|item| to_json(doc, item.value.clone().into(), &item.id()))
-                .collect(),
-        ),
-        automerge::Value::Object(ObjType::Text) => Value::String(doc.text(id).unwrap_or_default()),
-        automerge::Value::Scalar(s) => match s.as_ref() {
-            ScalarValue::Str(s) => Value::String(s.to_string()),
-            ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Value::from(*i),
-            ScalarValue::Uint(u) => Value::from(*u),
-            ScalarValue::F64(f) => Value::from(*f),
-            ScalarValue::Counter(c) => Value::from(i64::from(c)),
-            ScalarValue::Boolean(b) => Value::Bool(*b),
-            _ => Value::Null,
-        },
-    }
-}
-
 /// Takes what [`check_change`] needs from a stored document, before the change
 /// is applied to it.
 pub fn prior(doc_type: DocType, stored: &impl ReadDoc) -> Prior {
@@ -192,7 +147,7 @@ pub fn read_patrol(doc: &impl ReadDoc) -> Result<PatrolDoc, Rejection> {
 
 /// The whole document as `T`; `Err` says what is wrong with its shape.
 fn read_as<T: for<'de> Deserialize<'de>>(doc: &impl ReadDoc, what: &str) -> Result<T, Rejection> {
-    serde_json::from_value(root_json(doc)).map_err(|e| schema(format!("{what} schema: {e}")))
+    serde_json::from_value(json::to_value(doc)).map_err(|e| schema(format!("{what} schema: {e}")))
 }
 
 impl Author<'_> {

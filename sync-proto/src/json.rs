@@ -1,6 +1,9 @@
-//! JSON in and out of automerge documents, for apps that edit documents as
-//! plain data (the FFI surface): objects become maps, arrays become lists,
-//! scalars become automerge scalars.
+//! JSON in and out of automerge documents, the one mapping both ends use:
+//! objects are maps, arrays are lists, scalars are automerge scalars.
+//!
+//! Reading ([`to_value`], [`field`]) is how the checks see a document as
+//! typed data; writing ([`fill`], [`merge_patch`], [`append`]) is how the SDK
+//! and the server's own writes turn JSON into changes.
 //!
 //! Updates follow JSON Merge Patch (RFC 7386): a patch object's keys replace
 //! the document's, nested objects merge, `null` deletes. Concurrent updates of
@@ -9,20 +12,25 @@
 //! appending offline keep both items.
 
 use automerge::transaction::Transactable;
-use automerge::{ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value};
+use automerge::{AutomergeError, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value};
+use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
-use crate::error::{Error, Result};
+/// Text that cannot be a document's root.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ObjectError {
+    #[error("invalid JSON: {0}")]
+    Syntax(String),
+    #[error("a document must be a JSON object, not {0}")]
+    NotAnObject(&'static str),
+}
 
 /// Parses `text` as a JSON object (the only shape a document root can take).
-pub fn parse_object(text: &str) -> Result<Map<String, Json>> {
+pub fn parse_object(text: &str) -> Result<Map<String, Json>, ObjectError> {
     match serde_json::from_str::<Json>(text) {
         Ok(Json::Object(map)) => Ok(map),
-        Ok(other) => Err(Error::InvalidInput(format!(
-            "a document must be a JSON object, not {}",
-            kind(&other)
-        ))),
-        Err(e) => Err(Error::InvalidInput(format!("invalid JSON: {e}"))),
+        Ok(other) => Err(ObjectError::NotAnObject(kind(&other))),
+        Err(e) => Err(ObjectError::Syntax(e.to_string())),
     }
 }
 
@@ -34,6 +42,52 @@ fn kind(v: &Json) -> &'static str {
         Json::String(_) => "a string",
         Json::Array(_) => "an array",
         Json::Object(_) => "an object",
+    }
+}
+
+/// The whole document as JSON.
+pub fn to_value(doc: &impl ReadDoc) -> Json {
+    value_at(
+        doc,
+        automerge::Value::Object(ObjType::Map),
+        &automerge::ROOT,
+    )
+}
+
+/// One root field of a document as `T`, without converting the rest;
+/// `None` when it is absent or has another shape.
+pub fn field<T: for<'de> Deserialize<'de>>(doc: &impl ReadDoc, key: &str) -> Option<T> {
+    let (value, id) = doc.get(automerge::ROOT, key).ok()??;
+    T::deserialize(value_at(doc, value, &id)).ok()
+}
+
+/// An automerge value as JSON: maps and tables as objects, lists as arrays,
+/// text as a string, counters and timestamps as numbers, bytes as `null`.
+fn value_at(doc: &impl ReadDoc, value: automerge::Value<'_>, id: &ObjId) -> Json {
+    match value {
+        Value::Object(ObjType::Map | ObjType::Table) => Json::Object(
+            doc.map_range(id, ..)
+                .map(|item| {
+                    let child = value_at(doc, item.value.clone().into(), &item.id());
+                    (item.key.to_string(), child)
+                })
+                .collect(),
+        ),
+        Value::Object(ObjType::List) => Json::Array(
+            doc.list_range(id, ..)
+                .map(|item| value_at(doc, item.value.clone().into(), &item.id()))
+                .collect(),
+        ),
+        Value::Object(ObjType::Text) => Json::String(doc.text(id).unwrap_or_default()),
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => Json::String(s.to_string()),
+            ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Json::from(*i),
+            ScalarValue::Uint(u) => Json::from(*u),
+            ScalarValue::F64(f) => Json::from(*f),
+            ScalarValue::Counter(c) => Json::from(i64::from(c)),
+            ScalarValue::Boolean(b) => Json::Bool(*b),
+            _ => Json::Null,
+        },
     }
 }
 
@@ -62,7 +116,7 @@ fn write<T: Transactable>(
     prop: Prop,
     insert: bool,
     value: &Json,
-) -> Result<(), automerge::AutomergeError> {
+) -> Result<(), AutomergeError> {
     let nested = match value {
         Json::Object(_) => ObjType::Map,
         Json::Array(_) => ObjType::List,
@@ -94,11 +148,11 @@ fn write<T: Transactable>(
     Ok(())
 }
 
-/// Fills the root of a new document from `content`.
+/// Writes every key of `content` into the root (a new document's content).
 pub fn fill<T: Transactable>(
     tx: &mut T,
     content: &Map<String, Json>,
-) -> Result<(), automerge::AutomergeError> {
+) -> Result<(), AutomergeError> {
     for (k, v) in content {
         write(tx, &automerge::ROOT, Prop::Map(k.clone()), false, v)?;
     }
@@ -110,7 +164,7 @@ pub fn merge_patch<T: Transactable>(
     tx: &mut T,
     obj: &ObjId,
     patch: &Map<String, Json>,
-) -> Result<(), automerge::AutomergeError> {
+) -> Result<(), AutomergeError> {
     for (k, v) in patch {
         match v {
             Json::Null => {
@@ -130,27 +184,20 @@ pub fn merge_patch<T: Transactable>(
 
 /// Appends `item` to the list at root key `key`, creating the list if absent.
 /// Fails if `key` holds something other than a list.
-pub fn append<T: Transactable>(
-    tx: &mut T,
-    key: &str,
-    item: &Json,
-) -> Result<(), automerge::AutomergeError> {
+pub fn append<T: Transactable>(tx: &mut T, key: &str, item: &Json) -> Result<(), AutomergeError> {
     let list = match tx.get(automerge::ROOT, key)? {
         Some((Value::Object(ObjType::List), id)) => id,
         None => tx.put_object(automerge::ROOT, key, ObjType::List)?,
-        Some(_) => {
-            return Err(automerge::AutomergeError::InvalidOp(ObjType::List));
-        }
+        Some(_) => return Err(AutomergeError::InvalidOp(ObjType::List)),
     };
     let end = tx.length(&list);
     write(tx, &list, Prop::Seq(end), true, item)
 }
 
 /// Whether root key `key` is absent or a list (so [`append`] can succeed).
-pub fn is_list_or_absent(doc: &impl ReadDoc, key: &str) -> Result<bool> {
+pub fn is_list_or_absent(doc: &impl ReadDoc, key: &str) -> Result<bool, AutomergeError> {
     Ok(match doc.get(automerge::ROOT, key)? {
-        None => true,
-        Some((Value::Object(ObjType::List), _)) => true,
+        None | Some((Value::Object(ObjType::List), _)) => true,
         Some(_) => false,
     })
 }
@@ -158,11 +205,7 @@ pub fn is_list_or_absent(doc: &impl ReadDoc, key: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::{AutoCommit, AutoSerde};
-
-    fn to_json(doc: &AutoCommit) -> Json {
-        serde_json::to_value(AutoSerde::from(doc)).unwrap()
-    }
+    use automerge::AutoCommit;
 
     #[test]
     fn objects_round_trip_through_a_document() {
@@ -173,7 +216,10 @@ mod tests {
         .unwrap();
         let mut doc = AutoCommit::new();
         fill(&mut doc, &content).unwrap();
-        assert_eq!(to_json(&doc), Json::Object(content));
+        assert_eq!(to_value(&doc), Json::Object(content));
+        assert_eq!(field::<i64>(&doc, "floor"), Some(5));
+        assert_eq!(field::<i64>(&doc, "title"), None);
+        assert_eq!(field::<i64>(&doc, "absent"), None);
     }
 
     #[test]
@@ -187,7 +233,7 @@ mod tests {
         let patch = parse_object(r#"{"a":2,"b":{"y":null,"z":3},"d":null,"e":"new"}"#).unwrap();
         merge_patch(&mut doc, &automerge::ROOT, &patch).unwrap();
         assert_eq!(
-            to_json(&doc),
+            to_value(&doc),
             serde_json::json!({"a":2,"b":{"x":1,"z":3},"c":"keep","e":"new"})
         );
     }
@@ -200,23 +246,31 @@ mod tests {
         append(&mut a, "log", &serde_json::json!({"n": 1})).unwrap();
         append(&mut b, "log", &serde_json::json!({"n": 2})).unwrap();
         a.merge(&mut b).unwrap();
-        let log = to_json(&a)["log"].as_array().unwrap().clone();
+        let log = to_value(&a)["log"].as_array().unwrap().clone();
         assert_eq!(log.len(), 3);
         assert!(log.contains(&serde_json::json!({"n": 1})));
         assert!(log.contains(&serde_json::json!({"n": 2})));
     }
 
     #[test]
-    fn non_objects_and_garbage_are_invalid_input() {
-        for bad in ["[1,2]", "3", "\"s\"", "{", ""] {
-            assert!(
-                matches!(parse_object(bad), Err(Error::InvalidInput(_))),
-                "{bad:?}"
-            );
+    fn non_objects_and_garbage_are_refused() {
+        for (bad, expected) in [
+            ("[1,2]", Some("an array")),
+            ("3", Some("a number")),
+            ("\"s\"", Some("a string")),
+            ("{", None),
+            ("", None),
+        ] {
+            match (parse_object(bad), expected) {
+                (Err(ObjectError::NotAnObject(k)), Some(e)) => assert_eq!(k, e, "{bad:?}"),
+                (Err(ObjectError::Syntax(_)), None) => {}
+                (other, _) => panic!("{bad:?}: {other:?}"),
+            }
         }
         let mut doc = AutoCommit::new();
         fill(&mut doc, &parse_object(r#"{"log":"text"}"#).unwrap()).unwrap();
         assert!(!is_list_or_absent(&doc, "log").unwrap());
+        assert!(is_list_or_absent(&doc, "other").unwrap());
         assert!(append(&mut doc, "log", &Json::Null).is_err());
     }
 }
