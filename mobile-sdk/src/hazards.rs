@@ -4,7 +4,8 @@
 //! told at once instead of after the next sync.
 
 use fieldsync_proto::model::hazard::{self, Hazard, HazardAction, HazardEvent, Severity};
-use fieldsync_proto::model::validate::{self, HazardDoc, HazardPlace};
+use fieldsync_proto::model::hazard::{HazardDoc, HazardPlace};
+use fieldsync_proto::model::validate;
 
 use crate::error::{Error, Result};
 use crate::store::now_ms;

@@ -2,8 +2,9 @@
 //! leaders and the office — acknowledge and close. Checked here with the
 //! server's rules first.
 
+use fieldsync_proto::model::hazard::HazardPlace;
 use fieldsync_proto::model::incident::{self, IncidentAction, IncidentDoc, IncidentEvent};
-use fieldsync_proto::model::validate::{self, HazardPlace};
+use fieldsync_proto::model::validate;
 
 use crate::error::{Error, Result};
 use crate::store::now_ms;

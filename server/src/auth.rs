@@ -249,3 +249,14 @@ mod tests {
         assert_eq!(t.locked("demo-leader", now), None);
     }
 }
+
+/// Why a token did not authenticate a device.
+#[derive(Debug)]
+pub enum AuthFailure {
+    Token(TokenError),
+    /// The device is revoked.
+    Revoked,
+    /// The token predates a revocation of the device's tokens.
+    Superseded,
+    Store(crate::store::StoreError),
+}

@@ -25,8 +25,9 @@ use fieldsync_proto::model::duty::{
 use fieldsync_proto::{DocHeader, DocId, DocType};
 use sha2::{Digest, Sha256};
 
-use crate::app::{AppState, now_ms};
-use crate::projection::{AttendanceRow, ComplianceRow, ProjectionRows};
+use crate::clock::now_ms;
+use crate::state::AppState;
+use crate::store::{AttendanceRow, ComplianceRow, ProjectionRows};
 use crate::store::{DocWrite, PostRow, Store, StoreError, WriteOutcome, encode_heads};
 
 const HOUR_MS: i64 = 3_600_000;

@@ -5,8 +5,8 @@ use fieldsync_proto::model::places::Stairwell;
 
 mod docs;
 
-use crate::app::now_ms;
 use crate::auth::hash_password;
+use crate::clock::now_ms;
 use crate::store::{PostRow, Store, UserRow};
 
 /// Id of the demo community.

@@ -17,10 +17,11 @@ use fieldsync_proto::model::{Role, migrate};
 use fieldsync_proto::session::Rejection;
 use fieldsync_proto::{DocHeader, DocType, RejectCode};
 
-use crate::app::{AppState, now_ms};
 use crate::auth::Claims;
+use crate::clock::now_ms;
 use crate::projection;
 use crate::scope::Grids;
+use crate::state::AppState;
 use crate::store::{DocWrite, PostRow, StoreError, WriteOutcome, encode_heads};
 
 /// The automerge actor of every document change the server makes.

@@ -5,167 +5,17 @@
 use fieldsync_proto::model::alert::AlertDoc;
 use fieldsync_proto::model::duty::RosterDoc;
 use fieldsync_proto::model::hazard;
+use fieldsync_proto::model::hazard::HazardDoc;
 use fieldsync_proto::model::incident::{IncidentAction, IncidentDoc};
 use fieldsync_proto::model::patrol::{self, CheckIn, Proof};
-use fieldsync_proto::model::validate::{self, HazardDoc};
+use fieldsync_proto::model::photo::is_photo_hash;
+use fieldsync_proto::model::validate;
 use fieldsync_proto::{DocId, DocType};
 
-use crate::store::{PostRow, Store, StoreError};
-
-/// A hazard's row.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
-pub struct HazardRow {
-    pub doc_id: String,
-    pub category: String,
-    pub severity: String,
-    pub state: String,
-    pub in_conflict: bool,
-    pub reporter: String,
-    pub reported_at: i64,
-    pub post_id: Option<String>,
-    pub assigned_person: Option<String>,
-    pub deadline_at: Option<i64>,
-    pub event_count: i64,
-    /// When rectification is due: the assignment's deadline, else the SLA of
-    /// the severity from the report (immediate 24 h, general 7 days, major 30).
-    pub due_at: Option<i64>,
-    /// An earlier hazard of the same category at the same post within 90 days.
-    pub recurring_of: Option<String>,
-}
-
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-/// How far back a report counts as the same hazard coming back.
-pub const RECURRENCE_WINDOW_MS: i64 = 90 * DAY_MS;
-
-/// The rectification deadline a hazard gets from its severity alone.
-pub fn sla_ms(severity: &str, immediate: bool) -> i64 {
-    match (immediate, severity) {
-        (true, _) => DAY_MS,
-        (false, "major") => 30 * DAY_MS,
-        _ => 7 * DAY_MS,
-    }
-}
-
-impl HazardRow {
-    /// Still waiting for rectification after its due time.
-    pub fn is_overdue(&self, now: i64) -> bool {
-        matches!(
-            self.state.as_str(),
-            "reported" | "assigned" | "rectifying" | "reopened"
-        ) && self.due_at.is_some_and(|due| now > due)
-    }
-}
-
-/// A patrol's row.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
-pub struct PatrolRow {
-    pub doc_id: String,
-    pub team: String,
-    pub route: String,
-    pub started_by: String,
-    pub started_at: i64,
-    pub ended_at: Option<i64>,
-    pub checkin_count: i64,
-}
-
-/// A check-in's row.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
-pub struct CheckinRow {
-    pub patrol_id: String,
-    pub checkin_id: String,
-    pub post_id: String,
-    pub member: String,
-    pub device_id: String,
-    /// `tag` or `manual`.
-    pub method: String,
-    pub device_time: i64,
-    pub received_at: i64,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub accuracy_m: Option<f64>,
-    /// `verified` (a valid tag), `unverified` (manual) or `flagged`.
-    pub status: String,
-    pub flag_reason: Option<String>,
-}
-
-/// A route's row; `body` is the route document as JSON.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
-pub struct RouteRow {
-    pub doc_id: String,
-    pub team: String,
-    pub name: String,
-    pub body: String,
-}
-
-/// A roster's row; `body` is the roster document as JSON.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
-pub struct RosterRow {
-    pub doc_id: String,
-    pub team: String,
-    pub week_of: String,
-    pub body: String,
-}
-
-/// One shift of a roster, on the UTC time line.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
-pub struct ShiftRow {
-    /// `<roster doc id>/<shift id>`.
-    pub shift_key: String,
-    pub roster_id: String,
-    pub team: String,
-    pub leader: String,
-    pub starts_at: i64,
-    pub ends_at: i64,
-}
-
-/// An incident's row.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
-pub struct IncidentRow {
-    pub doc_id: String,
-    pub reporter: String,
-    pub occurred_at: i64,
-    pub reported_at: i64,
-    /// `open`, `acknowledged` or `closed`.
-    pub state: String,
-    pub acknowledged_at: Option<i64>,
-    pub event_count: i64,
-}
-
-/// An alert's row.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
-pub struct AlertRow {
-    pub doc_id: String,
-    pub kind: String,
-    pub subject: String,
-    pub raised_at: i64,
-    /// User ids, as a JSON array.
-    pub recipients: String,
-    pub acked_at: Option<i64>,
-}
-
-/// One post in one window of a shift, as the compliance engine last saw it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
-pub struct ComplianceRow {
-    pub shift_key: String,
-    pub route_id: String,
-    pub post_id: String,
-    pub window_start: i64,
-    pub deadline: i64,
-    pub grace_until: i64,
-    /// `pending`, `on_time`, `unverified`, `out_of_order`, `late` or `missed`.
-    pub status: String,
-    pub checkin_id: Option<String>,
-    pub checked_at: Option<i64>,
-}
-
-/// Sign-on and sign-off of one person on one shift.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
-pub struct AttendanceRow {
-    pub shift_key: String,
-    pub user_id: String,
-    pub signed_on: Option<i64>,
-    pub signed_off: Option<i64>,
-}
+use crate::store::{
+    AlertRow, BlobLink, CheckinRow, HazardRow, IncidentRow, PatrolRow, PostRow, ProjectionRows,
+    RosterRow, RouteRow, ShiftRow, Store, StoreError,
+};
 
 /// What one accepted change writes besides the document.
 #[derive(Debug, Clone, PartialEq)]
@@ -285,10 +135,7 @@ pub fn hazard_row(doc_id: &DocId, doc: &HazardDoc) -> HazardRow {
         event_count: doc.events.len() as i64,
         due_at: current.map(|s| {
             s.assignment.as_ref().map_or_else(
-                || {
-                    report.map(|e| e.at_ms).unwrap_or_default()
-                        + sla_ms(&name(&doc.severity), s.immediate)
-                },
+                || report.map(|e| e.at_ms).unwrap_or_default() + doc.severity.sla_ms(s.immediate),
                 |a| a.2,
             )
         }),
@@ -307,20 +154,17 @@ fn hazard_photos(doc: &HazardDoc) -> Vec<String> {
 
 /// Each blob hash once, sorted; strings that are not blob hashes are left out.
 fn blob_hashes<'a>(refs: impl Iterator<Item = &'a String>) -> Vec<String> {
-    let mut photos: Vec<String> = refs
-        .filter(|h| crate::photos::is_blob_hash(h))
-        .cloned()
-        .collect();
+    let mut photos: Vec<String> = refs.filter(|h| is_photo_hash(h)).cloned().collect();
     photos.sort();
     photos.dedup();
     photos
 }
 
 /// Links from document `doc_id` to the photos it references.
-fn links(doc_id: &str, photos: &[String]) -> Vec<crate::store::BlobLink> {
+fn links(doc_id: &str, photos: &[String]) -> Vec<BlobLink> {
     photos
         .iter()
-        .map(|hash| crate::store::BlobLink {
+        .map(|hash| BlobLink {
             hash: hash.clone(),
             doc_id: doc_id.to_owned(),
         })
@@ -434,7 +278,7 @@ pub fn checkin_row(
 /// Check-ins already projected keep their first receive time.
 pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
     let mut report = RebuildReport::default();
-    let now = crate::app::now_ms();
+    let now = crate::clock::now_ms();
     let mut hazards = Vec::new();
     for community in store.community_ids().await? {
         let posts = store.posts(&community, None).await?;
@@ -481,20 +325,6 @@ pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
         }
     }
     Ok(report)
-}
-
-/// The rows a projection writes.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ProjectionRows {
-    pub hazard: Option<HazardRow>,
-    pub patrol: Option<PatrolRow>,
-    pub checkins: Vec<CheckinRow>,
-    pub route: Option<RouteRow>,
-    pub roster: Option<(RosterRow, Vec<ShiftRow>)>,
-    pub incident: Option<IncidentRow>,
-    pub alert: Option<AlertRow>,
-    /// Photos the document references.
-    pub blob_links: Vec<crate::store::BlobLink>,
 }
 
 /// Turns a projection into rows, looking up posts for the geofence.

@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 
 use fieldsync_proto::DocType;
+use fieldsync_proto::model::hazard::HazardPlace;
 use fieldsync_proto::model::scope::{DocScope, Reader, may_read};
-use fieldsync_proto::model::validate::{Checked, HazardPlace};
+use fieldsync_proto::model::validate::Checked;
 
 use crate::store::{DocRow, PostRow};
 

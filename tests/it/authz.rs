@@ -4,9 +4,9 @@
 use fieldsync_proto::model::Role;
 use fieldsync_proto::model::duty::{self, RouteDoc};
 use fieldsync_proto::model::hazard::{HazardAction, HazardEvent, Severity};
+use fieldsync_proto::model::hazard::{HazardDoc, HazardPlace};
 use fieldsync_proto::model::incident::{IncidentAction, IncidentDoc, IncidentEvent};
 use fieldsync_proto::model::patrol::PatrolDoc;
-use fieldsync_proto::model::validate::{HazardDoc, HazardPlace};
 use fieldsync_sdk::{DocId, DocType};
 
 use crate::both_backends;

@@ -133,7 +133,12 @@ async fn photo_taken_offline_survives_two_kills(backend: Backend) {
     // Reopened once more: it resumes and finishes.
     let before = signal.bytes_sent();
     let done = phone.client.upload_photos_now().await.unwrap();
-    assert_eq!((done.uploaded, done.failed, done.waiting), (1, 0, 0));
+    assert_eq!(
+        (done.uploaded, done.failed, done.waiting),
+        (1, 0, 0),
+        "{:?}",
+        phone.client.photo_uploads()
+    );
     assert_eq!(
         phone.client.photo_uploads().unwrap()[0].state,
         PhotoState::Uploaded

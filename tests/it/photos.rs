@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use fieldsync_server::blobs::Variant;
 use fieldsync_server::config::S3Config;
-use fieldsync_server::photos::Variant;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 

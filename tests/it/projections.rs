@@ -2,7 +2,8 @@
 //! documents alone.
 
 use fieldsync_sdk::{Fix, HazardAction, HazardPlace, NewHazard, Severity};
-use fieldsync_server::projection::{self, CheckinRow};
+use fieldsync_server::projection;
+use fieldsync_server::store::CheckinRow;
 
 use crate::both_backends;
 use crate::support::{
@@ -42,7 +43,7 @@ async fn projections_follow_changes(backend: Backend) {
         .client
         .start_patrol("team-1", "stairwells")
         .unwrap();
-    let started = fieldsync_server::app::now_ms();
+    let started = fieldsync_server::clock::now_ms();
     // At the post (building 3, stairwell 2 of the demo), with its tag.
     let payload = printed_payload(&server, "post-b3-u2-f9").await;
     let near = Fix {

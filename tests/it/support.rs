@@ -9,7 +9,7 @@ use automerge::Automerge;
 use automerge::sync::SyncDoc;
 use fieldsync_proto::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
 use fieldsync_sdk::Client;
-use fieldsync_server::app::AppState;
+use fieldsync_server::state::AppState;
 use fieldsync_server::{Config, Server};
 use futures_util::{SinkExt, StreamExt};
 use sqlx::Connection;

@@ -4,12 +4,20 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Authenticated};
-use crate::app::{AppState, now_ms};
 use crate::auth::{
     Claims, hash_password, new_actor_id, new_refresh_token, token_hash, verify_password,
 };
+use crate::clock::now_ms;
+use crate::http::{ApiError, Authenticated};
+use crate::state::AppState;
 use crate::store::{DeviceRow, UserRow};
+
+/// A revoked device.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeviceRevoked {
+    pub device_id: String,
+    pub revoked: bool,
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
@@ -69,11 +77,11 @@ fn dummy_hash() -> &'static str {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Tokens, the device's automerge actor and the user", body = TokenResponse),
-        (status = 400, description = "A field is blank or too long", body = crate::api::openapi::ErrorBody),
-        (status = 401, description = "Wrong username or password, or account disabled", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "This device has been revoked", body = crate::api::openapi::ErrorBody),
-        (status = 409, description = "This device is registered to another user", body = crate::api::openapi::ErrorBody),
-        (status = 429, description = "Too many failed logins for this account", body = crate::api::openapi::ErrorBody)))]
+        (status = 400, description = "A field is blank or too long", body = crate::http::ErrorBody),
+        (status = 401, description = "Wrong username or password, or account disabled", body = crate::http::ErrorBody),
+        (status = 403, description = "This device has been revoked", body = crate::http::ErrorBody),
+        (status = 409, description = "This device is registered to another user", body = crate::http::ErrorBody),
+        (status = 429, description = "Too many failed logins for this account", body = crate::http::ErrorBody)))]
 pub async fn login(
     State(app): State<AppState>,
     Json(req): Json<LoginRequest>,
@@ -150,8 +158,8 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens; the refresh token is single-use", body = TokenResponse),
-        (status = 401, description = "Unknown, expired, reused or revoked refresh token", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "This device has been revoked", body = crate::api::openapi::ErrorBody)))]
+        (status = 401, description = "Unknown, expired, reused or revoked refresh token", body = crate::http::ErrorBody),
+        (status = 403, description = "This device has been revoked", body = crate::http::ErrorBody)))]
 pub async fn refresh(
     State(app): State<AppState>,
     Json(req): Json<RefreshRequest>,
@@ -250,8 +258,8 @@ async fn issue_tokens(
 #[utoipa::path(post, path = "/api/v1/devices/{id}/revoke", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Device id")),
     responses(
-        (status = 200, description = "Revoked; its tokens and live connection stop working", body = crate::api::openapi::DeviceRevoked),
-        (status = 404, description = "No such device in your community", body = crate::api::openapi::ErrorBody)))]
+        (status = 200, description = "Revoked; its tokens and live connection stop working", body = DeviceRevoked),
+        (status = 404, description = "No such device in your community", body = crate::http::ErrorBody)))]
 pub async fn revoke_device(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,

@@ -5,9 +5,10 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Authenticated};
-use crate::app::{AppState, now_ms};
-use crate::projection::{AlertRow, AttendanceRow, ComplianceRow, ShiftRow};
+use crate::clock::now_ms;
+use crate::http::{ApiError, Authenticated};
+use crate::state::AppState;
+use crate::store::{AlertRow, AttendanceRow, ComplianceRow, ShiftRow};
 
 fn dashboard_only(role: &str) -> Result<(), ApiError> {
     if matches!(role, "leader" | "office" | "auditor") {

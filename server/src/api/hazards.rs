@@ -5,8 +5,9 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Authenticated};
-use crate::app::{AppState, now_ms};
+use crate::clock::now_ms;
+use crate::http::{ApiError, Authenticated};
+use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -19,7 +20,7 @@ pub struct HazardFilter {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct HazardListItem {
     #[serde(flatten)]
-    row: crate::projection::HazardRow,
+    row: crate::store::HazardRow,
     overdue: bool,
 }
 

@@ -12,53 +12,9 @@ use std::sync::OnceLock;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder, content::ContentBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
-
-/// Every error response: a stable code and a message saying what was wrong
-/// (for 500s an incident id, never internals).
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// Stable, snake_case: clients match on it.
-    pub error: String,
-    pub message: String,
-}
-
-/// `GET /api/v1/health`.
-#[derive(Serialize, ToSchema)]
-pub struct Health {
-    /// `ok`.
-    pub status: String,
-    pub version: String,
-    /// `sqlite` or `postgres`.
-    pub storage: String,
-}
-
-/// A revoked device.
-#[derive(Serialize, ToSchema)]
-pub struct DeviceRevoked {
-    pub device_id: String,
-    pub revoked: bool,
-}
-
-/// A tag key that was created or revoked.
-#[derive(Serialize, ToSchema)]
-pub struct TagKeyChanged {
-    pub key_id: String,
-    /// Present (true) when the key was revoked.
-    pub revoked: Option<bool>,
-}
-
-/// A signed, expiring link to a photo.
-#[derive(Serialize, ToSchema)]
-pub struct SignedLink {
-    pub url: String,
-    pub variant: String,
-    /// Unix seconds.
-    pub expires_at: i64,
-}
+use utoipa::{Modify, OpenApi};
 
 /// `GET /api/v1/openapi.json`: this description (no authentication).
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server",
@@ -126,7 +82,7 @@ pub async fn spec() -> Response {
         crate::photos::serve::signed_url,
         crate::photos::serve::metadata,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(crate::http::ErrorBody)),
     modifiers(&Conventions),
     tags(
         (name = "server", description = "Health and this description"),

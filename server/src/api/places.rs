@@ -6,11 +6,20 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ApiError, Authenticated};
-use crate::app::{AppState, now_ms};
 use crate::auth::Claims;
+use crate::clock::now_ms;
+use crate::http::{ApiError, Authenticated};
+use crate::state::AppState;
 use crate::store::PostRow;
 use crate::tags;
+
+/// A tag key that was created or revoked.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TagKeyChanged {
+    pub key_id: String,
+    /// Present (true) when the key was revoked.
+    pub revoked: Option<bool>,
+}
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -58,7 +67,7 @@ pub struct PrintableTag {
 #[utoipa::path(get, path = "/api/v1/posts/tags", tag = "places", security(("bearer" = [])), params(BuildingFilter),
     responses(
         (status = 200, description = "One signed tag payload per post", body = [PrintableTag]),
-        (status = 400, description = "Every tag key is revoked", body = crate::api::openapi::ErrorBody)))]
+        (status = 400, description = "Every tag key is revoked", body = crate::http::ErrorBody)))]
 pub async fn printable_tags(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -123,7 +132,7 @@ fn qr_svg(payload: &str) -> Result<String, ApiError> {
 #[utoipa::path(get, path = "/api/v1/posts/tags.html", tag = "places", security(("bearer" = [])), params(BuildingFilter),
     responses(
         (status = 200, description = "A printable page of QR codes", content_type = "text/html", body = String),
-        (status = 400, description = "Every tag key is revoked", body = crate::api::openapi::ErrorBody)))]
+        (status = 400, description = "Every tag key is revoked", body = crate::http::ErrorBody)))]
 pub async fn tag_sheet(
     state: State<AppState>,
     auth: Authenticated,
@@ -187,7 +196,7 @@ pub async fn list_tag_keys(
 
 /// `POST /api/v1/tag-keys` (office): a new signing key; new prints use it.
 #[utoipa::path(post, path = "/api/v1/tag-keys", tag = "places", security(("bearer" = [])),
-    responses((status = 200, description = "The new key's id", body = crate::api::openapi::TagKeyChanged)))]
+    responses((status = 200, description = "The new key's id", body = TagKeyChanged)))]
 pub async fn rotate_tag_key(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -205,8 +214,8 @@ pub async fn rotate_tag_key(
 #[utoipa::path(post, path = "/api/v1/tag-keys/{id}/revoke", tag = "places", security(("bearer" = [])),
     params(("id" = String, Path, description = "Tag key id")),
     responses(
-        (status = 200, description = "Revoked", body = crate::api::openapi::TagKeyChanged),
-        (status = 404, description = "No such unrevoked key in your community", body = crate::api::openapi::ErrorBody)))]
+        (status = 200, description = "Revoked", body = TagKeyChanged),
+        (status = 404, description = "No such unrevoked key in your community", body = crate::http::ErrorBody)))]
 pub async fn revoke_tag_key(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,

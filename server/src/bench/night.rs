@@ -152,7 +152,7 @@ pub async fn run(_args: &NightArgs) -> anyhow::Result<NightFigures> {
         })?);
     }
     members[1].file_incident(NewIncident {
-        occurred_at_ms: crate::app::now_ms(),
+        occurred_at_ms: crate::clock::now_ms(),
         place: HazardPlace::default(),
         persons: "two residents of building 2".into(),
         cause: "argument over a parked e-bike".into(),
@@ -170,7 +170,7 @@ pub async fn run(_args: &NightArgs) -> anyhow::Result<NightFigures> {
     leader.login("demo-leader", crate::demo::PASSWORD).await?;
     leader.sync_now().await.context("leader pull")?;
     for h in &hazards {
-        let deadline = crate::app::now_ms() + 3 * 24 * 3_600_000;
+        let deadline = crate::clock::now_ms() + 3 * 24 * 3_600_000;
         leader.transition_hazard(
             h,
             HazardAction::Assign {

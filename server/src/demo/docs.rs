@@ -7,8 +7,9 @@ use fieldsync_proto::model::Role;
 use fieldsync_proto::model::breadcrumbs::{self, Breadcrumb};
 use fieldsync_proto::model::duty::{self, DEFAULT_TIME_ZONE, RouteDoc};
 use fieldsync_proto::model::hazard::{self, HazardAction, HazardEvent, Severity};
+use fieldsync_proto::model::hazard::{HazardDoc, HazardPlace};
 use fieldsync_proto::model::patrol::{CheckIn, Fix, PatrolDoc, Proof};
-use fieldsync_proto::model::validate::{Checked, HazardDoc, HazardPlace};
+use fieldsync_proto::model::validate::Checked;
 use fieldsync_proto::{DocHeader, DocId, DocType};
 use jiff::civil::Date;
 

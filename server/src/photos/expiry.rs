@@ -4,7 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::app::{AppState, now_ms};
+use crate::clock::now_ms;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// Starts the sweep on the server's task tracker; it stops on shutdown.

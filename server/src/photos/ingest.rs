@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
-use super::{Rejection, Variant};
-use crate::api::ApiError;
-use crate::app::{AppState, now_ms};
+use crate::blobs::{Rejection, Variant};
+use crate::clock::now_ms;
+use crate::http::ApiError;
+use crate::state::AppState;
 use crate::store::{BlobRow, UploadRow};
 
 /// tus's status for a checksum that does not match.
@@ -134,17 +135,12 @@ async fn store_blob(
     // encoded forms in memory at once.
     let _slot = app
         .photos
-        .inner
-        .processing
-        .acquire()
+        .processing_slot()
         .await
         .map_err(ApiError::internal)?;
-    let limits = app.photos.image_limits();
     let processed = app
         .photos
-        .inner
-        .workers
-        .run(move || super::process(&path, &limits))
+        .process(path)
         .await
         .map_err(ApiError::internal)?
         .map_err(|r| match r {

@@ -13,13 +13,26 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{LinkError, Variant, is_blob_hash, may_read_blob};
-use crate::api::{ApiError, Authenticated};
-use crate::app::{AppState, now_ms};
+use fieldsync_proto::model::photo::is_photo_hash;
+
+use super::may_read_blob;
 use crate::auth::Claims;
+use crate::blobs::{LinkError, Variant};
+use crate::clock::now_ms;
+use crate::http::{ApiError, Authenticated};
+use crate::state::AppState;
 use crate::store::BlobRow;
 use fieldsync_proto::DocId;
 use fieldsync_proto::model::Role;
+
+/// A signed, expiring link to a photo.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SignedLink {
+    pub url: String,
+    pub variant: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -57,7 +70,7 @@ async fn readable_blob(
     claims: &Claims,
     hash: &str,
 ) -> Result<(BlobRow, Vec<String>), ApiError> {
-    if !is_blob_hash(hash) {
+    if !is_photo_hash(hash) {
         return Err(not_found());
     }
     let blob = app
@@ -100,9 +113,9 @@ fn now_s() -> i64 {
 #[utoipa::path(get, path = "/api/v1/blobs/{hash}/url", tag = "photos", security(("bearer" = [])),
     params(("hash" = String, Path, description = "sha256 of the uploaded bytes, hex"), VariantQuery),
     responses(
-        (status = 200, description = "A signed link and when it expires", body = crate::api::openapi::SignedLink),
-        (status = 400, description = "Unknown variant", body = crate::api::openapi::ErrorBody),
-        (status = 404, description = "No such photo in your community", body = crate::api::openapi::ErrorBody)))]
+        (status = 200, description = "A signed link and when it expires", body = SignedLink),
+        (status = 400, description = "Unknown variant", body = crate::http::ErrorBody),
+        (status = 404, description = "No such photo in your community", body = crate::http::ErrorBody)))]
 pub async fn signed_url(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -125,7 +138,7 @@ pub async fn signed_url(
     params(("hash" = String, Path, description = "sha256 of the uploaded bytes, hex")),
     responses(
         (status = 200, description = "What the server knows of the photo, and `linked_documents`", body = crate::store::BlobRow),
-        (status = 404, description = "No such photo in your community", body = crate::api::openapi::ErrorBody)))]
+        (status = 404, description = "No such photo in your community", body = crate::http::ErrorBody)))]
 pub async fn metadata(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -146,8 +159,8 @@ pub async fn metadata(
         (status = 200, description = "The image", content_type = "image/jpeg", body = Vec<u8>),
         (status = 206, description = "The requested range", content_type = "image/jpeg", body = Vec<u8>),
         (status = 304, description = "Not modified"),
-        (status = 403, description = "Link unsigned, forged or expired", body = crate::api::openapi::ErrorBody),
-        (status = 404, description = "No such photo", body = crate::api::openapi::ErrorBody)))]
+        (status = 403, description = "Link unsigned, forged or expired", body = crate::http::ErrorBody),
+        (status = 404, description = "No such photo", body = crate::http::ErrorBody)))]
 pub async fn read(
     State(app): State<AppState>,
     Path(hash): Path<String>,

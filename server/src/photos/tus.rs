@@ -13,14 +13,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use fieldsync_proto::model::photo::is_photo_hash;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::ingest::{self, checksum_mismatch};
-use crate::api::{ApiError, Authenticated};
-use crate::app::{AppState, now_ms};
 use crate::auth::Claims;
+use crate::clock::now_ms;
+use crate::http::{ApiError, Authenticated};
+use crate::state::AppState;
 use crate::store::UploadRow;
 
 /// The protocol version spoken.
@@ -109,9 +111,9 @@ pub async fn options_upload(state: State<AppState>) -> Response {
         ("Upload-Metadata" = Option<String>, Header, description = "tus metadata; `sha256` (hex) is required")),
     responses(
         (status = 201, description = "Created; `Location` is the upload's URL"),
-        (status = 400, description = "Missing or invalid length or metadata", body = crate::api::openapi::ErrorBody),
-        (status = 412, description = "Unsupported tus version", body = crate::api::openapi::ErrorBody),
-        (status = 413, description = "Larger than the server accepts", body = crate::api::openapi::ErrorBody)))]
+        (status = 400, description = "Missing or invalid length or metadata", body = crate::http::ErrorBody),
+        (status = 412, description = "Unsupported tus version", body = crate::http::ErrorBody),
+        (status = 413, description = "Larger than the server accepts", body = crate::http::ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -219,10 +221,10 @@ pub async fn status(
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "Stored; `Upload-Offset` is the new offset; the last chunk checks and stores the photo and names its blob"),
-        (status = 409, description = "Wrong offset", body = crate::api::openapi::ErrorBody),
-        (status = 404, description = "No such upload of yours", body = crate::api::openapi::ErrorBody),
-        (status = 415, description = "Not an image this server accepts", body = crate::api::openapi::ErrorBody),
-        (status = 460, description = "Checksum mismatch; the chunk was discarded", body = crate::api::openapi::ErrorBody)))]
+        (status = 409, description = "Wrong offset", body = crate::http::ErrorBody),
+        (status = 404, description = "No such upload of yours", body = crate::http::ErrorBody),
+        (status = 415, description = "Not an image this server accepts", body = crate::http::ErrorBody),
+        (status = 460, description = "Checksum mismatch; the chunk was discarded", body = crate::http::ErrorBody)))]
 pub async fn append(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -302,7 +304,7 @@ pub async fn append(
     params(("id" = String, Path, description = "Upload id")),
     responses(
         (status = 204, description = "Forgotten"),
-        (status = 404, description = "No such upload of yours", body = crate::api::openapi::ErrorBody)))]
+        (status = 404, description = "No such upload of yours", body = crate::http::ErrorBody)))]
 pub async fn terminate(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -569,7 +571,7 @@ fn declared_sha256(metadata: &HashMap<String, Vec<u8>>) -> Result<Option<String>
         return Ok(None);
     };
     let hex = String::from_utf8_lossy(value).to_ascii_lowercase();
-    if super::is_blob_hash(&hex) {
+    if is_photo_hash(&hex) {
         Ok(Some(hex))
     } else {
         Err(bad_metadata(

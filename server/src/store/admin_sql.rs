@@ -251,7 +251,7 @@ macro_rules! admin_impl {
             }
 
             /// Every roster of a community, by week and team.
-            pub async fn all_rosters(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::RosterRow>> {
+            pub async fn all_rosters(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::RosterRow>> {
                 Ok(sqlx::query_as(
                     "SELECT doc_id, team, week_of, body FROM roster_projection WHERE community_id = $1 \
                      ORDER BY week_of, team, doc_id",

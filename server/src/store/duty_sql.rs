@@ -6,7 +6,7 @@ macro_rules! duty_impl {
     ($store:ty, $db:ty) => {
         impl $store {
             /// Writes the duty rows of one accepted change.
-            async fn project_duty<'c>(conn: &mut sqlx::Transaction<'c, $db>, community: &str, rows: &$crate::projection::ProjectionRows) -> $crate::store::Result<()> {
+            async fn project_duty<'c>(conn: &mut sqlx::Transaction<'c, $db>, community: &str, rows: &$crate::store::ProjectionRows) -> $crate::store::Result<()> {
                 if let Some(r) = &rows.route {
                     sqlx::query(
                         "INSERT INTO route_projection (community_id, doc_id, team, name, body) VALUES ($1, $2, $3, $4, $5) \
@@ -94,7 +94,7 @@ macro_rules! duty_impl {
             }
 
             /// Shifts that overlap `[from, to)`.
-            pub async fn shifts_between(&self, community: &str, from: i64, to: i64) -> $crate::store::Result<Vec<$crate::projection::ShiftRow>> {
+            pub async fn shifts_between(&self, community: &str, from: i64, to: i64) -> $crate::store::Result<Vec<$crate::store::ShiftRow>> {
                 Ok(sqlx::query_as(
                     "SELECT shift_key, roster_id, team, leader, starts_at, ends_at FROM shift_projection \
                      WHERE community_id = $1 AND ends_at > $2 AND starts_at < $3 ORDER BY starts_at, shift_key",
@@ -106,11 +106,11 @@ macro_rules! duty_impl {
                 .await?)
             }
 
-            pub async fn rosters(&self, community: &str, ids: &[String]) -> $crate::store::Result<Vec<$crate::projection::RosterRow>> {
+            pub async fn rosters(&self, community: &str, ids: &[String]) -> $crate::store::Result<Vec<$crate::store::RosterRow>> {
                 let mut out = Vec::with_capacity(ids.len());
                 for id in ids {
                     out.extend(
-                        sqlx::query_as::<_, $crate::projection::RosterRow>(
+                        sqlx::query_as::<_, $crate::store::RosterRow>(
                             "SELECT doc_id, team, week_of, body FROM roster_projection WHERE community_id = $1 AND doc_id = $2",
                         )
                         .bind(community)
@@ -122,7 +122,7 @@ macro_rules! duty_impl {
                 Ok(out)
             }
 
-            pub async fn routes(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::RouteRow>> {
+            pub async fn routes(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::RouteRow>> {
                 Ok(sqlx::query_as(
                     "SELECT doc_id, team, name, body FROM route_projection WHERE community_id = $1 ORDER BY doc_id",
                 )
@@ -132,7 +132,7 @@ macro_rules! duty_impl {
             }
 
             /// Check-ins whose device time is in `[from, to)`.
-            pub async fn checkins_between(&self, community: &str, from: i64, to: i64) -> $crate::store::Result<Vec<$crate::projection::CheckinRow>> {
+            pub async fn checkins_between(&self, community: &str, from: i64, to: i64) -> $crate::store::Result<Vec<$crate::store::CheckinRow>> {
                 Ok(sqlx::query_as(
                     "SELECT patrol_id, checkin_id, post_id, member, device_id, method, device_time, received_at, lat, lon, \
                      accuracy_m, status, flag_reason FROM checkin_projection \
@@ -146,7 +146,7 @@ macro_rules! duty_impl {
             }
 
             /// Patrols started in `[from, to)`.
-            pub async fn patrols_between(&self, community: &str, from: i64, to: i64) -> $crate::store::Result<Vec<$crate::projection::PatrolRow>> {
+            pub async fn patrols_between(&self, community: &str, from: i64, to: i64) -> $crate::store::Result<Vec<$crate::store::PatrolRow>> {
                 Ok(sqlx::query_as(
                     "SELECT doc_id, team, route, started_by, started_at, ended_at, checkin_count FROM patrol_projection \
                      WHERE community_id = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at",
@@ -158,7 +158,7 @@ macro_rules! duty_impl {
                 .await?)
             }
 
-            pub async fn compliance_rows(&self, community: &str, shift_key: &str) -> $crate::store::Result<Vec<$crate::projection::ComplianceRow>> {
+            pub async fn compliance_rows(&self, community: &str, shift_key: &str) -> $crate::store::Result<Vec<$crate::store::ComplianceRow>> {
                 Ok(sqlx::query_as(
                     "SELECT shift_key, route_id, post_id, window_start, deadline, grace_until, status, checkin_id, checked_at \
                      FROM compliance_projection WHERE community_id = $1 AND shift_key = $2 \
@@ -175,8 +175,8 @@ macro_rules! duty_impl {
                 &self,
                 community: &str,
                 shift_key: &str,
-                rows: &[$crate::projection::ComplianceRow],
-                attendance: &[$crate::projection::AttendanceRow],
+                rows: &[$crate::store::ComplianceRow],
+                attendance: &[$crate::store::AttendanceRow],
                 now: i64,
             ) -> $crate::store::Result<()> {
                 let mut tx = self.write.begin().await?;
@@ -224,7 +224,7 @@ macro_rules! duty_impl {
                 Ok(())
             }
 
-            pub async fn attendance_rows(&self, community: &str, shift_key: &str) -> $crate::store::Result<Vec<$crate::projection::AttendanceRow>> {
+            pub async fn attendance_rows(&self, community: &str, shift_key: &str) -> $crate::store::Result<Vec<$crate::store::AttendanceRow>> {
                 Ok(sqlx::query_as(
                     "SELECT shift_key, user_id, signed_on, signed_off FROM attendance_projection \
                      WHERE community_id = $1 AND shift_key = $2 ORDER BY user_id",
@@ -235,7 +235,7 @@ macro_rules! duty_impl {
                 .await?)
             }
 
-            pub async fn incident_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::IncidentRow>> {
+            pub async fn incident_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::IncidentRow>> {
                 Ok(sqlx::query_as(
                     "SELECT doc_id, reporter, occurred_at, reported_at, state, acknowledged_at, event_count \
                      FROM incident_projection WHERE community_id = $1 ORDER BY reported_at",
@@ -245,7 +245,7 @@ macro_rules! duty_impl {
                 .await?)
             }
 
-            pub async fn alert_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::AlertRow>> {
+            pub async fn alert_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::AlertRow>> {
                 Ok(sqlx::query_as(
                     "SELECT doc_id, kind, subject, raised_at, recipients, acked_at FROM alert_projection \
                      WHERE community_id = $1 ORDER BY raised_at, doc_id",

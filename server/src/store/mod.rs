@@ -10,6 +10,7 @@
 mod admin_sql;
 mod duty_sql;
 mod postgres;
+mod rows;
 mod sql;
 mod sqlite;
 
@@ -18,11 +19,11 @@ use std::path::Path;
 use fieldsync_proto::{DocHeader, DocId, DocType};
 
 pub use postgres::PgStore;
-
-use crate::projection::{
-    AlertRow, AttendanceRow, CheckinRow, ComplianceRow, IncidentRow, PatrolRow, RosterRow,
-    RouteRow, ShiftRow,
+pub use rows::{
+    AlertRow, AttendanceRow, CheckinRow, ComplianceRow, HazardRow, IncidentRow, PatrolRow,
+    ProjectionRows, RosterRow, RouteRow, ShiftRow,
 };
+
 pub use sqlite::SqliteStore;
 
 /// A storage failure.
@@ -272,7 +273,7 @@ pub struct DocWrite {
     /// Who may read it (JSON of a `DocScope`), derived from its content.
     pub scope: Option<String>,
     /// Projection rows to write in the same transaction when the write is stored.
-    pub projection: Option<crate::projection::ProjectionRows>,
+    pub projection: Option<crate::store::ProjectionRows>,
 }
 
 /// The result of one write in a commit.
@@ -445,23 +446,20 @@ impl Store {
     pub async fn write_projection(
         &self,
         community: &str,
-        rows: &crate::projection::ProjectionRows,
+        rows: &crate::store::ProjectionRows,
     ) -> Result<()> {
         dispatch!(self.write_projection(community, rows))
     }
 
-    pub async fn hazard_rows(&self, community: &str) -> Result<Vec<crate::projection::HazardRow>> {
+    pub async fn hazard_rows(&self, community: &str) -> Result<Vec<crate::store::HazardRow>> {
         dispatch!(self.hazard_rows(community))
     }
 
-    pub async fn patrol_rows(&self, community: &str) -> Result<Vec<crate::projection::PatrolRow>> {
+    pub async fn patrol_rows(&self, community: &str) -> Result<Vec<crate::store::PatrolRow>> {
         dispatch!(self.patrol_rows(community))
     }
 
-    pub async fn checkin_rows(
-        &self,
-        community: &str,
-    ) -> Result<Vec<crate::projection::CheckinRow>> {
+    pub async fn checkin_rows(&self, community: &str) -> Result<Vec<crate::store::CheckinRow>> {
         dispatch!(self.checkin_rows(community))
     }
 

@@ -111,14 +111,14 @@ macro_rules! store_impl {
             }
 
             /// Writes projection rows in their own transaction (rebuilds).
-            pub async fn write_projection(&self, community: &str, rows: &$crate::projection::ProjectionRows) -> $crate::store::Result<()> {
+            pub async fn write_projection(&self, community: &str, rows: &$crate::store::ProjectionRows) -> $crate::store::Result<()> {
                 let mut tx = self.write.begin().await?;
                 Self::project(&mut tx, community, rows).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn project<'c>(conn: &mut sqlx::Transaction<'c, $db>, community: &str, rows: &$crate::projection::ProjectionRows) -> $crate::store::Result<()> {
+            async fn project<'c>(conn: &mut sqlx::Transaction<'c, $db>, community: &str, rows: &$crate::store::ProjectionRows) -> $crate::store::Result<()> {
                 if let Some(h) = &rows.hazard {
                     sqlx::query(
                         "INSERT INTO hazard_projection (community_id, doc_id, category, severity, state, in_conflict, reporter, \
@@ -147,7 +147,7 @@ macro_rules! store_impl {
                     .bind(h.deadline_at)
                     .bind(h.event_count)
                     .bind(h.due_at)
-                    .bind($crate::projection::RECURRENCE_WINDOW_MS)
+                    .bind(fieldsync_proto::model::hazard::RECURRENCE_WINDOW_MS)
                     .execute(&mut **conn)
                     .await?;
                 }
@@ -207,7 +207,7 @@ macro_rules! store_impl {
                 Self::project_duty(conn, community, rows).await
             }
 
-            pub async fn hazard_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::HazardRow>> {
+            pub async fn hazard_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::HazardRow>> {
                 Ok(sqlx::query_as(
                     "SELECT doc_id, category, severity, state, in_conflict, reporter, reported_at, post_id, \
                      assigned_person, deadline_at, event_count, due_at, recurring_of FROM hazard_projection \
@@ -218,7 +218,7 @@ macro_rules! store_impl {
                 .await?)
             }
 
-            pub async fn patrol_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::PatrolRow>> {
+            pub async fn patrol_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::PatrolRow>> {
                 Ok(sqlx::query_as(
                     "SELECT doc_id, team, route, started_by, started_at, ended_at, checkin_count \
                      FROM patrol_projection WHERE community_id = $1 ORDER BY doc_id",
@@ -228,7 +228,7 @@ macro_rules! store_impl {
                 .await?)
             }
 
-            pub async fn checkin_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::projection::CheckinRow>> {
+            pub async fn checkin_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::CheckinRow>> {
                 Ok(sqlx::query_as(
                     "SELECT patrol_id, checkin_id, post_id, member, device_id, method, device_time, received_at, lat, lon, \
                      accuracy_m, status, flag_reason FROM checkin_projection WHERE community_id = $1 \

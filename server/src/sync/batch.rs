@@ -13,8 +13,9 @@ use fieldsync_proto::wire::to_wire_heads;
 use fieldsync_proto::{DocHeader, DocId, RejectCode, ServerMsg};
 
 use super::Fatal;
-use crate::app::{AppState, now_ms};
 use crate::auth::Claims;
+use crate::clock::now_ms;
+use crate::state::AppState;
 use crate::store::{DocWrite, StoredDoc, WriteOutcome, encode_heads};
 
 /// Chunks a document may accumulate before it is compacted into one snapshot.

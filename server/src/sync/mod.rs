@@ -27,9 +27,9 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::api::AuthFailure;
-use crate::app::AppState;
+use crate::auth::AuthFailure;
 use crate::auth::{Claims, TokenError};
+use crate::state::AppState;
 
 /// Documents per `Changed` page.
 const PAGE: i64 = 500;

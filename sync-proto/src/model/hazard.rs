@@ -41,6 +41,37 @@ impl HazardState {
     }
 }
 
+/// Where a hazard is.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct HazardPlace {
+    #[serde(default)]
+    pub post_id: Option<String>,
+    #[serde(default)]
+    pub building: Option<String>,
+    #[serde(default)]
+    pub unit: Option<String>,
+    #[serde(default)]
+    pub floor: Option<i64>,
+    #[serde(default)]
+    pub lat: Option<f64>,
+    #[serde(default)]
+    pub lon: Option<f64>,
+}
+
+/// A hazard document (schema 1) as data.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct HazardDoc {
+    pub category: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub place: HazardPlace,
+    #[serde(default)]
+    pub photos: Vec<String>,
+    pub events: Vec<HazardEvent>,
+}
+
 /// General or major (重大隐患); decides the rectification deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,6 +79,25 @@ pub enum Severity {
     General,
     Major,
 }
+
+impl Severity {
+    /// The rectification deadline a hazard gets from its severity alone
+    /// (immediate ones: 24 h; general: 7 days; major: 30 days), counted from
+    /// the report; an assignment's deadline replaces it.
+    pub fn sla_ms(self, immediate: bool) -> i64 {
+        match (immediate, self) {
+            (true, _) => DAY_MS,
+            (false, Severity::Major) => 30 * DAY_MS,
+            (false, Severity::General) => 7 * DAY_MS,
+        }
+    }
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How far back an earlier report of the same category at the same post
+/// makes a new one the same hazard coming back ("recurring").
+pub const RECURRENCE_WINDOW_MS: i64 = 90 * DAY_MS;
 
 /// What an event does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

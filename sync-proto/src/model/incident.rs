@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Role;
-use super::validate::HazardPlace;
+use super::hazard::HazardPlace;
 
 /// What an incident event does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ pub mod hazard;
 pub mod incident;
 pub mod migrate;
 pub mod patrol;
+pub mod photo;
 pub mod places;
 mod role;
 pub mod scope;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::alert::{AlertAck, AlertDoc};
 use super::duty::{RosterDoc, RouteDoc};
-use super::hazard::{self, HazardEvent, Severity, TransitionError};
+use super::hazard::{self, HazardDoc, HazardEvent, TransitionError};
 use super::incident::{self, IncidentDoc, IncidentEvent};
 use super::patrol::{self, CheckIn, CheckInError, PatrolDoc, PatrolNote};
 use super::{DocType, Role};
@@ -46,37 +46,6 @@ pub struct Author<'a> {
     pub user_id: &'a str,
     pub role: Role,
     pub device_id: &'a str,
-}
-
-/// Where a hazard is.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, serde::Serialize)]
-pub struct HazardPlace {
-    #[serde(default)]
-    pub post_id: Option<String>,
-    #[serde(default)]
-    pub building: Option<String>,
-    #[serde(default)]
-    pub unit: Option<String>,
-    #[serde(default)]
-    pub floor: Option<i64>,
-    #[serde(default)]
-    pub lat: Option<f64>,
-    #[serde(default)]
-    pub lon: Option<f64>,
-}
-
-/// A hazard document (schema 1) as data.
-#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
-pub struct HazardDoc {
-    pub category: String,
-    pub severity: Severity,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub place: HazardPlace,
-    #[serde(default)]
-    pub photos: Vec<String>,
-    pub events: Vec<HazardEvent>,
 }
 
 fn schema(message: impl Into<String>) -> Rejection {

@@ -10,11 +10,11 @@ use fieldsync_proto::{DocHeader, DocId, DocType, RejectCode};
 use serde::Serialize;
 
 use super::{Office, Reader, audit};
-use crate::api::openapi::ErrorBody;
-use crate::api::{ApiError, JsonBody};
-use crate::app::AppState;
 use crate::auth::Claims;
 use crate::documents::{self, PutError};
+use crate::http::ErrorBody;
+use crate::http::{ApiError, JsonBody};
+use crate::state::AppState;
 
 /// A route as the office sees it.
 #[derive(Serialize, utoipa::ToSchema)]

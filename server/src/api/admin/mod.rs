@@ -16,9 +16,10 @@ use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Authenticated, require_role};
-use crate::app::{AppState, now_ms};
 use crate::auth::Claims;
+use crate::clock::now_ms;
+use crate::http::{ApiError, Authenticated, require_role};
+use crate::state::AppState;
 use crate::store::AuditEntry;
 
 /// An office user's request: may read and write the admin API.

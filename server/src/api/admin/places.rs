@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Office, Reader, audit, check_id, check_text, nullable};
-use crate::api::openapi::ErrorBody;
-use crate::api::{ApiError, JsonBody};
-use crate::app::{AppState, now_ms};
+use crate::clock::now_ms;
+use crate::http::ErrorBody;
+use crate::http::{ApiError, JsonBody};
+use crate::state::AppState;
 use crate::store::PostRow;
 
 /// A stairwell (单元) and its posts, lowest floor first.

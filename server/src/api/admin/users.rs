@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Office, Reader, audit, check_id, check_text, nullable};
-use crate::api::{ApiError, JsonBody};
-use crate::app::{AppState, now_ms};
 use crate::auth::hash_password;
+use crate::clock::now_ms;
+use crate::http::{ApiError, JsonBody};
+use crate::state::AppState;
 use crate::store::{AdminDeviceRow, AdminUserRow, TeamRow, UserRow, UserScope};
 
 /// A user as the office sees them.
@@ -160,8 +161,8 @@ pub async fn list(
     request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = UserView),
-        (status = 400, description = "Invalid field, unknown role or team", body = crate::api::openapi::ErrorBody),
-        (status = 409, description = "Username taken", body = crate::api::openapi::ErrorBody)))]
+        (status = 400, description = "Invalid field, unknown role or team", body = crate::http::ErrorBody),
+        (status = 409, description = "Username taken", body = crate::http::ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -222,8 +223,8 @@ pub async fn create(
     request_body = UserChange,
     responses(
         (status = 200, description = "The user as stored", body = UserView),
-        (status = 400, description = "Invalid field, unknown role or team", body = crate::api::openapi::ErrorBody),
-        (status = 404, description = "No such user in your community", body = crate::api::openapi::ErrorBody)))]
+        (status = 400, description = "Invalid field, unknown role or team", body = crate::http::ErrorBody),
+        (status = 404, description = "No such user in your community", body = crate::http::ErrorBody)))]
 pub async fn update(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -282,8 +283,8 @@ pub async fn update(
     request_body = NewPassword,
     responses(
         (status = 204, description = "Password changed"),
-        (status = 400, description = "Password too short or long", body = crate::api::openapi::ErrorBody),
-        (status = 404, description = "No such user in your community", body = crate::api::openapi::ErrorBody)))]
+        (status = 400, description = "Password too short or long", body = crate::http::ErrorBody),
+        (status = 404, description = "No such user in your community", body = crate::http::ErrorBody)))]
 pub async fn reset_password(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -362,8 +363,8 @@ fn check_team(team: &TeamRow) -> Result<(), ApiError> {
     request_body = TeamRow,
     responses(
         (status = 201, description = "Created", body = TeamRow),
-        (status = 400, description = "Invalid id, name or grid", body = crate::api::openapi::ErrorBody),
-        (status = 409, description = "A team with this id exists", body = crate::api::openapi::ErrorBody)))]
+        (status = 400, description = "Invalid id, name or grid", body = crate::http::ErrorBody),
+        (status = 409, description = "A team with this id exists", body = crate::http::ErrorBody)))]
 pub async fn create_team(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -405,8 +406,8 @@ pub struct TeamChange {
     request_body = TeamChange,
     responses(
         (status = 200, description = "The team as stored", body = TeamRow),
-        (status = 400, description = "Invalid name or grid", body = crate::api::openapi::ErrorBody),
-        (status = 404, description = "No such team in your community", body = crate::api::openapi::ErrorBody)))]
+        (status = 400, description = "Invalid name or grid", body = crate::http::ErrorBody),
+        (status = 404, description = "No such team in your community", body = crate::http::ErrorBody)))]
 pub async fn update_team(
     State(app): State<AppState>,
     Office(claims): Office,

@@ -18,7 +18,7 @@ pub(super) struct ImageWorkers {
 /// The job did not run to its end (it panicked, or the pool is gone).
 #[derive(Debug, thiserror::Error)]
 #[error("image worker failed")]
-pub(super) struct WorkerFailed;
+pub struct WorkerFailed;
 
 impl ImageWorkers {
     /// Starts `threads` workers.
