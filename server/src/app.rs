@@ -2,14 +2,16 @@
 //! the router, the background tasks, and graceful shutdown.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{JwtKeys, new_secret};
+use crate::commit::Committer;
 use crate::config::Config;
-use crate::state::{AppState, ChangeFeeds, Revocations};
+use crate::state::{AppState, Revocations};
 use crate::store::Store;
 
 /// A server that has opened its store and is ready to serve.
@@ -31,19 +33,19 @@ impl Server {
             Some(s) => s.as_bytes().to_vec(),
             None => store.secret_or_insert("jwt", &new_secret()).await?,
         };
+        let commits = Committer::new(store.clone());
         if config.demo && store.community_count().await? == 0 {
-            crate::demo::seed(&store, config.demo_documents).await?;
+            crate::demo::seed(&commits, config.demo_documents).await?;
         }
         let photos = crate::blobs::Photos::open(&config, &store).await?;
         Ok(Server {
             state: AppState {
                 store,
+                commits,
                 keys: JwtKeys::new(&secret),
                 config: Arc::new(config),
-                feeds: ChangeFeeds::default(),
                 revocations: Revocations::default(),
                 logins: crate::auth::LoginThrottle::default(),
-                compliance: Arc::new(tokio::sync::Notify::new()),
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 photos,
@@ -69,7 +71,12 @@ impl Server {
             .merge(crate::photos::router(state.clone()))
             .layer(tower_http::trace::TraceLayer::new_for_http());
         crate::photos::spawn_expiry(&state);
-        crate::compliance::spawn(state.clone());
+        crate::compliance::spawn(
+            state.commits.clone(),
+            Duration::from_secs(state.config.compliance_tick_secs.max(1)),
+            state.shutdown.clone(),
+            &state.tasks,
+        );
         let conn_shutdown = state.shutdown.clone();
         let s2 = shutdown.clone();
         // Sync is many small request/response frames: never wait for Nagle.

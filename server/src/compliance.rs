@@ -7,7 +7,8 @@
 //!
 //! It runs every `compliance_tick_secs` and whenever a patrol, route or
 //! roster is committed, so an alert is raised within one tick of its
-//! deadline.
+//! deadline. Alerts are committed like any other document
+//! (`crate::commit`).
 //!
 //! # Invariants
 //! - An alert is raised at most once per (kind, subject): its document id is
@@ -16,19 +17,23 @@
 //!   sync path; their recipients may only append acknowledgements.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
 
 use fieldsync_proto::model::Role;
 use fieldsync_proto::model::alert::{AlertDoc, AlertKind};
 use fieldsync_proto::model::duty::{
     self, CheckinFact, PatrolFact, RosterDoc, RouteDoc, ShiftSpan, Slot,
 };
+use fieldsync_proto::model::validate::Checked;
 use fieldsync_proto::{DocHeader, DocId, DocType};
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::clock::now_ms;
-use crate::state::AppState;
-use crate::store::{AttendanceRow, ComplianceRow, ProjectionRows};
-use crate::store::{DocWrite, PostRow, Store, StoreError, WriteOutcome, encode_heads};
+use crate::commit::{Committer, Outcome};
+use crate::documents;
+use crate::store::{AttendanceRow, ComplianceRow, PostRow, Store, StoreError};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Shifts that ended longer ago than this are final and not evaluated again.
@@ -38,8 +43,6 @@ const LOOKBACK_MS: i64 = 8 * 24 * HOUR_MS;
 pub const ALERT_MAX_AGE_MS: i64 = 48 * HOUR_MS;
 /// Major hazards and incidents must be acknowledged within this time.
 pub const ESCALATE_AFTER_MS: i64 = 2 * HOUR_MS;
-/// The device id recorded for documents the server writes.
-pub const SERVER_DEVICE: &str = "server";
 
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -49,29 +52,28 @@ pub struct Report {
     pub alerts_raised: usize,
 }
 
-/// Runs the engine until shutdown: on every tick, and when woken by a commit.
-pub fn spawn(app: AppState) {
-    let tick = std::time::Duration::from_secs(app.config.compliance_tick_secs.max(1));
-    let tasks = app.tasks.clone();
+/// Runs the engine on `tasks` until `shutdown`: every `tick`, and when a
+/// committed patrol, route or roster asks for it.
+pub fn spawn(commits: Committer, tick: Duration, shutdown: CancellationToken, tasks: &TaskTracker) {
     tasks.spawn(async move {
         loop {
-            for community in app.store.community_ids().await.unwrap_or_default() {
-                if let Err(e) = run(&app, &community, now_ms()).await {
+            for community in commits.store().community_ids().await.unwrap_or_default() {
+                if let Err(e) = run(&commits, &community, now_ms()).await {
                     tracing::warn!(%community, error = %e, "compliance run failed");
                 }
             }
             tokio::select! {
-                _ = app.shutdown.cancelled() => break,
+                _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(tick) => {}
-                _ = app.compliance.notified() => {}
+                _ = commits.duty_changed() => {}
             }
         }
     });
 }
 
 /// Evaluates one community as of `now` and raises the alerts that are due.
-pub async fn run(app: &AppState, community: &str, now: i64) -> Result<Report, StoreError> {
-    let store = &app.store;
+pub async fn run(commits: &Committer, community: &str, now: i64) -> Result<Report, StoreError> {
+    let store = commits.store();
     let mut report = Report::default();
     let shifts = store
         .shifts_between(community, now - LOOKBACK_MS, now + 1)
@@ -194,7 +196,7 @@ pub async fn run(app: &AppState, community: &str, now: i64) -> Result<Report, St
             alerts.push(alert);
         }
     }
-    report.alerts_raised = raise(app, community, &alerts, now).await?;
+    report.alerts_raised = raise(commits, community, alerts).await?;
     Ok(report)
 }
 
@@ -340,62 +342,35 @@ pub fn alert_id(kind: AlertKind, subject: &str) -> DocId {
     DocId::new(format!("alert-{}", hex::encode(&hash[..12]))).expect("hex ids are valid")
 }
 
-/// Writes alert documents (one transaction) and announces them.
+/// Writes alert documents through the commit path (one transaction);
+/// returns how many were new.
 async fn raise(
-    app: &AppState,
+    commits: &Committer,
     community: &str,
-    alerts: &[AlertDoc],
-    now: i64,
+    alerts: Vec<AlertDoc>,
 ) -> Result<usize, StoreError> {
     if alerts.is_empty() {
         return Ok(0);
     }
-    let writes: Vec<DocWrite> = alerts
+    let writes = alerts
         .iter()
         .map(|a| {
             let id = alert_id(a.kind, &a.subject);
             let json = serde_json::to_value(a).expect("alerts serialize");
-            let mut write = server_write(DocHeader::new(id.clone(), DocType::Alert), &json);
-            write.scope =
-                crate::scope::seed(&fieldsync_proto::model::validate::Checked::Alert(a.clone()))
-                    .map(|s| crate::scope::Grids::default().resolve(&s));
-            write.projection = Some(ProjectionRows {
-                alert: Some(crate::projection::alert_row(&id, a)),
-                ..Default::default()
-            });
-            write
+            documents::created(
+                DocHeader::new(id, DocType::Alert),
+                &json,
+                Checked::Alert(a.clone()),
+            )
         })
         .collect();
-    let outcomes = app.store.commit(community, &writes, now).await?;
     let mut raised = 0;
-    let mut max_seq = None;
-    for o in outcomes {
-        if let WriteOutcome::Stored { seq, .. } = o {
+    // An alert raised before is a conflict: its id is taken.
+    for (a, outcome) in alerts.iter().zip(commits.commit(community, writes).await?) {
+        if matches!(outcome, Outcome::Stored { .. }) {
             raised += 1;
-            max_seq = max_seq.max(Some(seq));
+            tracing::info!(%community, kind = a.kind.as_str(), subject = %a.subject, "alert raised");
         }
     }
-    if let Some(seq) = max_seq {
-        app.feeds.publish(community, seq);
-    }
-    for a in alerts {
-        tracing::info!(%community, kind = a.kind.as_str(), subject = %a.subject, "alert raised");
-    }
     Ok(raised)
-}
-
-/// A new document written by the server, from JSON.
-pub fn server_write(header: DocHeader, content: &serde_json::Value) -> DocWrite {
-    let mut doc = fieldsync_proto::model::migrate::new_doc(header.doc_type);
-    crate::documents::replace_root(&mut doc, header.doc_type, content);
-    let chunk = doc.save();
-    DocWrite {
-        header,
-        expected_seq: None,
-        chunk,
-        heads: encode_heads(&doc.get_heads()),
-        device_id: SERVER_DEVICE.to_owned(),
-        scope: None,
-        projection: None,
-    }
 }

@@ -7,6 +7,7 @@ mod docs;
 
 use crate::auth::hash_password;
 use crate::clock::now_ms;
+use crate::commit::Committer;
 use crate::store::{PostRow, Store, UserRow};
 
 /// Id of the demo community.
@@ -39,7 +40,8 @@ fn grid_of(building: u16) -> &'static str {
 
 /// Creates the demo community and its accounts, posts, teams and tag key;
 /// with `documents`, also its routes, rosters, a patrol and hazards.
-pub async fn seed(store: &Store, documents: bool) -> anyhow::Result<()> {
+pub async fn seed(commits: &Committer, documents: bool) -> anyhow::Result<()> {
+    let store = commits.store();
     let now = now_ms();
     store
         .insert_community(
@@ -78,7 +80,7 @@ pub async fn seed(store: &Store, documents: bool) -> anyhow::Result<()> {
     }
     crate::tags::rotate_key(store, COMMUNITY_ID, now).await?;
     if documents {
-        docs::seed(store, now).await?;
+        docs::seed(commits, now).await?;
     }
     tracing::info!("seeded the demo community");
     Ok(())

@@ -1,13 +1,14 @@
 //! Documents written on the server's side rather than synced from a phone:
-//! routes and rosters the office puts through the REST API. Each one is made
-//! by the server's automerge actor, then checked, scoped, projected and
-//! committed the way a synced change set is, so scopes, compliance and
-//! delivery to phones follow from the ordinary path.
+//! routes and rosters the office puts through the REST API ([`put`]), and
+//! documents the server makes itself ([`created`]: alerts, the demo
+//! community). Each one is made by the server's automerge actor and handed
+//! to the one commit path (`crate::commit`) like a synced change set, so
+//! scopes, projections, compliance and delivery to phones follow from there.
 //!
 //! # Invariants
-//! - A document written here passes `validate::check_change` as its author
-//!   (the office user of the token) and the server-side checks of
-//!   [`check_facts`]; otherwise nothing is stored.
+//! - A document [`put`] writes passes `validate::check_change` as its author
+//!   (the user of the token), then the commit path's checks; otherwise
+//!   nothing is stored.
 //! - It is committed with the sequence it was loaded at: a concurrent change
 //!   from a phone makes the write a conflict, never an overwrite.
 
@@ -18,14 +19,13 @@ use fieldsync_proto::session::Rejection;
 use fieldsync_proto::{DocHeader, DocType, RejectCode};
 
 use crate::auth::Claims;
-use crate::clock::now_ms;
-use crate::projection;
-use crate::scope::Grids;
-use crate::state::AppState;
-use crate::store::{DocWrite, PostRow, StoreError, WriteOutcome, encode_heads};
+use crate::commit::{self, Committer, Outcome, Write};
+use crate::store::StoreError;
 
 /// The automerge actor of every document change the server makes.
 pub const SERVER_ACTOR: &[u8] = b"fieldsync-server";
+/// The device id recorded for documents the server writes itself.
+pub const SERVER_DEVICE: &str = "server";
 
 /// Why a server-side document write stored nothing.
 #[derive(Debug, thiserror::Error)]
@@ -76,43 +76,46 @@ pub fn chunk_since(doc: &Automerge, stored_heads: &[automerge::ChangeHash]) -> V
     }
 }
 
-/// What only the database can tell about a checked document: a route names
-/// posts of the community.
-pub fn check_facts(checked: &Checked, posts: &[PostRow]) -> Result<(), Rejection> {
-    match checked {
-        Checked::Route(route) => {
-            validate::check_route_posts(route, |id| posts.iter().any(|p| p.id == id))
-        }
-        _ => Ok(()),
+/// A new document the server writes itself (an alert, the demo community's
+/// documents), attributed to the server's device: `content` becomes its
+/// root, after the type's migration steps. `checked` is what the checks read
+/// of it (the server made it, so no author rules apply).
+pub fn created(header: DocHeader, content: &serde_json::Value, checked: Checked) -> Write {
+    let mut doc = migrate::new_doc(header.doc_type);
+    replace_root(&mut doc, header.doc_type, content);
+    Write {
+        header: DocHeader {
+            schema_version: migrate::version_of(header.doc_type, &doc),
+            ..header
+        },
+        expected_seq: None,
+        chunk: doc.save(),
+        heads: doc.get_heads(),
+        device_id: SERVER_DEVICE.to_owned(),
+        checked,
+        snapshot: None,
     }
-}
-
-/// Fills in a write's read scope and projection rows from its checked content.
-pub fn derive(write: &mut DocWrite, checked: Checked, grids: &Grids, posts: &[PostRow], now: i64) {
-    write.scope = crate::scope::seed(&checked).map(|s| grids.resolve(&s));
-    write.projection = projection::of_checked(&write.header.id, checked)
-        .map(|p| projection::rows_of(&p, posts, now));
 }
 
 /// Creates or replaces the document `header` with `content`, written by
 /// the token's user from the token's device; returns its new sequence.
 pub async fn put(
-    app: &AppState,
+    commits: &Committer,
     claims: &Claims,
     header: DocHeader,
     content: &serde_json::Value,
 ) -> Result<i64, PutError> {
     let community = claims.com.as_str();
-    let stored = app.store.load_doc(community, &header.id).await?;
-    let expected_seq = match &stored {
+    let stored = commits.store().load_doc(community, &header.id).await?;
+    let (expected_seq, chunk_count) = match &stored {
         Some(s) => {
             let stored_type = s.row.header()?.doc_type;
             if stored_type != header.doc_type {
                 return Err(PutError::WrongType(stored_type));
             }
-            Some(s.row.seq)
+            (Some(s.row.seq), s.row.chunk_count)
         }
-        None => None,
+        None => (None, 0),
     };
     let role = Role::parse(&claims.role).ok_or_else(|| {
         PutError::Rejected(Rejection {
@@ -120,10 +123,11 @@ pub async fn put(
             message: "unknown role".into(),
         })
     })?;
-    let (user, device, doc_type) = (claims.sub.clone(), claims.dev.clone(), header.doc_type);
+    let (user, device) = (claims.sub.clone(), claims.dev.clone());
     let content = content.clone();
     let chunks = stored.map(|s| s.chunks.concat());
-    let (checked, chunk, heads, version) = tokio::task::spawn_blocking(move || {
+    let write = tokio::task::spawn_blocking(move || {
+        let doc_type = header.doc_type;
         let mut doc = match chunks {
             Some(bytes) => Automerge::load(&bytes)
                 .map_err(|e| StoreError::Corrupt(format!("stored document does not load: {e}")))?,
@@ -138,7 +142,6 @@ pub async fn put(
             validate::Prior::Nothing
         };
         replace_root(&mut doc, doc_type, &content);
-        let chunk = chunk_since(&doc, &stored_heads);
         let author = Author {
             user_id: &user,
             role,
@@ -146,45 +149,25 @@ pub async fn put(
         };
         let checked =
             validate::check_change(doc_type, &prior, &doc, author).map_err(PutError::Rejected)?;
-        let version = migrate::version_of(doc_type, &doc);
-        Ok::<_, PutError>((checked, chunk, encode_heads(&doc.get_heads()), version))
+        Ok::<_, PutError>(Write {
+            header: DocHeader {
+                schema_version: migrate::version_of(doc_type, &doc),
+                ..header
+            },
+            expected_seq,
+            chunk: chunk_since(&doc, &stored_heads),
+            heads: doc.get_heads(),
+            snapshot: commit::wants_snapshot(chunk_count).then(|| doc.save()),
+            device_id: device,
+            checked,
+        })
     })
     .await
     .map_err(|e| StoreError::Corrupt(format!("document task failed: {e}")))??;
-
-    let posts = app.store.posts(community, None).await?;
-    check_facts(&checked, &posts).map_err(PutError::Rejected)?;
-    let grids = Grids::new(&posts, &app.store.teams(community).await?);
-    let now = now_ms();
-    let mut write = DocWrite {
-        header: DocHeader {
-            schema_version: version,
-            ..header
-        },
-        expected_seq,
-        chunk,
-        heads,
-        device_id: claims.dev.clone(),
-        scope: None,
-        projection: None,
-    };
-    derive(&mut write, checked, &grids, &posts, now);
-    let outcome = app
-        .store
-        .commit(community, std::slice::from_ref(&write), now)
-        .await?;
-    match outcome.first() {
-        Some(WriteOutcome::Stored { seq, .. }) => {
-            app.feeds.publish(community, *seq);
-            if matches!(
-                write.header.doc_type,
-                DocType::Patrol | DocType::Route | DocType::Roster
-            ) {
-                app.compliance.notify_one();
-            }
-            Ok(*seq)
-        }
-        _ => Err(PutError::Conflict),
+    match commits.commit(community, vec![write]).await?.pop() {
+        Some(Outcome::Stored { seq }) => Ok(seq),
+        Some(Outcome::Rejected(rejection)) => Err(PutError::Rejected(rejection)),
+        Some(Outcome::Conflict) | None => Err(PutError::Conflict),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod blobs;
 pub mod cli;
 pub mod clock;
+pub mod commit;
 pub mod compliance;
 pub mod config;
 pub mod demo;

@@ -1,7 +1,9 @@
-//! Projections: rows derived from hazard and patrol documents, written in the
-//! same transaction as the change they come from, and rebuildable from the
-//! documents alone.
+//! Projections: the query tables' rows derived from documents (hazards,
+//! patrols and check-ins, routes, rosters and shifts, incidents, alerts, photo
+//! links), written in the same transaction as the change they come from, and
+//! rebuildable from the documents alone.
 
+use fieldsync_proto::DocId;
 use fieldsync_proto::model::alert::AlertDoc;
 use fieldsync_proto::model::duty::RosterDoc;
 use fieldsync_proto::model::hazard;
@@ -9,36 +11,13 @@ use fieldsync_proto::model::hazard::HazardDoc;
 use fieldsync_proto::model::incident::{IncidentAction, IncidentDoc};
 use fieldsync_proto::model::patrol::{self, CheckIn, Proof};
 use fieldsync_proto::model::photo::is_photo_hash;
-use fieldsync_proto::model::validate;
-use fieldsync_proto::{DocId, DocType};
+use fieldsync_proto::model::validate::{self, Checked};
 
+use crate::scope::{self, Grids};
 use crate::store::{
     AlertRow, BlobLink, CheckinRow, HazardRow, IncidentRow, PatrolRow, PostRow, ProjectionRows,
     RosterRow, RouteRow, ShiftRow, Store, StoreError,
 };
-
-/// What one accepted change writes besides the document.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Projection {
-    Hazard {
-        row: HazardRow,
-        /// Photo blob hashes the hazard and its events reference.
-        photos: Vec<String>,
-    },
-    Patrol {
-        row: PatrolRow,
-        /// Check-ins this change added (older ones keep their rows).
-        new_checkins: Vec<CheckIn>,
-    },
-    Route(RouteRow),
-    Roster(RosterRow, Vec<ShiftRow>),
-    Incident {
-        row: IncidentRow,
-        /// Photo blob hashes the report references.
-        photos: Vec<String>,
-    },
-    Alert(AlertRow),
-}
 
 /// The incident's row: its state from the events.
 pub fn incident_row(doc_id: &DocId, doc: &IncidentDoc) -> IncidentRow {
@@ -171,64 +150,65 @@ fn links(doc_id: &str, photos: &[String]) -> Vec<BlobLink> {
         .collect()
 }
 
-/// The projection of a document that passed the checks (`None` for types
-/// without one).
-pub fn of_checked(id: &DocId, checked: validate::Checked) -> Option<Projection> {
+/// The rows a document that passed the checks writes besides itself, in the
+/// same transaction: `posts` place check-ins for the geofence, and
+/// `received_at` is when the server took the change.
+pub fn rows(id: &DocId, checked: Checked, posts: &[PostRow], received_at: i64) -> ProjectionRows {
     match checked {
-        validate::Checked::Hazard(h) => Some(Projection::Hazard {
-            row: hazard_row(id, &h),
-            photos: hazard_photos(&h),
-        }),
-        validate::Checked::Patrol { doc, new_checkins } => Some(Projection::Patrol {
-            row: PatrolRow {
+        Checked::Hazard(h) => ProjectionRows {
+            blob_links: links(id.as_str(), &hazard_photos(&h)),
+            hazard: Some(hazard_row(id, &h)),
+            ..Default::default()
+        },
+        Checked::Patrol { doc, new_checkins } => ProjectionRows {
+            checkins: new_checkins
+                .iter()
+                .map(|c| {
+                    let post = posts.iter().find(|p| p.id == c.post_id);
+                    checkin_row(id.as_str(), c, post, received_at)
+                })
+                .collect(),
+            // Check-ins are append-only: earlier ones were linked when they came.
+            blob_links: links(
+                id.as_str(),
+                &blob_hashes(new_checkins.iter().flat_map(|c| &c.photos)),
+            ),
+            patrol: Some(PatrolRow {
                 doc_id: id.to_string(),
+                checkin_count: doc.checkins.len() as i64,
                 team: doc.team,
                 route: doc.route,
                 started_by: doc.started_by,
                 started_at: doc.started_at_ms,
                 ended_at: doc.ended_at_ms,
-                checkin_count: doc.checkins.len() as i64,
-            },
-            new_checkins,
-        }),
-        validate::Checked::Incident(i) => Some(Projection::Incident {
-            row: incident_row(id, &i),
-            photos: blob_hashes(i.photos.iter()),
-        }),
-        validate::Checked::Alert(a) => Some(Projection::Alert(alert_row(id, &a))),
-        validate::Checked::Route(r) => Some(Projection::Route(RouteRow {
-            doc_id: id.to_string(),
-            team: r.team.clone(),
-            name: r.name.clone(),
-            body: json_body(&r),
-        })),
-        validate::Checked::Roster(r) => {
-            let (row, shifts) = roster_rows(id, &r);
-            Some(Projection::Roster(row, shifts))
-        }
-        validate::Checked::Other => None,
+            }),
+            ..Default::default()
+        },
+        Checked::Incident(i) => ProjectionRows {
+            blob_links: links(id.as_str(), &blob_hashes(i.photos.iter())),
+            incident: Some(incident_row(id, &i)),
+            ..Default::default()
+        },
+        Checked::Alert(a) => ProjectionRows {
+            alert: Some(alert_row(id, &a)),
+            ..Default::default()
+        },
+        Checked::Route(r) => ProjectionRows {
+            route: Some(RouteRow {
+                doc_id: id.to_string(),
+                team: r.team.clone(),
+                name: r.name.clone(),
+                body: json_body(&r),
+            }),
+            ..Default::default()
+        },
+        Checked::Roster(r) => ProjectionRows {
+            roster: Some(roster_rows(id, &r)),
+            ..Default::default()
+        },
+        // Nothing is queried from them but the document itself.
+        Checked::Places | Checked::Note => ProjectionRows::default(),
     }
-}
-
-/// The projection of a stored document read from scratch (rebuilds): every
-/// check-in counts as new.
-fn of_document(doc_type: DocType, id: &DocId, doc: &automerge::Automerge) -> Option<Projection> {
-    let checked = match doc_type {
-        DocType::Hazard => validate::Checked::Hazard(validate::read_hazard(doc).ok()?),
-        DocType::Patrol => {
-            let p = validate::read_patrol(doc).ok()?;
-            validate::Checked::Patrol {
-                new_checkins: p.checkins.clone(),
-                doc: p,
-            }
-        }
-        DocType::Incident => validate::Checked::Incident(validate::read_incident(doc).ok()?),
-        DocType::Alert => validate::Checked::Alert(validate::read_alert(doc).ok()?),
-        DocType::Route => validate::Checked::Route(validate::read_route(doc).ok()?),
-        DocType::Roster => validate::Checked::Roster(validate::read_roster(doc).ok()?),
-        _ => return None,
-    };
-    of_checked(id, checked)
 }
 
 /// A check-in's row: verified by its tag (the server checked it before), or
@@ -274,46 +254,47 @@ pub fn checkin_row(
     }
 }
 
-/// Recomputes every projection row of every community from the documents.
-/// Check-ins already projected keep their first receive time.
+/// Recomputes every projection row and every document's read scope, of
+/// every community, from the documents. Check-ins already projected keep
+/// their first receive time.
 pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
     let mut report = RebuildReport::default();
     let now = crate::clock::now_ms();
     let mut hazards = Vec::new();
     for community in store.community_ids().await? {
         let posts = store.posts(&community, None).await?;
+        let grids = Grids::new(&posts, &store.teams(&community).await?);
         let mut cursor = 0;
         loop {
-            let rows = store.changed_since(&community, cursor, 500).await?;
-            let Some(last) = rows.last() else { break };
+            let changed = store.changed_since(&community, cursor, 500).await?;
+            let Some(last) = changed.last() else { break };
             cursor = last.seq;
-            let ids: Vec<DocId> = rows
+            let ids: Vec<DocId> = changed
                 .iter()
-                .filter(|r| {
-                    matches!(
-                        r.doc_type.as_str(),
-                        "hazard" | "patrol" | "incident" | "alert" | "route" | "roster"
-                    )
-                })
                 .filter_map(|r| DocId::new(r.id.clone()).ok())
                 .collect();
             let docs = store.load_docs(&community, &ids).await?;
             for (id, stored) in docs {
                 let Ok(header) = stored.row.header() else {
+                    report.unreadable += 1;
                     continue;
                 };
                 let Ok(doc) = automerge::Automerge::load(&stored.chunks.concat()) else {
                     report.unreadable += 1;
                     continue;
                 };
-                let Some(p) = of_document(header.doc_type, &id, &doc) else {
+                // Every check-in counts as new: its row keeps the receive
+                // time it has, if it has one.
+                let Ok(checked) = validate::read(header.doc_type, &doc) else {
                     report.unreadable += 1;
                     continue;
                 };
-                let rows = rows_of(&p, &posts, now);
-                store.write_projection(&community, &rows).await?;
-                if rows.hazard.is_some() {
-                    hazards.push(rows);
+                let scope = grids.resolve(&scope::seed(&checked));
+                store.set_scope(&community, &id, &scope).await?;
+                let projected = rows(&id, checked, &posts, now);
+                store.write_projection(&community, &projected).await?;
+                if projected.hazard.is_some() {
+                    hazards.push(projected);
                 }
                 report.documents += 1;
             }
@@ -325,50 +306,6 @@ pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
         }
     }
     Ok(report)
-}
-
-/// Turns a projection into rows, looking up posts for the geofence.
-pub fn rows_of(p: &Projection, posts: &[PostRow], received_at: i64) -> ProjectionRows {
-    match p {
-        Projection::Hazard { row, photos } => ProjectionRows {
-            hazard: Some(row.clone()),
-            blob_links: links(&row.doc_id, photos),
-            ..Default::default()
-        },
-        Projection::Patrol { row, new_checkins } => ProjectionRows {
-            patrol: Some(row.clone()),
-            checkins: new_checkins
-                .iter()
-                .map(|c| {
-                    let post = posts.iter().find(|p| p.id == c.post_id);
-                    checkin_row(&row.doc_id, c, post, received_at)
-                })
-                .collect(),
-            // Check-ins are append-only: earlier ones were linked when they came.
-            blob_links: links(
-                &row.doc_id,
-                &blob_hashes(new_checkins.iter().flat_map(|c| &c.photos)),
-            ),
-            ..Default::default()
-        },
-        Projection::Route(r) => ProjectionRows {
-            route: Some(r.clone()),
-            ..Default::default()
-        },
-        Projection::Roster(r, shifts) => ProjectionRows {
-            roster: Some((r.clone(), shifts.clone())),
-            ..Default::default()
-        },
-        Projection::Incident { row, photos } => ProjectionRows {
-            incident: Some(row.clone()),
-            blob_links: links(&row.doc_id, photos),
-            ..Default::default()
-        },
-        Projection::Alert(a) => ProjectionRows {
-            alert: Some(a.clone()),
-            ..Default::default()
-        },
-    }
 }
 
 /// What a rebuild did.

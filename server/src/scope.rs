@@ -22,10 +22,18 @@ pub struct Seed {
     roles: Vec<fieldsync_proto::model::Role>,
 }
 
-/// The scope seed of a document that passed the checks (`None`: readable by
-/// the whole community).
-pub fn seed(checked: &Checked) -> Option<Seed> {
-    Some(match checked {
+impl Seed {
+    /// Whether resolving it needs the community's grids (posts and teams).
+    pub fn needs_grids(&self) -> bool {
+        self.place.is_some() || self.team.is_some()
+    }
+}
+
+/// The scope seed of a document that passed the checks. Every type has one:
+/// places and notes get the empty scope, which `may_read` gives the whole
+/// community.
+pub fn seed(checked: &Checked) -> Seed {
+    match checked {
         Checked::Hazard(h) => Seed {
             place: Some(h.place.clone()),
             owner: h
@@ -58,8 +66,8 @@ pub fn seed(checked: &Checked) -> Option<Seed> {
             roles: a.roles.clone(),
             ..Seed::default()
         },
-        Checked::Other => return None,
-    })
+        Checked::Places | Checked::Note => Seed::default(),
+    }
 }
 
 /// Grids of a community: posts' grid and teams' grid.
@@ -116,14 +124,24 @@ impl Grids {
     }
 }
 
-/// Whether `reader` may receive the stored document `row`.
+/// Whether `reader` may receive the stored document `row`. A row of an
+/// unknown type is nobody's; a scope that is missing or does not parse is
+/// the office's and auditors' only.
 pub fn may_read_row(reader: &Reader, row: &DocRow) -> bool {
     let Some(doc_type) = DocType::parse(&row.doc_type) else {
         return false;
     };
-    let scope = row
-        .scope
-        .as_deref()
-        .and_then(|s| serde_json::from_str::<DocScope>(s).ok());
-    may_read(reader, doc_type, scope.as_ref())
+    may_read(reader, doc_type, parse(row.scope.as_deref()).as_ref())
+}
+
+/// A stored scope read back; `None` when it is missing or unreadable.
+pub fn parse(stored: Option<&str>) -> Option<DocScope> {
+    let text = stored?;
+    match serde_json::from_str(text) {
+        Ok(scope) => Some(scope),
+        Err(e) => {
+            tracing::warn!(scope = text, error = %e, "stored scope does not parse; only the office and auditors read the document");
+            None
+        }
+    }
 }

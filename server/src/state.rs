@@ -1,49 +1,18 @@
-//! State shared by every request and connection: the store, configuration,
-//! token keys, change feeds, revocations, and the handles of the background
-//! work.
+//! State shared by every request and connection: the store and its commit
+//! path, configuration, token keys, revocations, photo storage, and the
+//! handles of the background work.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthFailure, Claims, JwtKeys};
+use crate::commit::Committer;
 use crate::config::Config;
 use crate::store::Store;
-
-/// Per-community change notifications: the latest committed change sequence.
-#[derive(Clone, Default)]
-pub struct ChangeFeeds {
-    feeds: Arc<Mutex<HashMap<String, watch::Sender<i64>>>>,
-}
-
-impl ChangeFeeds {
-    fn sender(&self, community: &str) -> watch::Sender<i64> {
-        let mut feeds = self.feeds.lock().expect("change feed lock poisoned");
-        feeds
-            .entry(community.to_owned())
-            .or_insert_with(|| watch::channel(0).0)
-            .clone()
-    }
-
-    /// Watches a community's latest change sequence.
-    pub fn subscribe(&self, community: &str) -> watch::Receiver<i64> {
-        self.sender(community).subscribe()
-    }
-
-    /// Announces that changes up to `seq` are committed.
-    pub fn publish(&self, community: &str, seq: i64) {
-        self.sender(community).send_if_modified(|cur| {
-            let newer = seq > *cur;
-            if newer {
-                *cur = seq;
-            }
-            newer
-        });
-    }
-}
 
 /// Devices revoked while the server runs, so live connections drop them on
 /// their next frame.
@@ -86,14 +55,14 @@ impl Revocations {
 /// State shared by every request and connection.
 #[derive(Clone)]
 pub struct AppState {
+    /// The store, for reads; every document write goes through `commits`.
     pub store: Store,
+    /// The one commit path for documents, and the change feeds it publishes.
+    pub commits: Committer,
     pub config: Arc<Config>,
     pub keys: JwtKeys,
-    pub feeds: ChangeFeeds,
     pub revocations: Revocations,
     pub logins: crate::auth::LoginThrottle,
-    /// Wakes the compliance engine (a patrol, route or roster was committed).
-    pub compliance: Arc<tokio::sync::Notify>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub photos: crate::blobs::Photos,

@@ -11,9 +11,8 @@ use automerge::{ActorId, Automerge, ObjType, ROOT, ReadDoc};
 use fieldsync_proto::model::validate::{self, Author};
 use fieldsync_proto::model::{Role, migrate};
 use fieldsync_proto::{ClientMsg, DocHeader, DocId, DocType, RejectCode, ServerMsg};
-use fieldsync_server::documents;
-use fieldsync_server::scope::Grids;
-use fieldsync_server::store::{DocWrite, WriteOutcome, encode_heads};
+use fieldsync_server::clock::now_ms;
+use fieldsync_server::commit::{Outcome, Write};
 
 use crate::both_backends;
 use crate::support::{
@@ -22,13 +21,6 @@ use crate::support::{
 
 const F5: &str = "post-b3-u2-f5";
 const F9: &str = "post-b3-u2-f9";
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// A check-in as the previous release wrote it.
 fn checkin_json(id: &str, post: &str, by: &str, device: &str) -> serde_json::Value {
@@ -54,9 +46,8 @@ fn patrol_v1(actor: &ActorId, user: &str, device: &str) -> Automerge {
 }
 
 /// Stores `doc` as the previous release did: checked, scoped, projected, at
-/// schema 1.
+/// schema 1, through the server's one commit path.
 async fn store_as_previous_release(server: &TestServer, id: &DocId, doc: &Automerge, user: &str) {
-    let store = &server.state.store;
     let checked = validate::check_change(
         DocType::Patrol,
         &validate::Prior::Nothing,
@@ -68,9 +59,7 @@ async fn store_as_previous_release(server: &TestServer, id: &DocId, doc: &Autome
         },
     )
     .unwrap();
-    let posts = store.posts("demo", None).await.unwrap();
-    let grids = Grids::new(&posts, &store.teams("demo").await.unwrap());
-    let mut write = DocWrite {
+    let write = Write {
         header: DocHeader {
             id: id.clone(),
             doc_type: DocType::Patrol,
@@ -78,14 +67,18 @@ async fn store_as_previous_release(server: &TestServer, id: &DocId, doc: &Autome
         },
         expected_seq: None,
         chunk: doc.save(),
-        heads: encode_heads(&doc.get_heads()),
+        heads: doc.get_heads(),
         device_id: "dev-old-app".into(),
-        scope: None,
-        projection: None,
+        checked,
+        snapshot: None,
     };
-    documents::derive(&mut write, checked, &grids, &posts, now_ms());
-    let out = store.commit("demo", &[write], now_ms()).await.unwrap();
-    assert!(matches!(out[0], WriteOutcome::Stored { .. }), "{out:?}");
+    let out = server
+        .state
+        .commits
+        .commit("demo", vec![write])
+        .await
+        .unwrap();
+    assert!(matches!(out[0], Outcome::Stored { .. }), "{out:?}");
 }
 
 async fn stored_version(server: &TestServer, id: &DocId) -> i64 {

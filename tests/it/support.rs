@@ -216,6 +216,37 @@ impl TestServer {
         self.storage.database_url()
     }
 
+    /// Runs one SQL statement with `$1` bound to `arg` on the server's
+    /// database, behind the server's back (what a bad restore or a disk
+    /// error would do); returns the rows it changed.
+    pub async fn execute_sql(&self, sql: &'static str, arg: &str) -> u64 {
+        use sqlx::Connection;
+        match self.database_url() {
+            Some(url) => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(sql)
+                    .bind(arg)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+            None => {
+                let path = self.data_dir().join("fieldsync.db");
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                        .await
+                        .unwrap();
+                sqlx::query(sql)
+                    .bind(arg)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+        }
+    }
+
     /// A phone app's client through the FFI surface (own data dir), logged in.
     pub async fn ffi_phone(
         &self,

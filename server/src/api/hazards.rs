@@ -3,11 +3,16 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
+use fieldsync_proto::DocType;
+use fieldsync_proto::model::Role;
+use fieldsync_proto::model::scope::may_read;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
 use crate::http::{ApiError, Authenticated};
+use crate::scope;
 use crate::state::AppState;
+use crate::store::ScopedHazardRow;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -25,7 +30,8 @@ pub struct HazardListItem {
 }
 
 /// `GET /api/v1/hazards?state=…&overdue=true` (leader, office, auditor): the
-/// hazard ledger from the projection, with overdue ones marked.
+/// hazard ledger from the projection, with overdue ones marked; limited to
+/// the hazards the reader may read.
 #[utoipa::path(get, path = "/api/v1/hazards", tag = "dashboard", security(("bearer" = [])), params(HazardFilter),
     responses((status = 200, description = "The hazard ledger", body = [HazardListItem])))]
 pub async fn list_hazards(
@@ -39,11 +45,23 @@ pub async fn list_hazards(
             "the hazard ledger is for leaders, the office and auditors",
         ));
     }
+    let role = Role::parse(&claims.role)
+        .ok_or_else(|| ApiError::forbidden("forbidden", "unknown role"))?;
+    let reader = app.store.reader(&claims.sub, role).await?;
     let now = now_ms();
-    let rows = app.store.hazard_rows(&claims.com).await?;
+    let rows = app.store.hazard_ledger(&claims.com).await?;
     Ok(Json(
         rows.into_iter()
-            .map(|row| HazardListItem {
+            // By the same read scopes as sync: a leader sees their team's
+            // grid and unplaced hazards.
+            .filter(|h| {
+                may_read(
+                    &reader,
+                    DocType::Hazard,
+                    scope::parse(h.scope.as_deref()).as_ref(),
+                )
+            })
+            .map(|ScopedHazardRow { row, .. }| HazardListItem {
                 overdue: row.is_overdue(now),
                 row,
             })

@@ -14,8 +14,8 @@ use fieldsync_proto::{DocHeader, DocId, DocType};
 use jiff::civil::Date;
 
 use super::COMMUNITY_ID;
-use crate::scope::Grids;
-use crate::store::{DocWrite, Store};
+use crate::commit::{Committer, Outcome};
+use crate::documents;
 
 const HOUR: i64 = 3_600_000;
 const MINUTE: i64 = 60_000;
@@ -197,7 +197,8 @@ fn hazards(now: i64) -> Vec<(String, HazardDoc)> {
 }
 
 /// Writes the demo documents.
-pub async fn seed(store: &Store, now: i64) -> anyhow::Result<()> {
+pub async fn seed(commits: &Committer, now: i64) -> anyhow::Result<()> {
+    let store = commits.store();
     let tz = duty::time_zone(DEFAULT_TIME_ZONE)?;
     let today = jiff::Timestamp::from_millisecond(now)?
         .to_zoned(tz.clone())
@@ -344,16 +345,17 @@ pub async fn seed(store: &Store, now: i64) -> anyhow::Result<()> {
         ));
     }
 
-    let grids = Grids::new(&posts, &store.teams(COMMUNITY_ID).await?);
-    let writes: Vec<DocWrite> = docs
+    let writes = docs
         .into_iter()
         .map(|(doc_type, id, json, checked)| {
             let id = DocId::new(id).expect("demo ids are valid");
-            let mut write = crate::compliance::server_write(DocHeader::new(id, doc_type), &json);
-            crate::documents::derive(&mut write, checked, &grids, &posts, now);
-            write
+            documents::created(DocHeader::new(id, doc_type), &json, checked)
         })
         .collect();
-    store.commit(COMMUNITY_ID, &writes, now).await?;
+    for outcome in commits.commit(COMMUNITY_ID, writes).await? {
+        if !matches!(outcome, Outcome::Stored { .. }) {
+            anyhow::bail!("a demo document was not stored: {outcome:?}");
+        }
+    }
     Ok(())
 }

@@ -21,7 +21,7 @@ use fieldsync_proto::{DocHeader, DocId, DocType};
 pub use postgres::PgStore;
 pub use rows::{
     AlertRow, AttendanceRow, CheckinRow, ComplianceRow, HazardRow, IncidentRow, PatrolRow,
-    ProjectionRows, RosterRow, RouteRow, ShiftRow,
+    ProjectionRows, RosterRow, RouteRow, ScopedHazardRow, ShiftRow,
 };
 
 pub use sqlite::SqliteStore;
@@ -212,7 +212,9 @@ pub struct DocRow {
     pub heads: Vec<u8>,
     pub stored_bytes: i64,
     pub chunk_count: i64,
-    /// Who may read it: JSON of a `DocScope`; `None` for the whole community.
+    /// Who may read it: JSON of a `DocScope`. `None` (rows stored before
+    /// scopes existed) or JSON that does not parse: the office's and
+    /// auditors' only, until `rebuild-projections` derives it again.
     pub scope: Option<String>,
 }
 
@@ -271,9 +273,9 @@ pub struct DocWrite {
     pub heads: Vec<u8>,
     pub device_id: String,
     /// Who may read it (JSON of a `DocScope`), derived from its content.
-    pub scope: Option<String>,
+    pub scope: String,
     /// Projection rows to write in the same transaction when the write is stored.
-    pub projection: Option<crate::store::ProjectionRows>,
+    pub projection: ProjectionRows,
 }
 
 /// The result of one write in a commit.
@@ -442,6 +444,11 @@ impl Store {
         dispatch!(self.community_ids())
     }
 
+    /// Replaces a document's stored read scope (rebuilds).
+    pub async fn set_scope(&self, community: &str, id: &DocId, scope: &str) -> Result<()> {
+        dispatch!(self.set_scope(community, id, scope))
+    }
+
     /// Writes projection rows in their own transaction (rebuilds).
     pub async fn write_projection(
         &self,
@@ -453,6 +460,11 @@ impl Store {
 
     pub async fn hazard_rows(&self, community: &str) -> Result<Vec<crate::store::HazardRow>> {
         dispatch!(self.hazard_rows(community))
+    }
+
+    /// The hazard ledger: every hazard's row with its stored read scope.
+    pub async fn hazard_ledger(&self, community: &str) -> Result<Vec<ScopedHazardRow>> {
+        dispatch!(self.hazard_ledger(community))
     }
 
     pub async fn patrol_rows(&self, community: &str) -> Result<Vec<crate::store::PatrolRow>> {
@@ -511,8 +523,9 @@ impl Store {
     }
 
     /// Commits document writes in one transaction, each under a new community
-    /// change sequence.
-    pub async fn commit(
+    /// change sequence. Only `crate::commit` calls it: every document write
+    /// takes that one path.
+    pub(crate) async fn commit(
         &self,
         community: &str,
         writes: &[DocWrite],

@@ -33,6 +33,15 @@ impl HazardRow {
     }
 }
 
+/// A hazard's row with its document's stored read scope (JSON of a
+/// `DocScope`), for readers who may see only part of the ledger.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ScopedHazardRow {
+    #[sqlx(flatten)]
+    pub row: HazardRow,
+    pub scope: Option<String>,
+}
+
 /// A patrol's row.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct PatrolRow {

@@ -118,6 +118,16 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            pub async fn set_scope(&self, community: &str, id: &fieldsync_proto::DocId, scope: &str) -> $crate::store::Result<()> {
+                sqlx::query("UPDATE documents SET scope = $3 WHERE community_id = $1 AND id = $2")
+                    .bind(community)
+                    .bind(id.as_str())
+                    .bind(scope)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
             async fn project<'c>(conn: &mut sqlx::Transaction<'c, $db>, community: &str, rows: &$crate::store::ProjectionRows) -> $crate::store::Result<()> {
                 if let Some(h) = &rows.hazard {
                     sqlx::query(
@@ -212,6 +222,18 @@ macro_rules! store_impl {
                     "SELECT doc_id, category, severity, state, in_conflict, reporter, reported_at, post_id, \
                      assigned_person, deadline_at, event_count, due_at, recurring_of FROM hazard_projection \
                      WHERE community_id = $1 ORDER BY doc_id",
+                )
+                .bind(community)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn hazard_ledger(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::ScopedHazardRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT h.doc_id, h.category, h.severity, h.state, h.in_conflict, h.reporter, h.reported_at, h.post_id, \
+                     h.assigned_person, h.deadline_at, h.event_count, h.due_at, h.recurring_of, d.scope \
+                     FROM hazard_projection h LEFT JOIN documents d ON d.community_id = h.community_id AND d.id = h.doc_id \
+                     WHERE h.community_id = $1 ORDER BY h.doc_id",
                 )
                 .bind(community)
                 .fetch_all(&self.read)
@@ -493,7 +515,7 @@ macro_rules! store_impl {
                         Some(expected) => sqlx::query_scalar(
                             "UPDATE documents SET seq = $3, heads = $4, stored_bytes = stored_bytes + $5, \
                              chunk_count = chunk_count + 1, last_device_id = $6, updated_at = $7, \
-                             scope = COALESCE($9, scope), schema_version = $10 \
+                             scope = $9, schema_version = $10 \
                              WHERE community_id = $1 AND id = $2 AND seq = $8 RETURNING chunk_count",
                         )
                         .bind(community)
@@ -511,9 +533,7 @@ macro_rules! store_impl {
                     };
                     match chunk_count {
                         Some(chunk_count) => {
-                            if let Some(rows) = &w.projection {
-                                Self::project(&mut tx, community, rows).await?;
-                            }
+                            Self::project(&mut tx, community, &w.projection).await?;
                             stored.push(w);
                             out.push(WriteOutcome::Stored { seq, chunk_count });
                         }

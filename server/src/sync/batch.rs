@@ -1,12 +1,12 @@
 //! One batch of client sync messages: load the documents, apply and check the
-//! messages off the reactor, commit every accepted change in one transaction,
-//! then build the replies.
+//! messages off the reactor, hand every accepted change to the commit path
+//! (`crate::commit`, one transaction), then build the replies.
 
 use std::collections::HashSet;
 
 use automerge::{ActorId, Automerge};
 use fieldsync_proto::model::scope::Reader;
-use fieldsync_proto::model::validate::{self, Author};
+use fieldsync_proto::model::validate::{self, Author, Checked};
 use fieldsync_proto::model::{Role, migrate};
 use fieldsync_proto::session::{DocLimits, Rejection, apply_client_sync};
 use fieldsync_proto::wire::to_wire_heads;
@@ -14,12 +14,9 @@ use fieldsync_proto::{DocHeader, DocId, RejectCode, ServerMsg};
 
 use super::Fatal;
 use crate::auth::Claims;
-use crate::clock::now_ms;
+use crate::commit::{self, Outcome, Write};
 use crate::state::AppState;
-use crate::store::{DocWrite, StoredDoc, WriteOutcome, encode_heads};
-
-/// Chunks a document may accumulate before it is compacted into one snapshot.
-const COMPACT_AFTER_CHUNKS: i64 = 32;
+use crate::store::StoredDoc;
 
 /// The reply to one client message.
 pub enum Reply {
@@ -66,17 +63,8 @@ enum Applied {
         heads: Vec<automerge::ChangeHash>,
     },
     Write {
-        write: Box<DocWrite>,
+        write: Box<Write>,
         message: Option<Vec<u8>>,
-        heads: Vec<automerge::ChangeHash>,
-        snapshot: Option<Vec<u8>>,
-        /// Check-ins the change adds, still to be checked against the tag keys.
-        checkins: Vec<fieldsync_proto::model::patrol::CheckIn>,
-        /// What the document's read scope is made of, grids still to look up.
-        scope: Option<Box<crate::scope::Seed>>,
-        /// A route, whose posts are still to be checked against the community's.
-        route: Option<Box<validate::Checked>>,
-        projection: Option<Box<crate::projection::Projection>>,
     },
     Rejected {
         doc: DocId,
@@ -179,64 +167,44 @@ fn apply_one(
         Ok(a) => a,
         Err(rejection) => return Applied::Rejected { doc: id, rejection },
     };
-    // A stored document that only gained schema migration steps: nobody's
-    // edit, so no author rules apply (an auditor's phone may upgrade too).
-    let steps_only = applied.only_steps && stored.is_some();
-    let checked = if applied.new_changes > 0 && !steps_only {
-        match validate::check_change(header.doc_type, &prior, &doc, author) {
-            Ok(c) => c,
-            Err(rejection) => return Applied::Rejected { doc: id, rejection },
-        }
-    } else {
-        validate::Checked::Other
-    };
     let heads = doc.get_heads();
     let message = applied.reply.map(|m| m.encode());
     if applied.new_changes == 0 {
-        if stored.is_none() {
-            // Nothing to store and nothing stored: the device asked for a
-            // document that does not exist (yet). Answer with empty heads.
-            return Applied::Unchanged {
-                doc: id,
-                message,
-                heads: Vec::new(),
-            };
-        }
+        // Nothing to store. When nothing is stored either, the device asked
+        // for a document that does not exist (yet): empty heads.
+        let heads = if stored.is_some() { heads } else { Vec::new() };
         return Applied::Unchanged {
             doc: id,
             message,
             heads,
         };
     }
-    let snapshot = (chunk_count + 1 > COMPACT_AFTER_CHUNKS).then(|| doc.save());
-    let checkins = match &checked {
-        validate::Checked::Patrol { new_checkins, .. } => new_checkins.clone(),
-        _ => Vec::new(),
+    // A stored document that only gained schema migration steps: nobody's
+    // edit, so no author rules apply (an auditor's phone may upgrade too).
+    let checked = if applied.only_steps && stored.is_some() {
+        validate::read(header.doc_type, &doc).map(Checked::settled)
+    } else {
+        validate::check_change(header.doc_type, &prior, &doc, author)
     };
-    let scope = crate::scope::seed(&checked).map(Box::new);
-    let route = matches!(checked, validate::Checked::Route(_)).then(|| Box::new(checked.clone()));
-    let projection = crate::projection::of_checked(&id, checked).map(Box::new);
+    let checked = match checked {
+        Ok(c) => c,
+        Err(rejection) => return Applied::Rejected { doc: id, rejection },
+    };
     let header = DocHeader {
         schema_version: migrate::version_of(header.doc_type, &doc),
         ..header
     };
     Applied::Write {
-        write: Box::new(DocWrite {
+        write: Box::new(Write {
             header,
             expected_seq,
             chunk: applied.incremental,
-            heads: encode_heads(&heads),
+            heads,
             device_id: author.device_id.to_owned(),
-            scope: None,
-            projection: None,
+            checked,
+            snapshot: commit::wants_snapshot(chunk_count).then(|| doc.save()),
         }),
         message,
-        heads,
-        snapshot,
-        checkins,
-        scope,
-        route,
-        projection,
     }
 }
 
@@ -285,117 +253,61 @@ pub async fn apply_and_commit(
     .await
     .map_err(Fatal::internal)?;
 
-    // What only the database can tell: the community's posts (check-ins,
-    // geofence) and tag keys, read once per batch and only for patrols.
-    let mut applied = applied;
-    let patrols = applied.iter().any(|a| {
-        matches!(a, Applied::Write { projection: Some(p), .. }
-            if matches!(**p, crate::projection::Projection::Patrol { .. }))
-    });
-    let scoped = applied
-        .iter()
-        .any(|a| matches!(a, Applied::Write { scope: Some(_), .. }));
-    let posts = if patrols || scoped {
-        app.store.posts(&claims.com, None).await?
-    } else {
-        Vec::new()
-    };
-    let keys = if patrols {
-        app.store.tag_keys(&claims.com).await?
-    } else {
-        Vec::new()
-    };
-    let grids = if scoped {
-        crate::scope::Grids::new(&posts, &app.store.teams(&claims.com).await?)
-    } else {
-        crate::scope::Grids::default()
-    };
-    let now = now_ms();
-    for a in &mut applied {
-        let Applied::Write {
-            write,
-            checkins,
-            projection,
-            scope,
-            route,
-            ..
-        } = a
-        else {
-            continue;
-        };
-        write.scope = scope.as_ref().map(|s| grids.resolve(s));
-        let facts = route
-            .as_deref()
-            .map_or(Ok(()), |r| crate::documents::check_facts(r, &posts));
-        if let Err(rejection) =
-            facts.and_then(|()| crate::tags::check_checkins(&claims.com, &posts, &keys, checkins))
-        {
-            *a = Applied::Rejected {
-                doc: write.header.id.clone(),
-                rejection,
-            };
-            continue;
-        }
-        if let Some(p) = projection {
-            write.projection = Some(crate::projection::rows_of(p, &posts, now));
+    let mut replies: Vec<Option<Reply>> = Vec::with_capacity(applied.len());
+    let mut writes = Vec::new();
+    let mut pending = Vec::new();
+    for a in applied {
+        match a {
+            Applied::Unchanged {
+                doc,
+                message,
+                heads,
+            } => replies.push(Some(Reply::Synced {
+                doc,
+                message,
+                heads,
+                seq: None,
+            })),
+            Applied::Rejected { doc, rejection } => {
+                replies.push(Some(Reply::Rejected { doc, rejection }))
+            }
+            Applied::Write { write, message } => {
+                pending.push((replies.len(), message, write.heads.clone()));
+                replies.push(None);
+                writes.push(*write);
+            }
         }
     }
-
-    let writes: Vec<DocWrite> = applied
-        .iter()
-        .filter_map(|a| match a {
-            Applied::Write { write, .. } => Some((**write).clone()),
-            _ => None,
-        })
-        .collect();
-    let mut outcomes = app
-        .store
-        .commit(&claims.com, &writes, now)
-        .await?
-        .into_iter();
-
-    let wakes_compliance = writes.iter().any(|w| {
-        matches!(
-            w.header.doc_type,
-            fieldsync_proto::DocType::Patrol
-                | fieldsync_proto::DocType::Route
-                | fieldsync_proto::DocType::Roster
-        )
-    });
-    let mut replies = Vec::with_capacity(applied.len());
-    let mut max_seq = None;
-    for a in applied {
-        replies.push(match a {
-            Applied::Unchanged { doc, message, heads } => Reply::Synced { doc, message, heads, seq: None },
-            Applied::Rejected { doc, rejection } => {
-                tracing::info!(doc = %doc, device = %claims.dev, code = ?rejection.code, "rejected change set");
-                Reply::Rejected { doc, rejection }
-            }
-            Applied::Write { write, message, heads, snapshot, .. } => {
-                match outcomes.next().expect("one outcome per write") {
-                    WriteOutcome::Stored { seq, chunk_count } => {
-                        max_seq = max_seq.max(Some(seq));
-                        if let Some(snapshot) = snapshot.filter(|_| chunk_count > COMPACT_AFTER_CHUNKS) {
-                            app.store.compact(&claims.com, &write.header.id, seq, &snapshot).await?;
-                        }
-                        Reply::Synced { doc: write.header.id, message, heads, seq: Some(seq) }
-                    }
-                    WriteOutcome::Conflict => Reply::Rejected {
-                        doc: write.header.id,
-                        rejection: Rejection {
-                            code: RejectCode::Conflict,
-                            message: "the document changed concurrently; sync it again".into(),
-                        },
-                    },
-                }
-            }
+    let ids: Vec<DocId> = writes.iter().map(|w| w.header.id.clone()).collect();
+    let outcomes = app.commits.commit(&claims.com, writes).await?;
+    for ((slot, message, heads), (doc, outcome)) in
+        pending.into_iter().zip(ids.into_iter().zip(outcomes))
+    {
+        replies[slot] = Some(match outcome {
+            Outcome::Stored { seq } => Reply::Synced {
+                doc,
+                message,
+                heads,
+                seq: Some(seq),
+            },
+            Outcome::Rejected(rejection) => Reply::Rejected { doc, rejection },
+            Outcome::Conflict => Reply::Rejected {
+                doc,
+                rejection: Rejection {
+                    code: RejectCode::Conflict,
+                    message: "the document changed concurrently; sync it again".into(),
+                },
+            },
         });
     }
-    if let Some(seq) = max_seq {
-        app.feeds.publish(&claims.com, seq);
-        if wakes_compliance {
-            app.compliance.notify_one();
-        }
-    }
-    Ok(replies)
+    Ok(replies
+        .into_iter()
+        .map(|r| {
+            let r = r.expect("every message has a reply");
+            if let Reply::Rejected { doc, rejection } = &r {
+                tracing::info!(doc = %doc, device = %claims.dev, code = ?rejection.code, "rejected change set");
+            }
+            r
+        })
+        .collect())
 }

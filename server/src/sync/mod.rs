@@ -289,7 +289,7 @@ impl Connection {
             .ok_or_else(|| Fatal::new(ErrorCode::Unauthenticated, "unknown role in token"))?;
         let reader = app.store.reader(&claims.sub, role).await?;
         let revoked = app.revocations.subscribe();
-        let feed = app.feeds.subscribe(&claims.com);
+        let feed = app.commits.subscribe(&claims.com);
         let server_cursor = app.store.community_seq(&claims.com).await?;
         // A cursor from the future belongs to another server's history: start over.
         let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);

@@ -13,7 +13,9 @@
 //! | volunteer, guard | own team's routes, rosters, patrols; hazards in the team's grid |
 //!
 //! Everyone reads what they own, the alerts addressed to them, and the
-//! community's places and notes.
+//! community's places and notes. A document whose scope could not be
+//! derived or read back is the office's and auditors' alone: scopes fail
+//! closed.
 
 use serde::{Deserialize, Serialize};
 
@@ -48,21 +50,39 @@ pub struct Reader {
     pub grids: Vec<String>,
 }
 
-/// Whether `reader` may receive a document of `doc_type` with `scope`
-/// (`None`: a document with no scope, readable by the whole community).
+/// Whether `reader` may receive a document of `doc_type` whose stored scope
+/// is `scope`.
+///
+/// `None` is a scope that could not be derived or read back: such a document
+/// is readable by the office and auditors only (fail closed), never by the
+/// whole community.
 pub fn may_read(reader: &Reader, doc_type: DocType, scope: Option<&DocScope>) -> bool {
-    use Role::*;
-    if matches!(reader.role, Office | Auditor)
-        || matches!(doc_type, DocType::Places | DocType::Note)
-    {
+    if matches!(reader.role, Role::Office | Role::Auditor) {
         return true;
     }
     let Some(s) = scope else {
-        return true;
+        return false;
     };
-    if doc_type == DocType::Alert {
-        return s.users.contains(&reader.user_id) || s.roles.contains(&reader.role);
+    match doc_type {
+        DocType::Places | DocType::Note => true,
+        DocType::Alert => s.users.contains(&reader.user_id) || s.roles.contains(&reader.role),
+        DocType::Hazard => reads(reader, s, Kind::Hazard),
+        DocType::Incident => reads(reader, s, Kind::Incident),
+        DocType::Patrol | DocType::Route | DocType::Roster => reads(reader, s, Kind::TeamRecord),
     }
+}
+
+/// What a placed or team document is, for [`reads`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Hazard,
+    Incident,
+    /// Patrols, routes and rosters: they belong to a team.
+    TeamRecord,
+}
+
+fn reads(reader: &Reader, s: &DocScope, kind: Kind) -> bool {
+    use Role::*;
     if s.owner.as_deref() == Some(reader.user_id.as_str()) {
         return true;
     }
@@ -70,15 +90,13 @@ pub fn may_read(reader: &Reader, doc_type: DocType, scope: Option<&DocScope>) ->
     let my_team = same(&s.team, &reader.team);
     let placed_in = |grid: &Option<String>| same(&s.grid, grid);
     let unplaced = s.grid.is_none() && s.team.is_none();
-    let hazard_like = matches!(doc_type, DocType::Hazard | DocType::Incident);
+    let hazard_like = kind != Kind::TeamRecord;
     match reader.role {
         Leader => my_team || (hazard_like && (placed_in(&reader.team_grid) || unplaced)),
         GridWorker => {
             s.grid.as_ref().is_some_and(|g| reader.grids.contains(g)) || (hazard_like && unplaced)
         }
-        Volunteer | Guard => {
-            my_team || (doc_type == DocType::Hazard && placed_in(&reader.team_grid))
-        }
+        Volunteer | Guard => my_team || (kind == Kind::Hazard && placed_in(&reader.team_grid)),
         Office | Auditor => true,
     }
 }
@@ -143,6 +161,32 @@ mod tests {
                 doc_type.as_str()
             );
         }
+    }
+
+    #[test]
+    fn a_document_without_a_readable_scope_is_for_the_office_and_auditors_only() {
+        use Role::*;
+        for doc_type in DocType::ALL {
+            for role in [Volunteer, Guard, GridWorker, Leader] {
+                assert!(
+                    !may_read(&reader(role), doc_type, None),
+                    "{role} reading a {} without scope",
+                    doc_type.as_str()
+                );
+            }
+            for role in [Office, Auditor] {
+                assert!(may_read(&reader(role), doc_type, None));
+            }
+        }
+        // Places and notes are the community's: any scope that was derived
+        // lets everyone read them.
+        let community = DocScope::default();
+        assert!(may_read(
+            &reader(Volunteer),
+            DocType::Note,
+            Some(&community)
+        ));
+        assert!(may_read(&reader(Guard), DocType::Places, Some(&community)));
     }
 
     #[test]

@@ -100,7 +100,8 @@ pub fn prior(doc_type: DocType, stored: &impl ReadDoc) -> Prior {
         ),
         DocType::Incident => Prior::Incident(field(stored, "events").unwrap_or_default()),
         DocType::Alert => read_alert(stored).map_or(Prior::Nothing, |a| Prior::Alert(Box::new(a))),
-        _ => Prior::Nothing,
+        // Their checks do not depend on what was there before.
+        DocType::Route | DocType::Roster | DocType::Places | DocType::Note => Prior::Nothing,
     }
 }
 
@@ -170,11 +171,9 @@ pub fn may_write(role: Role, doc_type: DocType) -> bool {
     }
 }
 
-/// Checks a change set: `prior` is what [`prior`] took from the stored
-/// document (`Prior::Nothing` for a new one), `after` the document with the
-/// change set applied.
 /// A document that passed [`check_change`], as data (read once, for the
-/// caller's projections too).
+/// caller's scope and projections too). One variant per [`DocType`], so a
+/// new type is a compile error in every place that must handle it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Checked {
     Hazard(HazardDoc),
@@ -187,10 +186,44 @@ pub enum Checked {
     Route(RouteDoc),
     Roster(RosterDoc),
     Alert(AlertDoc),
-    /// A type without a schema check yet.
-    Other,
+    /// The community's places: written by the office, read by everyone; no
+    /// schema of its own yet.
+    Places,
+    /// A free-form note, read by the whole community; no schema of its own.
+    Note,
 }
 
+impl Checked {
+    /// The same content with nothing counted as new: for a change that added
+    /// no entries (only schema migration steps).
+    pub fn settled(self) -> Checked {
+        match self {
+            Checked::Patrol { doc, .. } => Checked::Patrol {
+                doc,
+                new_checkins: Vec::new(),
+            },
+            other => other,
+        }
+    }
+
+    /// The type of the document that was checked.
+    pub fn doc_type(&self) -> DocType {
+        match self {
+            Checked::Hazard(_) => DocType::Hazard,
+            Checked::Patrol { .. } => DocType::Patrol,
+            Checked::Incident(_) => DocType::Incident,
+            Checked::Route(_) => DocType::Route,
+            Checked::Roster(_) => DocType::Roster,
+            Checked::Alert(_) => DocType::Alert,
+            Checked::Places => DocType::Places,
+            Checked::Note => DocType::Note,
+        }
+    }
+}
+
+/// Checks a change set: `prior` is what [`prior`] took from the stored
+/// document (`Prior::Nothing` for a new one), `after` the document with the
+/// change set applied.
 pub fn check_change(
     doc_type: DocType,
     prior: &Prior,
@@ -205,25 +238,54 @@ pub fn check_change(
         )));
     }
     super::migrate::check_reserved(doc_type, after).map_err(schema)?;
-    match (doc_type, prior) {
-        (DocType::Hazard, Prior::Hazard(before)) => check_hazard(before, after, author),
-        (DocType::Hazard, _) => check_hazard(&[], after, author),
-        (DocType::Patrol, Prior::Patrol(before, crumbs, notes)) => {
-            check_patrol(Some((before, crumbs, notes)), after, author)
-        }
-        (DocType::Patrol, _) => check_patrol(None, after, author),
-        (DocType::Incident, Prior::Incident(before)) => check_incident(before, after, author),
-        (DocType::Incident, _) => check_incident(&[], after, author),
-        (DocType::Route, _) => {
-            let route = read_route(after)?;
-            Ok(Checked::Route(route))
-        }
-        (DocType::Roster, _) => Ok(Checked::Roster(read_roster(after)?)),
-        (DocType::Alert, Prior::Alert(before)) => check_alert(before, after, author),
-        (DocType::Alert, _) => Err(forbidden("alerts are raised by the server")),
-        // Checked as their schemas land; the actor and size checks apply to all.
-        _ => Ok(Checked::Other),
+    match doc_type {
+        DocType::Hazard => match prior {
+            Prior::Hazard(before) => check_hazard(before, after, author),
+            _ => check_hazard(&[], after, author),
+        },
+        DocType::Patrol => match prior {
+            Prior::Patrol(before, crumbs, notes) => {
+                check_patrol(Some((before, crumbs, notes)), after, author)
+            }
+            _ => check_patrol(None, after, author),
+        },
+        DocType::Incident => match prior {
+            Prior::Incident(before) => check_incident(before, after, author),
+            _ => check_incident(&[], after, author),
+        },
+        DocType::Route => Ok(Checked::Route(read_route(after)?)),
+        DocType::Roster => Ok(Checked::Roster(read_roster(after)?)),
+        DocType::Alert => match prior {
+            Prior::Alert(before) => check_alert(before, after, author),
+            _ => Err(forbidden("alerts are raised by the server")),
+        },
+        // No schema of their own: the actor, size and write-right checks
+        // are what they get.
+        DocType::Places => Ok(Checked::Places),
+        DocType::Note => Ok(Checked::Note),
     }
+}
+
+/// A stored document read from scratch as checked content, the way a
+/// rebuild sees it: every check-in counts as new. No author rules apply
+/// (it was checked when it was written); the shape is checked again.
+pub fn read(doc_type: DocType, doc: &impl ReadDoc) -> Result<Checked, Rejection> {
+    Ok(match doc_type {
+        DocType::Hazard => Checked::Hazard(read_hazard(doc)?),
+        DocType::Patrol => {
+            let doc = read_patrol(doc)?;
+            Checked::Patrol {
+                new_checkins: doc.checkins.clone(),
+                doc,
+            }
+        }
+        DocType::Incident => Checked::Incident(read_incident(doc)?),
+        DocType::Route => Checked::Route(read_route(doc)?),
+        DocType::Roster => Checked::Roster(read_roster(doc)?),
+        DocType::Alert => Checked::Alert(read_alert(doc)?),
+        DocType::Places => Checked::Places,
+        DocType::Note => Checked::Note,
+    })
 }
 
 /// Reads an incident document; `Err` says what is wrong with its shape.

@@ -86,22 +86,27 @@ async fn put(
 ) -> Result<DocWritten, ApiError> {
     let doc_id =
         DocId::new(id.clone()).map_err(|e| ApiError::bad_request("invalid_id", e.to_string()))?;
-    let seq = documents::put(app, claims, DocHeader::new(doc_id, doc_type), &content)
-        .await
-        .map_err(|e| match e {
-            PutError::Rejected(r) if r.code == RejectCode::Forbidden => {
-                ApiError::forbidden("forbidden", r.message)
-            }
-            PutError::Rejected(r) => ApiError::bad_request(r.code.as_str(), r.message),
-            PutError::WrongType(t) => ApiError::conflict(
-                "wrong_type",
-                format!("document {id} is a {} document", t.as_str()),
-            ),
-            PutError::Conflict => {
-                ApiError::conflict("conflict", "the document changed concurrently; try again")
-            }
-            PutError::Store(e) => ApiError::internal(e),
-        })?;
+    let seq = documents::put(
+        &app.commits,
+        claims,
+        DocHeader::new(doc_id, doc_type),
+        &content,
+    )
+    .await
+    .map_err(|e| match e {
+        PutError::Rejected(r) if r.code == RejectCode::Forbidden => {
+            ApiError::forbidden("forbidden", r.message)
+        }
+        PutError::Rejected(r) => ApiError::bad_request(r.code.as_str(), r.message),
+        PutError::WrongType(t) => ApiError::conflict(
+            "wrong_type",
+            format!("document {id} is a {} document", t.as_str()),
+        ),
+        PutError::Conflict => {
+            ApiError::conflict("conflict", "the document changed concurrently; try again")
+        }
+        PutError::Store(e) => ApiError::internal(e),
+    })?;
     let action = format!("{}.put", doc_type.as_str());
     app.store
         .append_audit(&claims.com, &audit(claims, &action, &id, content))

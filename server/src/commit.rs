@@ -1,0 +1,289 @@
+//! The one path every document write takes to the store, whoever makes it: a
+//! device's sync batch (`crate::sync`), a REST write by the office
+//! (`crate::documents::put`), a document the server raises itself (alerts,
+//! the demo community).
+//!
+//! A source applies and checks the change (`validate::check_change`, as the
+//! author it knows) and hands over a [`Write`] with the checked content. Here
+//! the same steps follow for every source: the checks only the database can
+//! make (a route's posts exist, the tag of every new check-in), the read
+//! scope, the projection rows and photo links, the commit with the optimistic
+//! sequence check, compaction, publishing the community's change sequence,
+//! and waking the compliance engine.
+//!
+//! # Invariants
+//! - Nothing else calls `Store::commit`.
+//! - A write is stored with the scope and projection rows derived from its
+//!   checked content, in the same transaction.
+//! - A write is committed only if the document's sequence is still the one
+//!   its writer loaded; otherwise it is a [`Outcome::Conflict`] and nothing
+//!   of it is stored.
+//! - The change feed is published after the transaction committed, never
+//!   before: whoever hears of a sequence can read it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use automerge::ChangeHash;
+use fieldsync_proto::model::patrol::Proof;
+use fieldsync_proto::model::validate::{self, Checked};
+use fieldsync_proto::session::Rejection;
+use fieldsync_proto::{DocHeader, DocType, RejectCode};
+use tokio::sync::{Notify, watch};
+
+use crate::clock::now_ms;
+use crate::scope::{self, Grids, Seed};
+use crate::store::{DocWrite, PostRow, Store, StoreError, TagKeyRow, WriteOutcome, encode_heads};
+
+/// Chunks a document may accumulate before it is compacted into one snapshot.
+pub const COMPACT_AFTER_CHUNKS: i64 = 32;
+
+/// One checked document write, from any source.
+#[derive(Debug)]
+pub struct Write {
+    /// The document; its schema version as computed from the document.
+    pub header: DocHeader,
+    /// The `seq` the writer loaded; `None` when it creates the document.
+    pub expected_seq: Option<i64>,
+    /// The new changes as one chunk (the whole document when it is new).
+    pub chunk: Vec<u8>,
+    /// The document's heads after this write.
+    pub heads: Vec<ChangeHash>,
+    /// The device the write is attributed to (`"server"` for the server's own).
+    pub device_id: String,
+    /// What the checks read of the document after the change.
+    pub checked: Checked,
+    /// The whole document saved, when it has grown to
+    /// [`COMPACT_AFTER_CHUNKS`] chunks: stored in place of them once the
+    /// write is committed (see [`wants_snapshot`]).
+    pub snapshot: Option<Vec<u8>>,
+}
+
+/// Whether a document stored in `chunk_count` chunks will be compacted after
+/// its next write, so its writer saves a snapshot with it.
+pub fn wants_snapshot(chunk_count: i64) -> bool {
+    chunk_count + 1 > COMPACT_AFTER_CHUNKS
+}
+
+/// What became of one write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Committed under this community change sequence.
+    Stored { seq: i64 },
+    /// A check only the database can make refused it; nothing was stored.
+    Rejected(Rejection),
+    /// The document changed since the writer loaded it; nothing was stored.
+    Conflict,
+}
+
+/// Whether a stored document of this type changes what the compliance
+/// engine computes, so it runs at once instead of at its next tick. Alerts
+/// are what the engine writes itself: they must not wake it.
+fn wakes_compliance(doc_type: DocType) -> bool {
+    match doc_type {
+        DocType::Patrol | DocType::Route | DocType::Roster => true,
+        DocType::Places | DocType::Hazard | DocType::Incident | DocType::Alert | DocType::Note => {
+            false
+        }
+    }
+}
+
+/// Per-community change notifications: the latest committed change sequence.
+#[derive(Clone, Default)]
+struct ChangeFeeds {
+    feeds: Arc<Mutex<HashMap<String, watch::Sender<i64>>>>,
+}
+
+impl ChangeFeeds {
+    fn sender(&self, community: &str) -> watch::Sender<i64> {
+        let mut feeds = self.feeds.lock().expect("change feed lock poisoned");
+        feeds
+            .entry(community.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .clone()
+    }
+
+    /// Announces that changes up to `seq` are committed.
+    fn publish(&self, community: &str, seq: i64) {
+        self.sender(community).send_if_modified(|cur| {
+            let newer = seq > *cur;
+            if newer {
+                *cur = seq;
+            }
+            newer
+        });
+    }
+}
+
+/// The commit path: the store, the change feeds it publishes, and the bell
+/// of the compliance engine.
+#[derive(Clone)]
+pub struct Committer {
+    store: Store,
+    feeds: ChangeFeeds,
+    compliance: Arc<Notify>,
+}
+
+impl Committer {
+    pub fn new(store: Store) -> Committer {
+        Committer {
+            store,
+            feeds: ChangeFeeds::default(),
+            compliance: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The store, for reads.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Watches a community's latest committed change sequence.
+    pub fn subscribe(&self, community: &str) -> watch::Receiver<i64> {
+        self.feeds.sender(community).subscribe()
+    }
+
+    /// Waits until a committed patrol, route or roster asks the compliance
+    /// engine to run.
+    pub async fn duty_changed(&self) {
+        self.compliance.notified().await;
+    }
+
+    /// Commits `writes` of `community` in one transaction; one outcome per
+    /// write, in order.
+    pub async fn commit(
+        &self,
+        community: &str,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let now = now_ms();
+        let seeds: Vec<Seed> = writes.iter().map(|w| scope::seed(&w.checked)).collect();
+        let facts = Facts::load(&self.store, community, &writes, &seeds).await?;
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; writes.len()];
+        let mut doc_writes = Vec::with_capacity(writes.len());
+        let mut kept = Vec::with_capacity(writes.len());
+        for (i, (w, seed)) in writes.into_iter().zip(&seeds).enumerate() {
+            if let Err(rejection) = facts.check(community, &w.header, &w.checked) {
+                outcomes[i] = Some(Outcome::Rejected(rejection));
+                continue;
+            }
+            doc_writes.push(DocWrite {
+                scope: facts.grids.resolve(seed),
+                projection: crate::projection::rows(&w.header.id, w.checked, &facts.posts, now),
+                header: w.header,
+                expected_seq: w.expected_seq,
+                chunk: w.chunk,
+                heads: encode_heads(&w.heads),
+                device_id: w.device_id,
+            });
+            kept.push((i, w.snapshot));
+        }
+        let stored = self.store.commit(community, &doc_writes, now).await?;
+        let mut max_seq = None;
+        let mut wake = false;
+        for ((w, (i, snapshot)), outcome) in doc_writes.iter().zip(kept).zip(stored) {
+            outcomes[i] = Some(match outcome {
+                WriteOutcome::Stored { seq, chunk_count } => {
+                    max_seq = max_seq.max(Some(seq));
+                    wake |= wakes_compliance(w.header.doc_type);
+                    if let Some(snapshot) = snapshot.filter(|_| chunk_count > COMPACT_AFTER_CHUNKS)
+                    {
+                        self.store
+                            .compact(community, &w.header.id, seq, &snapshot)
+                            .await?;
+                    }
+                    Outcome::Stored { seq }
+                }
+                WriteOutcome::Conflict => Outcome::Conflict,
+            });
+        }
+        if let Some(seq) = max_seq {
+            self.feeds.publish(community, seq);
+            if wake {
+                self.compliance.notify_one();
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every write has an outcome"))
+            .collect())
+    }
+}
+
+/// What only the database knows, read once per commit and only when a write
+/// needs it: the community's posts (routes, check-ins, the geofence, grids),
+/// tag keys (new check-ins), and the grids of posts and teams (scopes).
+struct Facts {
+    posts: Vec<PostRow>,
+    keys: Vec<TagKeyRow>,
+    grids: Grids,
+}
+
+impl Facts {
+    async fn load(
+        store: &Store,
+        community: &str,
+        writes: &[Write],
+        seeds: &[Seed],
+    ) -> Result<Facts, StoreError> {
+        let checkins = writes.iter().any(|w| {
+            matches!(&w.checked, Checked::Patrol { new_checkins, .. }
+                if new_checkins.iter().any(|c| matches!(c.proof, Proof::Tag { .. })))
+        });
+        let grids = seeds.iter().any(Seed::needs_grids);
+        let posts = grids
+            || writes
+                .iter()
+                .any(|w| matches!(w.checked, Checked::Patrol { .. } | Checked::Route(_)));
+        let posts = if posts {
+            store.posts(community, None).await?
+        } else {
+            Vec::new()
+        };
+        let keys = if checkins {
+            store.tag_keys(community).await?
+        } else {
+            Vec::new()
+        };
+        let grids = if grids {
+            Grids::new(&posts, &store.teams(community).await?)
+        } else {
+            Grids::default()
+        };
+        Ok(Facts { posts, keys, grids })
+    }
+
+    /// The checks of a write that need the database.
+    fn check(
+        &self,
+        community: &str,
+        header: &DocHeader,
+        checked: &Checked,
+    ) -> Result<(), Rejection> {
+        if checked.doc_type() != header.doc_type {
+            return Err(Rejection {
+                code: RejectCode::InvalidHeader,
+                message: format!(
+                    "document {} is a {} document, not {}",
+                    header.id,
+                    checked.doc_type().as_str(),
+                    header.doc_type.as_str()
+                ),
+            });
+        }
+        match checked {
+            Checked::Route(route) => {
+                validate::check_route_posts(route, |id| self.posts.iter().any(|p| p.id == id))
+            }
+            Checked::Patrol { new_checkins, .. } => {
+                crate::tags::check_checkins(community, &self.posts, &self.keys, new_checkins)
+            }
+            Checked::Hazard(_)
+            | Checked::Incident(_)
+            | Checked::Roster(_)
+            | Checked::Alert(_)
+            | Checked::Places
+            | Checked::Note => Ok(()),
+        }
+    }
+}
