@@ -1,5 +1,6 @@
 //! Command line: `fieldsync [serve]`, `fieldsync bench sync`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -13,9 +14,13 @@ use crate::config::{Config, ServeArgs};
     version,
     about = "Offline-first sync server for neighbourhood patrols"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// `fieldsync --listen …` is `fieldsync serve --listen …`.
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 #[derive(Subcommand)]
@@ -33,12 +38,16 @@ enum Command {
 /// Parses arguments and runs the chosen command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Colour only for a person at a terminal: a log file or a journal gets
+    // plain text.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -52,7 +61,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            None => serve(ServeArgs::default_from_env()).await,
+            None => serve(cli.serve).await,
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Bench(cmd)) => crate::bench::run(cmd).await,
             Some(Command::RebuildProjections(args)) => rebuild_projections(args).await,
@@ -64,18 +73,6 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-impl ServeArgs {
-    /// The arguments `fieldsync` gets with no subcommand: only the environment.
-    fn default_from_env() -> ServeArgs {
-        #[derive(Parser)]
-        struct Env {
-            #[command(flatten)]
-            args: ServeArgs,
-        }
-        Env::parse_from(["fieldsync"]).args
     }
 }
 

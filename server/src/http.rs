@@ -93,6 +93,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The answer to a path nothing serves: a 404 in the shape of every other
+/// error, pointing to where the API is.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(
+        "not_found",
+        format!(
+            "nothing is served at {}; the API is under /api/v1 (described at /api/v1/openapi.json)",
+            uri.path()
+        ),
+    )
+}
+
 /// A JSON request body; one that does not parse is a 400 `invalid_json`
 /// in the shape of every other error.
 #[derive(axum::extract::FromRequest)]

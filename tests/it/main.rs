@@ -6,6 +6,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod compliance;
+mod first_run;
 mod hazards;
 mod incidents;
 mod migrations;

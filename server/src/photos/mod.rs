@@ -47,7 +47,9 @@ pub fn routes(max_upload: usize) -> crate::http::Routes<AppState> {
             small,
         )
         .add_with(M::PATCH, "/api/v1/uploads/{id}", tus::append, big)
-        .map(|r| r.layer(axum::middleware::from_fn(tus::protocol)))
+        // Only on the upload routes themselves: `layer` would also wrap the
+        // router's fallback, answering every unknown path as tus.
+        .map(|r| r.route_layer(axum::middleware::from_fn(tus::protocol)))
         .add_with(M::GET, "/api/v1/blobs/{hash}", serve::read, small)
         .add_with(M::GET, "/api/v1/blobs/{hash}/url", serve::signed_url, small)
         .add_with(M::GET, "/api/v1/blobs/{hash}/meta", serve::metadata, small)
