@@ -20,7 +20,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Roles (DESIGN.md §1).
+/// Roles (docs/roles.md).
 pub const ROLES: [&str; 6] = [
     "volunteer",
     "guard",

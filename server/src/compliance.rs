@@ -1,4 +1,4 @@
-//! The compliance engine (DESIGN.md §3, §5): from rosters, routes and
+//! The compliance engine (docs/duty.md, docs/alerts.md): from rosters, routes and
 //! check-ins, the status of every post in every window of every recent shift
 //! (on time / late / missed / unverified / out of order) and attendance; and
 //! the alerts that follow from them and from hazards and incidents — missed

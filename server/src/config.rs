@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// Size and queue limits (DESIGN.md §8).
+/// Size and queue limits (docs/sync.md).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -69,7 +69,7 @@ pub struct Config {
     pub photos: PhotoConfig,
 }
 
-/// Photo uploads (tus), image checks and blob storage (DESIGN.md §9).
+/// Photo uploads (tus), image checks and blob storage (docs/storage.md).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PhotoConfig {

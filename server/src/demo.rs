@@ -1,4 +1,4 @@
-//! The demo community (DESIGN.md §13): fictional people and places so a fresh
+//! The demo community (docs/demo.md): fictional people and places so a fresh
 //! server is never empty.
 
 use fieldsync_proto::model::places::Stairwell;

@@ -1,4 +1,4 @@
-//! The demo community's documents (DESIGN.md §13): a route per team, rosters
+//! The demo community's documents (docs/demo.md): a route per team, rosters
 //! for the weeks around today, a patrol two nights ago with one missed post,
 //! and hazards in every state. Written by the server, attributed to the
 //! fictional demo users, valid under the same rules as anything a phone sends.

@@ -1,4 +1,4 @@
-//! Alerts (DESIGN.md §14): raised by the server alone — a missed or late
+//! Alerts (docs/alerts.md): raised by the server alone — a missed or late
 //! check-in, an overdue hazard, a major hazard or incident nobody
 //! acknowledged within two hours — and delivered as documents to the people
 //! they concern. Recipients acknowledge them by appending to `acks`; nothing

@@ -1,4 +1,4 @@
-//! Breadcrumbs (DESIGN.md §4): GPS points sampled while a patrol is open,
+//! Breadcrumbs (docs/patrols.md): GPS points sampled while a patrol is open,
 //! thousands per night. They are stored compactly in the patrol document as
 //! an append-only list of chunks, each chunk one string:
 //! `b1.` + base64url of zig-zag varints — the first point absolute, the rest

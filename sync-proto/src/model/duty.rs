@@ -1,4 +1,4 @@
-//! Routes, rosters and compliance (DESIGN.md §3).
+//! Routes, rosters and compliance (docs/duty.md).
 //!
 //! A [`RouteDoc`] says which posts a team must visit and how often during its
 //! active hours; a [`RosterDoc`] holds one team's shifts for a week. Times in
@@ -204,7 +204,7 @@ impl RosterDoc {
     }
 }
 
-/// The default duty pattern (DESIGN.md §3) for the week starting `monday`:
+/// The default duty pattern (docs/duty.md) for the week starting `monday`:
 /// Monday–Friday 18:00 → 08:00 the next day, Saturday and Sunday 24 hours
 /// from 08:00. Each day's leader is taken in turn from `leaders`.
 pub fn default_week(

@@ -1,4 +1,4 @@
-//! The hazard ledger (DESIGN.md §5): an append-only list of attributed events
+//! The hazard ledger (docs/hazards.md): an append-only list of attributed events
 //! and a deterministic fold to the current state.
 //!
 //! Every transition event names `prev`, the transition it was made after (the

@@ -1,4 +1,4 @@
-//! Incident reports (DESIGN.md §6): what happened, where, who was involved,
+//! Incident reports (docs/incidents.md): what happened, where, who was involved,
 //! the cause, the handling and the outcome — plus an append-only, attributed
 //! list of events (report, updates, acknowledgement by a leader or the
 //! office, closing by the office). Like hazards, nothing is silently

@@ -109,7 +109,7 @@ impl std::fmt::Display for DocId {
     }
 }
 
-/// The kinds of documents fieldsync syncs (DESIGN.md §14).
+/// The kinds of documents fieldsync syncs (docs/documents.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocType {

@@ -1,4 +1,4 @@
-//! Patrols and check-ins (DESIGN.md §4). A patrol document holds one shift's
+//! Patrols and check-ins (docs/patrols.md). A patrol document holds one shift's
 //! walk: who, when, and an append-only list of check-ins. Nobody edits or
 //! deletes a check-in, their own included; a correction is a new entry that
 //! references the old one. Two phones checking in offline at the same post

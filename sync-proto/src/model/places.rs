@@ -1,4 +1,4 @@
-//! Places and posts (DESIGN.md §2): community → grid → building → stairwell
+//! Places and posts (docs/places.md): community → grid → building → stairwell
 //! (单元) → floor, and the posts where check-ins are expected.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! The roles of DESIGN.md §1. A user has exactly one role in one community.
+//! The roles of docs/roles.md. A user has exactly one role in one community.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Read scopes (DESIGN.md §1, §8): which documents a user's devices receive.
+//! Read scopes (docs/roles.md, docs/sync.md): which documents a user's devices receive.
 //!
 //! Every stored document carries a [`DocScope`] derived from its content when
 //! it is written: the team it belongs to, the grid its place lies in, the

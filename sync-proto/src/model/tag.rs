@@ -1,4 +1,4 @@
-//! Check-in tags (DESIGN.md §2): the payload of the QR code or NFC sticker at a
+//! Check-in tags (docs/places.md): the payload of the QR code or NFC sticker at a
 //! post, proving that a phone was there.
 //!
 //! `fs1.<post id>.<key id>.<mac>`, where `mac` is the first 16 bytes of

@@ -16,7 +16,7 @@ use crate::json::{self, field};
 use crate::session::Rejection;
 use crate::wire::RejectCode;
 
-/// Hazard categories (DESIGN.md §5; labels in the glossary as `hazard.cat.<name>`).
+/// Hazard categories (docs/hazards.md; labels in docs/glossary.md as `hazard.cat.<name>`).
 pub const HAZARD_CATEGORIES: [&str; 20] = [
     "extinguisher",
     "exit_blocked",
@@ -155,7 +155,7 @@ fn transition_rejection(e: TransitionError) -> Rejection {
     }
 }
 
-/// Which roles may write which document types (DESIGN.md §1, §14). Finer
+/// Which roles may write which document types (docs/roles.md, docs/documents.md). Finer
 /// rules (who may make which hazard transition, whose check-ins) come on top.
 pub fn may_write(role: Role, doc_type: DocType) -> bool {
     use Role::*;
