@@ -2,9 +2,11 @@
 //! PostgreSQL. The SQL is written once in `sql.rs` and instantiated for both.
 //!
 //! # Invariants
-//! - A document's rows change only through [`Store::commit`], which assigns the
-//!   community change sequence and checks the writer's expected `seq`, so two
-//!   writers never overwrite each other's view of a document.
+//! - A document's rows change only through `Store::commit` (called by
+//!   `crate::commit` alone), which assigns the community change sequence and
+//!   checks the writer's expected `seq`, so two writers never overwrite each
+//!   other's view of a document. Compaction and rebuilds rewrite chunks,
+//!   scopes and projections from the documents, never their content.
 //! - Every chunk of a document, loaded in `chunk_id` order, rebuilds it exactly.
 
 mod admin_sql;
