@@ -221,28 +221,22 @@ impl TestServer {
     /// error would do); returns the rows it changed.
     pub async fn execute_sql(&self, sql: &'static str, arg: &str) -> u64 {
         use sqlx::Connection;
-        match self.database_url() {
-            Some(url) => {
-                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        // The same statement on either backend's connection type.
+        macro_rules! run {
+            ($conn:expr) => {
                 sqlx::query(sql)
                     .bind(arg)
-                    .execute(&mut conn)
+                    .execute(&mut $conn.unwrap())
                     .await
                     .unwrap()
                     .rows_affected()
-            }
+            };
+        }
+        match self.database_url() {
+            Some(url) => run!(sqlx::PgConnection::connect(&url).await),
             None => {
                 let path = self.data_dir().join("fieldsync.db");
-                let mut conn =
-                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                        .await
-                        .unwrap();
-                sqlx::query(sql)
-                    .bind(arg)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap()
-                    .rows_affected()
+                run!(sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await)
             }
         }
     }
