@@ -272,17 +272,15 @@ pub async fn apply_and_commit(
                 replies.push(Some(Reply::Rejected { doc, rejection }))
             }
             Applied::Write { write, message } => {
-                pending.push((replies.len(), message, write.heads.clone()));
+                let (id, heads) = (write.header.id.clone(), write.heads.clone());
+                pending.push((replies.len(), id, message, heads));
                 replies.push(None);
                 writes.push(*write);
             }
         }
     }
-    let ids: Vec<DocId> = writes.iter().map(|w| w.header.id.clone()).collect();
     let outcomes = app.commits.commit(&claims.com, writes).await?;
-    for ((slot, message, heads), (doc, outcome)) in
-        pending.into_iter().zip(ids.into_iter().zip(outcomes))
-    {
+    for ((slot, doc, message, heads), outcome) in pending.into_iter().zip(outcomes) {
         replies[slot] = Some(match outcome {
             Outcome::Stored { seq } => Reply::Synced {
                 doc,
