@@ -1,4 +1,4 @@
-//! Command line: `fieldsync [serve]`, `fieldsync bench sync`.
+//! Command line: `fieldsync [serve]`, `fieldsync rebuild-projections`.
 
 use std::process::ExitCode;
 
@@ -22,9 +22,6 @@ struct Cli {
 enum Command {
     /// Run the server (the default)
     Serve(ServeArgs),
-    /// Measure the server
-    #[command(subcommand)]
-    Bench(crate::bench::BenchCommand),
     /// Recompute the projection tables (hazards, patrols, check-ins) from the
     /// stored documents; same storage flags as `serve`
     RebuildProjections(ServeArgs),
@@ -54,7 +51,6 @@ pub fn main() -> ExitCode {
         match cli.command {
             None => serve(ServeArgs::default_from_env()).await,
             Some(Command::Serve(args)) => serve(args).await,
-            Some(Command::Bench(cmd)) => crate::bench::run(cmd).await,
             Some(Command::RebuildProjections(args)) => rebuild_projections(args).await,
         }
     });

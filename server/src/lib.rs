@@ -4,7 +4,6 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod cli;
 pub mod compliance;
 pub mod config;
