@@ -53,10 +53,14 @@ pub struct SyncFigures {
     pub push_s: f64,
     /// A fresh device's sync that gets every document.
     pub pull_s: f64,
+    /// Documents the fresh device holds after it (the run fails unless all).
+    pub pulled_docs: usize,
     /// Bytes of the reader's reconnect after one document changed.
     pub reconnect_bytes: u64,
     /// Time of that reconnect.
     pub reconnect_ms: f64,
+    /// Documents that reconnect pulled (the run fails unless exactly one).
+    pub reconnect_pulled_docs: usize,
     /// Bytes of a reconnect with nothing changed (handshake only).
     pub idle_reconnect_bytes: u64,
     /// Bytes both ways on the writer's connection during push.
@@ -236,8 +240,10 @@ async fn run_on(
         create_s,
         push_s,
         pull_s,
+        pulled_docs: pulled,
         reconnect_bytes,
         reconnect_ms,
+        reconnect_pulled_docs: report.pulled_docs,
         idle_reconnect_bytes,
         push_bytes,
         pull_bytes,
