@@ -15,6 +15,7 @@ mod server;
 mod sync;
 mod uploads;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -57,58 +58,39 @@ enum BenchCommand {
     Uploads(uploads::UploadArgs),
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     // SDK warnings (a sync session that ended, paused uploads) explain odd
-    // figures, so they go to stderr beside the table.
+    // figures, so they go to stderr beside the table; RUST_LOG overrides.
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::INFO.into())
+        .from_env_lossy();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = run(cli.command).await {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }
 
 async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Sync(args) => {
-            let figures = sync::run(&args).await?;
-            sync::print(&figures);
-            write_json(args.json.as_deref(), &figures)
+            report(sync::run(&args).await?, sync::print, args.json.as_deref())
         }
-        BenchCommand::Sdk(args) => {
-            let figures = sdk::run(&args).await?;
-            sdk::print(&figures);
-            write_json(args.json.as_deref(), &figures)
-        }
+        BenchCommand::Sdk(args) => report(sdk::run(&args).await?, sdk::print, args.json.as_deref()),
         BenchCommand::Night(args) => {
-            let figures = night::run(&args).await?;
-            night::print(&figures);
-            write_json(args.json.as_deref(), &figures)
+            report(night::run(&args).await?, night::print, args.json.as_deref())
         }
-        BenchCommand::Uploads(args) => {
-            let figures = uploads::run(&args).await?;
-            uploads::print(&figures);
-            write_json(args.json.as_deref(), &figures)
-        }
+        BenchCommand::Uploads(args) => report(
+            uploads::run(&args).await?,
+            uploads::print,
+            args.json.as_deref(),
+        ),
         BenchCommand::SdkProbe(args) => {
             let figures = sdk::probe(&args).await?;
             println!("{}", serde_json::to_string(&figures)?);
@@ -117,12 +99,25 @@ async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Writes a benchmark's figures as JSON when `--json` was given.
-fn write_json(path: Option<&std::path::Path>, figures: &impl Serialize) -> anyhow::Result<()> {
-    if let Some(path) = path {
-        std::fs::write(path, serde_json::to_string_pretty(figures)?)
+/// Prints a benchmark's figures with `print` and writes them as JSON when
+/// `--json` was given.
+fn report<F: Serialize>(figures: F, print: fn(&F), json: Option<&Path>) -> anyhow::Result<()> {
+    print(&figures);
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(&figures)?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Prints `rows` of a benchmark's table: each name padded to `name_width`,
+/// each value right-aligned in 12 columns.
+fn print_rows<N: std::fmt::Display>(
+    name_width: usize,
+    rows: impl IntoIterator<Item = (N, String)>,
+) {
+    for (name, value) in rows {
+        println!("  {name:<name_width$} {value:>12}");
+    }
 }

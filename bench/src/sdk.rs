@@ -79,32 +79,34 @@ pub fn print(f: &SdkFigures) {
         "fieldsync-bench sdk — {} docs × {} edits in the device store",
         f.docs, f.edits
     );
-    let row = |name: &str, v: String| println!("  {name:<34} {v:>12}");
-    row(
-        "fresh device: pull (s)",
-        format!("{:.2}", f.fresh_pull.sync_ms / 1000.0),
+    let (fresh, reopen) = (&f.fresh_pull, &f.reopen);
+    crate::print_rows(
+        34,
+        [
+            (
+                "fresh device: pull (s)",
+                format!("{:.2}", fresh.sync_ms / 1000.0),
+            ),
+            (
+                "fresh device: peak RSS (MB)",
+                format!("{:.1}", fresh.peak_rss_mb),
+            ),
+            ("restart: open store (ms)", format!("{:.1}", reopen.open_ms)),
+            (
+                "restart: sync, nothing new (ms)",
+                format!("{:.1}", reopen.sync_ms),
+            ),
+            (
+                "restart: RSS after sync (MB)",
+                format!("{:.1}", reopen.rss_mb),
+            ),
+            (
+                "restart: peak RSS (MB)",
+                format!("{:.1}", reopen.peak_rss_mb),
+            ),
+            ("store on disk (MB)", format!("{:.1}", f.store_mb)),
+        ],
     );
-    row(
-        "fresh device: peak RSS (MB)",
-        format!("{:.1}", f.fresh_pull.peak_rss_mb),
-    );
-    row(
-        "restart: open store (ms)",
-        format!("{:.1}", f.reopen.open_ms),
-    );
-    row(
-        "restart: sync, nothing new (ms)",
-        format!("{:.1}", f.reopen.sync_ms),
-    );
-    row(
-        "restart: RSS after sync (MB)",
-        format!("{:.1}", f.reopen.rss_mb),
-    );
-    row(
-        "restart: peak RSS (MB)",
-        format!("{:.1}", f.reopen.peak_rss_mb),
-    );
-    row("store on disk (MB)", format!("{:.1}", f.store_mb));
 }
 
 /// `sdk-probe`: opens the store, logs in if asked, syncs once, and measures.

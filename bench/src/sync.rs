@@ -11,7 +11,7 @@ use automerge::transaction::Transactable;
 use fieldsync_proto::DocId;
 use fieldsync_proto::model::hazard::Severity;
 use fieldsync_proto::model::validate::HazardPlace;
-use fieldsync_sdk::{Client, NewHazard};
+use fieldsync_sdk::{Client, NewHazard, SyncReport};
 use serde::Serialize;
 
 use crate::demo;
@@ -110,41 +110,32 @@ pub fn print(f: &SyncFigures) {
         "fieldsync-bench sync — {} docs × {} edits, {}",
         f.docs, f.edits, f.backend
     );
-    println!(
-        "  {:<34} {:>12}",
-        "create offline (s)",
-        format!("{:.2}", f.create_s)
-    );
-    println!("  {:<34} {:>12}", "push (s)", format!("{:.3}", f.push_s));
-    println!(
-        "  {:<34} {:>12}",
-        "fresh pull (s)",
-        format!("{:.3}", f.pull_s)
-    );
-    println!(
-        "  {:<34} {:>12}",
-        "reconnect, 1 changed (bytes)", f.reconnect_bytes
-    );
-    println!(
-        "  {:<34} {:>12}",
-        "reconnect, 1 changed (ms)",
-        format!("{:.1}", f.reconnect_ms)
-    );
-    println!(
-        "  {:<34} {:>12}",
-        "reconnect, none changed (bytes)", f.idle_reconnect_bytes
-    );
-    println!("  {:<34} {:>12}", "push on the wire (bytes)", f.push_bytes);
-    println!("  {:<34} {:>12}", "pull on the wire (bytes)", f.pull_bytes);
-    println!(
-        "  {:<34} {:>12}",
-        "server RSS now (MB)",
-        format!("{:.1}", f.server_rss_mb)
-    );
-    println!(
-        "  {:<34} {:>12}",
-        "server peak RSS (MB)",
-        format!("{:.1}", f.server_peak_rss_mb)
+    crate::print_rows(
+        34,
+        [
+            ("create offline (s)", format!("{:.2}", f.create_s)),
+            ("push (s)", format!("{:.3}", f.push_s)),
+            ("fresh pull (s)", format!("{:.3}", f.pull_s)),
+            (
+                "reconnect, 1 changed (bytes)",
+                f.reconnect_bytes.to_string(),
+            ),
+            (
+                "reconnect, 1 changed (ms)",
+                format!("{:.1}", f.reconnect_ms),
+            ),
+            (
+                "reconnect, none changed (bytes)",
+                f.idle_reconnect_bytes.to_string(),
+            ),
+            ("push on the wire (bytes)", f.push_bytes.to_string()),
+            ("pull on the wire (bytes)", f.pull_bytes.to_string()),
+            ("server RSS now (MB)", format!("{:.1}", f.server_rss_mb)),
+            (
+                "server peak RSS (MB)",
+                format!("{:.1}", f.server_peak_rss_mb),
+            ),
+        ],
     );
 }
 
@@ -180,13 +171,7 @@ async fn run_on(
     let ids = create_hazards(&writer, args.docs, args.edits)?;
     let create_s = t.elapsed().as_secs_f64();
 
-    let before = writer.transport_counters();
-    let cpu = server.cpu_s();
-    let t = Instant::now();
-    writer.sync_now().await.context("push")?;
-    let push_s = t.elapsed().as_secs_f64();
-    let server_push_cpu_s = server.cpu_s() - cpu;
-    let push_bytes = writer.transport_counters().total() - before.total();
+    let push = timed_sync(&writer, &server, "push").await?;
     if writer.pending_changes()? != 0 {
         bail!(
             "push left {} change sets unacknowledged",
@@ -196,36 +181,24 @@ async fn run_on(
 
     let reader = Client::open(dir.path().join("reader"), &server.url)?;
     demo::login(&reader, demo::LEADER).await?;
-    let before = reader.transport_counters();
-    let cpu = server.cpu_s();
-    let t = Instant::now();
-    reader.sync_now().await.context("pull")?;
-    let pull_s = t.elapsed().as_secs_f64();
-    let server_pull_cpu_s = server.cpu_s() - cpu;
-    let pull_bytes = reader.transport_counters().total() - before.total();
+    let pull = timed_sync(&reader, &server, "pull").await?;
     let pulled = reader.document_ids(None)?.len();
     if pulled != args.docs {
         bail!("fresh pull got {pulled} of {} documents", args.docs);
     }
 
-    let before = reader.transport_counters();
-    reader.sync_now().await.context("idle reconnect")?;
-    let idle_reconnect_bytes = reader.transport_counters().total() - before.total();
+    let idle = timed_sync(&reader, &server, "idle reconnect").await?;
 
     writer.change_document(&ids[ids.len() / 2], |tx| {
         tx.put(ROOT, "description", "bikes moved, exit clear")?;
         Ok(())
     })?;
     writer.sync_now().await.context("push one change")?;
-    let before = reader.transport_counters();
-    let t = Instant::now();
-    let report = reader.sync_now().await.context("reconnect")?;
-    let reconnect_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let reconnect_bytes = reader.transport_counters().total() - before.total();
-    if report.pulled_docs != 1 {
+    let reconnect = timed_sync(&reader, &server, "reconnect").await?;
+    if reconnect.report.pulled_docs != 1 {
         bail!(
             "reconnect pulled {} documents, expected 1",
-            report.pulled_docs
+            reconnect.report.pulled_docs
         );
     }
     let (server_rss_mb, server_peak_rss_mb) = server.rss_mb();
@@ -238,18 +211,48 @@ async fn run_on(
         docs: args.docs,
         edits: args.edits,
         create_s,
-        push_s,
-        pull_s,
+        push_s: push.secs,
+        pull_s: pull.secs,
         pulled_docs: pulled,
-        reconnect_bytes,
-        reconnect_ms,
-        reconnect_pulled_docs: report.pulled_docs,
-        idle_reconnect_bytes,
-        push_bytes,
-        pull_bytes,
+        reconnect_bytes: reconnect.bytes,
+        reconnect_ms: reconnect.secs * 1000.0,
+        reconnect_pulled_docs: reconnect.report.pulled_docs,
+        idle_reconnect_bytes: idle.bytes,
+        push_bytes: push.bytes,
+        pull_bytes: pull.bytes,
         server_rss_mb,
         server_peak_rss_mb,
-        server_push_cpu_s,
-        server_pull_cpu_s,
+        server_push_cpu_s: push.server_cpu_s,
+        server_pull_cpu_s: pull.server_cpu_s,
+    })
+}
+
+/// One `sync_now` and what it cost.
+struct TimedSync {
+    report: SyncReport,
+    /// Wall time of the sync.
+    secs: f64,
+    /// Server CPU seconds meanwhile.
+    server_cpu_s: f64,
+    /// Bytes both ways on the client's connection.
+    bytes: u64,
+}
+
+/// Runs `client.sync_now()` and measures it; `what` names it in errors.
+async fn timed_sync(
+    client: &Client,
+    server: &ChildServer,
+    what: &'static str,
+) -> anyhow::Result<TimedSync> {
+    let before = client.transport_counters();
+    let cpu = server.cpu_s();
+    let t = Instant::now();
+    let report = client.sync_now().await.context(what)?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok(TimedSync {
+        report,
+        secs,
+        server_cpu_s: server.cpu_s() - cpu,
+        bytes: client.transport_counters().total() - before.total(),
     })
 }

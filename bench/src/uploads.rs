@@ -88,38 +88,31 @@ pub fn print(f: &UploadFigures) {
         f.photo_width,
         f.photo_height
     );
-    let row = |name: &str, v: String| println!("  {name:<42} {v:>12}");
     for (label, r) in [("1 upload", &f.single), ("concurrent", &f.concurrent)] {
         let label = format!("{label} ×{}", r.uploads);
-        row(
-            &format!("{label}: transfer (MB/s)"),
-            format!("{:.1}", r.transfer_mb_s),
-        );
-        row(
-            &format!("{label}: end to end (MB/s)"),
-            format!("{:.1}", r.end_to_end_mb_s),
-        );
-        row(&format!("{label}: wall (s)"), format!("{:.2}", r.wall_s));
-        row(
-            &format!("{label}: completion p50 (ms)"),
-            format!("{:.0}", r.completion_ms_p50),
-        );
-        row(
-            &format!("{label}: completion max (ms)"),
-            format!("{:.0}", r.completion_ms_max),
-        );
-        row(
-            &format!("{label}: server CPU (s)"),
-            format!("{:.2}", r.server_cpu_s),
-        );
-        row(
-            &format!("{label}: server peak RSS (MB)"),
-            format!("{:.1}", r.server_peak_rss_mb),
+        crate::print_rows(
+            42,
+            [
+                ("transfer (MB/s)", format!("{:.1}", r.transfer_mb_s)),
+                ("end to end (MB/s)", format!("{:.1}", r.end_to_end_mb_s)),
+                ("wall (s)", format!("{:.2}", r.wall_s)),
+                ("completion p50 (ms)", format!("{:.0}", r.completion_ms_p50)),
+                ("completion max (ms)", format!("{:.0}", r.completion_ms_max)),
+                ("server CPU (s)", format!("{:.2}", r.server_cpu_s)),
+                (
+                    "server peak RSS (MB)",
+                    format!("{:.1}", r.server_peak_rss_mb),
+                ),
+            ]
+            .map(|(name, value)| (format!("{label}: {name}"), value)),
         );
     }
-    row(
-        "server RSS after (MB)",
-        format!("{:.1}", f.server_rss_after_mb),
+    crate::print_rows(
+        42,
+        [(
+            "server RSS after (MB)",
+            format!("{:.1}", f.server_rss_after_mb),
+        )],
     );
 }
 
