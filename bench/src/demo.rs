@@ -60,7 +60,7 @@ pub async fn access_token(
 
 fn not_logged_in(user: &str) -> String {
     format!(
-        "cannot log in as demo user {user} with the demo password: \
-         does this server still seed the demo community with that user?"
+        "cannot log in as demo user {user} with the demo password \
+         (a fresh server seeds both with its demo community)"
     )
 }
