@@ -1,4 +1,4 @@
-//! Command line: `fieldsync [serve]`, `fieldsync bench sync`.
+//! Command line: `fieldsync [serve]`, `fieldsync rebuild-projections`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -27,9 +27,6 @@ struct Cli {
 enum Command {
     /// Run the server (the default)
     Serve(ServeArgs),
-    /// Measure the server
-    #[command(subcommand)]
-    Bench(crate::bench::BenchCommand),
     /// Recompute the projection tables (hazards, patrols, check-ins) from the
     /// stored documents; same storage flags as `serve`
     RebuildProjections(ServeArgs),
@@ -63,7 +60,6 @@ pub fn main() -> ExitCode {
         match cli.command {
             None => serve(cli.serve).await,
             Some(Command::Serve(args)) => serve(args).await,
-            Some(Command::Bench(cmd)) => crate::bench::run(cmd).await,
             Some(Command::RebuildProjections(args)) => rebuild_projections(args).await,
         }
     });

@@ -4,7 +4,6 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod blobs;
 pub mod cli;
 pub mod clock;

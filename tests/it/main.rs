@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod authz;
 mod bad_input;
+mod bench_smoke;
 mod compliance;
 mod first_run;
 mod hazards;

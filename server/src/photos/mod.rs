@@ -8,7 +8,6 @@
 //! - Blob rows are per community: a community reads only blobs it holds.
 
 mod access;
-pub mod bench;
 mod expiry;
 mod ingest;
 pub(crate) mod serve;

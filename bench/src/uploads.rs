@@ -1,4 +1,4 @@
-//! `fieldsync bench uploads`: photos through the tus endpoint of a server
+//! `fieldsync-bench uploads`: photos through the tus endpoint of a server
 //! running as a child process (so its memory is its own), over loopback.
 //!
 //! Each upload is a POST, a PATCH with all bytes but the last, and a PATCH
@@ -12,8 +12,10 @@ use bytes::Bytes;
 use image::codecs::jpeg::JpegEncoder;
 use serde::Serialize;
 
-use crate::bench::ChildServer;
+use crate::demo;
+use crate::server::{ChildServer, ServerArgs};
 
+/// Flags of `fieldsync-bench uploads`.
 #[derive(Debug, clap::Args)]
 pub struct UploadArgs {
     /// Size of each photo (a 12-megapixel JPEG), in MB
@@ -25,89 +27,96 @@ pub struct UploadArgs {
     /// Write the figures as JSON here
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// The figures of one round of uploads.
 #[derive(Debug, Serialize)]
 pub struct RoundFigures {
+    /// Uploads at once.
     pub uploads: usize,
+    /// Their bytes together, in MB.
     pub total_mb: f64,
     /// Bytes over the time until every byte was received (before completion).
     pub transfer_mb_s: f64,
     /// Bytes over the time until every upload was a stored blob.
     pub end_to_end_mb_s: f64,
+    /// From the round's start until the last upload was a stored blob.
     pub wall_s: f64,
     /// Per upload: the last PATCH (checks, re-encoding, storing), in ms.
     pub completion_ms_p50: f64,
+    /// See `completion_ms_p50`.
     pub completion_ms_max: f64,
     /// Server peak resident set (VmHWM) after the round, in MB.
     pub server_peak_rss_mb: f64,
+    /// Server CPU seconds the round took.
     pub server_cpu_s: f64,
 }
 
-/// The figures of one `bench uploads` run.
+/// The figures of one `uploads` run.
 #[derive(Debug, Serialize)]
 pub struct UploadFigures {
+    /// Size of the first photo (the others are within a few percent).
     pub photo_bytes: usize,
+    /// Its pixels across.
     pub photo_width: u32,
+    /// Its pixels down.
     pub photo_height: u32,
+    /// One upload alone.
     pub single: RoundFigures,
+    /// `--concurrent` uploads at once.
     pub concurrent: RoundFigures,
+    /// Server resident set after both rounds, in MB.
     pub server_rss_after_mb: f64,
 }
 
-pub async fn run(args: &UploadArgs) -> anyhow::Result<()> {
+/// Runs the benchmark.
+pub async fn run(args: &UploadArgs) -> anyhow::Result<UploadFigures> {
     if args.concurrent == 0 || args.photo_mb <= 0.0 {
         bail!("--concurrent and --photo-mb must be positive");
     }
-    let figures = bench(args).await?;
-    print_table(&figures);
-    crate::bench::write_json(args.json.as_deref(), &figures)
+    let binary = args.server.binary()?;
+    bench(args, &binary).await
 }
 
-fn print_table(f: &UploadFigures) {
+/// Prints the figures as a table.
+pub fn print(f: &UploadFigures) {
     println!(
-        "fieldsync bench uploads — {:.1} MB photos ({}×{} JPEG), loopback",
+        "fieldsync-bench uploads — {:.1} MB photos ({}×{} JPEG), loopback",
         f.photo_bytes as f64 / 1e6,
         f.photo_width,
         f.photo_height
     );
-    let row = |name: &str, v: String| println!("  {name:<42} {v:>12}");
     for (label, r) in [("1 upload", &f.single), ("concurrent", &f.concurrent)] {
         let label = format!("{label} ×{}", r.uploads);
-        row(
-            &format!("{label}: transfer (MB/s)"),
-            format!("{:.1}", r.transfer_mb_s),
-        );
-        row(
-            &format!("{label}: end to end (MB/s)"),
-            format!("{:.1}", r.end_to_end_mb_s),
-        );
-        row(&format!("{label}: wall (s)"), format!("{:.2}", r.wall_s));
-        row(
-            &format!("{label}: completion p50 (ms)"),
-            format!("{:.0}", r.completion_ms_p50),
-        );
-        row(
-            &format!("{label}: completion max (ms)"),
-            format!("{:.0}", r.completion_ms_max),
-        );
-        row(
-            &format!("{label}: server CPU (s)"),
-            format!("{:.2}", r.server_cpu_s),
-        );
-        row(
-            &format!("{label}: server peak RSS (MB)"),
-            format!("{:.1}", r.server_peak_rss_mb),
+        crate::print_rows(
+            42,
+            [
+                ("transfer (MB/s)", format!("{:.1}", r.transfer_mb_s)),
+                ("end to end (MB/s)", format!("{:.1}", r.end_to_end_mb_s)),
+                ("wall (s)", format!("{:.2}", r.wall_s)),
+                ("completion p50 (ms)", format!("{:.0}", r.completion_ms_p50)),
+                ("completion max (ms)", format!("{:.0}", r.completion_ms_max)),
+                ("server CPU (s)", format!("{:.2}", r.server_cpu_s)),
+                (
+                    "server peak RSS (MB)",
+                    format!("{:.1}", r.server_peak_rss_mb),
+                ),
+            ]
+            .map(|(name, value)| (format!("{label}: {name}"), value)),
         );
     }
-    row(
-        "server RSS after (MB)",
-        format!("{:.1}", f.server_rss_after_mb),
+    crate::print_rows(
+        42,
+        [(
+            "server RSS after (MB)",
+            format!("{:.1}", f.server_rss_after_mb),
+        )],
     );
 }
 
-async fn bench(args: &UploadArgs) -> anyhow::Result<UploadFigures> {
+async fn bench(args: &UploadArgs, binary: &std::path::Path) -> anyhow::Result<UploadFigures> {
     let target = (args.photo_mb * 1e6) as usize;
     let (width, height) = (4000, 3000);
     eprintln!(
@@ -121,23 +130,9 @@ async fn bench(args: &UploadArgs) -> anyhow::Result<UploadFigures> {
         .collect::<anyhow::Result<_>>()?;
 
     let dir = tempfile::tempdir()?;
-    let server = ChildServer::spawn(&dir.path().join("server"), None)?;
+    let server = ChildServer::spawn(binary, &dir.path().join("server"), None)?;
     let http = reqwest::Client::new();
-    let login: serde_json::Value = http
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&serde_json::json!({
-            "username": "demo-volunteer", "password": crate::demo::PASSWORD,
-            "device_id": "bench-uploads", "device_name": "bench",
-        }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let token = login["access_token"]
-        .as_str()
-        .context("login returned no access token")?
-        .to_owned();
+    let token = demo::access_token(&http, &server.url, demo::VOLUNTEER, "bench-uploads").await?;
     let client = Uploader {
         http,
         base: server.url.clone(),

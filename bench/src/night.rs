@@ -1,4 +1,4 @@
-//! `fieldsync bench night`: what one night of a demo team costs. Two members
+//! `fieldsync-bench night`: what one night of a demo team costs. Two members
 //! walk team 1's route (8 posts, three rounds between 20:00 and 02:00, one
 //! phone per half of the posts, tag check-ins), record a breadcrumb every
 //! 30 s for ten hours, report two hazards and an incident, and sync after
@@ -9,11 +9,17 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use fieldsync_sdk::{Client, Fix, HazardAction, HazardPlace, NewHazard, NewIncident, Severity};
+use fieldsync_proto::model::hazard::HazardPlace;
+use fieldsync_proto::model::hazard::{HazardAction, Severity};
+use fieldsync_proto::model::patrol::Fix;
+use fieldsync_sdk::{Client, NewHazard, NewIncident};
 use serde::Serialize;
 
-use super::ChildServer;
+use crate::demo;
+use crate::server::{ChildServer, ServerArgs};
 
+/// Team 1's route in the demo community: both stairwells of buildings 1 and
+/// 2, floors 5 and 9 (docs/demo.md).
 const POSTS: [&str; 8] = [
     "post-b1-u1-f5",
     "post-b1-u1-f9",
@@ -25,17 +31,24 @@ const POSTS: [&str; 8] = [
     "post-b2-u2-f9",
 ];
 
+/// Flags of `fieldsync-bench night`.
 #[derive(Debug, clap::Args)]
 pub struct NightArgs {
     /// Write the figures as JSON here
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
+/// The figures of one night.
 #[derive(Debug, Serialize)]
 pub struct NightFigures {
+    /// Documents created: two patrols, two hazards, an incident.
     pub documents: usize,
+    /// Tag check-ins over the three rounds.
     pub checkins: usize,
+    /// GPS points recorded.
     pub breadcrumbs: usize,
     /// Bytes both members' phones sent and received over the night.
     pub members_wire_bytes: u64,
@@ -45,6 +58,7 @@ pub struct NightFigures {
     pub server_db_growth_bytes: i64,
     /// Automerge bytes the server stores for the night's documents.
     pub stored_document_bytes: i64,
+    /// The whole night, from the first login to the leader's last sync.
     pub elapsed_s: f64,
 }
 
@@ -56,19 +70,10 @@ fn db_bytes(dir: &std::path::Path) -> i64 {
         .sum()
 }
 
+/// (post id, tag payload) of every post, from the office's tag sheet.
 async fn tags(url: &str) -> anyhow::Result<Vec<(String, String)>> {
     let http = reqwest::Client::new();
-    let login: serde_json::Value = http
-        .post(format!("{url}/api/v1/auth/login"))
-        .json(&serde_json::json!({
-            "username": "demo-office", "password": crate::demo::PASSWORD,
-            "device_id": "bench-office", "device_name": "bench"
-        }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = login["access_token"].as_str().context("office login")?;
+    let token = demo::access_token(&http, url, demo::OFFICE, "bench-office").await?;
     let tags: Vec<serde_json::Value> = http
         .get(format!("{url}/api/v1/posts/tags"))
         .bearer_auth(token)
@@ -87,18 +92,20 @@ async fn tags(url: &str) -> anyhow::Result<Vec<(String, String)>> {
         .collect())
 }
 
-pub async fn run(_args: &NightArgs) -> anyhow::Result<NightFigures> {
+/// Runs the night.
+pub async fn run(args: &NightArgs) -> anyhow::Result<NightFigures> {
+    let binary = args.server.binary()?;
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("server");
-    let server = ChildServer::spawn(&data, None)?;
+    let server = ChildServer::spawn(&binary, &data, None)?;
     let tags = tags(&server.url).await?;
     let db_before = db_bytes(&data);
     let t = Instant::now();
 
     let mut members = Vec::new();
-    for name in ["demo-volunteer", "demo-volunteer-2"] {
+    for name in [demo::VOLUNTEER, demo::VOLUNTEER_2] {
         let c = Client::open(dir.path().join(name), &server.url)?;
-        c.login(name, crate::demo::PASSWORD).await?;
+        demo::login(&c, name).await?;
         members.push(c);
     }
     let patrols: Vec<_> = members
@@ -152,7 +159,7 @@ pub async fn run(_args: &NightArgs) -> anyhow::Result<NightFigures> {
         })?);
     }
     members[1].file_incident(NewIncident {
-        occurred_at_ms: crate::clock::now_ms(),
+        occurred_at_ms: now_ms(),
         place: HazardPlace::default(),
         persons: "two residents of building 2".into(),
         cause: "argument over a parked e-bike".into(),
@@ -167,10 +174,10 @@ pub async fn run(_args: &NightArgs) -> anyhow::Result<NightFigures> {
     }
 
     let leader = Client::open(dir.path().join("leader"), &server.url)?;
-    leader.login("demo-leader", crate::demo::PASSWORD).await?;
+    demo::login(&leader, demo::LEADER).await?;
     leader.sync_now().await.context("leader pull")?;
     for h in &hazards {
-        let deadline = crate::clock::now_ms() + 3 * 24 * 3_600_000;
+        let deadline = now_ms() + 3 * 24 * 3_600_000;
         leader.transition_hazard(
             h,
             HazardAction::Assign {
@@ -204,6 +211,7 @@ pub async fn run(_args: &NightArgs) -> anyhow::Result<NightFigures> {
     })
 }
 
+/// Prints the figures as a table.
 pub fn print(f: &NightFigures) {
     println!("one night of team 1 (2 phones, 8 posts x 3 rounds, breadcrumbs every 30 s for 10 h)");
     println!("  documents created      {:>10}", f.documents);
@@ -214,4 +222,10 @@ pub fn print(f: &NightFigures) {
     println!("  stored document bytes  {:>10}", f.stored_document_bytes);
     println!("  server DB growth bytes {:>10}", f.server_db_growth_bytes);
     println!("  elapsed (s)            {:>10.2}", f.elapsed_s);
+}
+
+/// Milliseconds since the Unix epoch, the unit of document times.
+fn now_ms() -> i64 {
+    let since_epoch = std::time::UNIX_EPOCH.elapsed().unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }

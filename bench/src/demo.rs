@@ -1,0 +1,66 @@
+//! The demo community's logins, which every benchmark signs in with.
+//!
+//! They come from the server's demo community, a documented contract
+//! (docs/demo.md, "Accounts"; seeded by `server/src/demo.rs` into every fresh
+//! data directory, even with `--no-demo-documents`, and printed by
+//! `fieldsync serve` as "Demo logins"). They are named here, once, rather
+//! than imported, so that this crate does not link the server; if the server
+//! changes one, the login fails with the user's name in the error.
+
+use anyhow::Context;
+use fieldsync_sdk::Client;
+
+/// The password of every demo user.
+pub const PASSWORD: &str = "fieldsync-demo";
+/// The office: reads everything, lists the tag sheets.
+pub const OFFICE: &str = "demo-office";
+/// Team 1's leader: reads grid 1 (buildings 1–3) and assigns hazards.
+pub const LEADER: &str = "demo-leader";
+/// A volunteer of team 1: reports hazards, walks the route.
+pub const VOLUNTEER: &str = "demo-volunteer";
+/// The second volunteer of team 1.
+pub const VOLUNTEER_2: &str = "demo-volunteer-2";
+
+/// Logs `client` in as demo user `user`.
+pub async fn login(client: &Client, user: &str) -> anyhow::Result<()> {
+    client
+        .login(user, PASSWORD)
+        .await
+        .with_context(|| not_logged_in(user))?;
+    Ok(())
+}
+
+/// Logs in as demo user `user` over plain HTTP (for the REST and tus
+/// benchmarks, which need no SDK store) and returns the access token.
+pub async fn access_token(
+    http: &reqwest::Client,
+    server_url: &str,
+    user: &str,
+    device_id: &str,
+) -> anyhow::Result<String> {
+    let login: serde_json::Value = async {
+        http.post(format!("{server_url}/api/v1/auth/login"))
+            .json(&serde_json::json!({
+                "username": user, "password": PASSWORD,
+                "device_id": device_id, "device_name": "bench",
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    }
+    .await
+    .with_context(|| not_logged_in(user))?;
+    let token = login["access_token"]
+        .as_str()
+        .with_context(|| format!("logging in as {user}: the answer has no access token"))?;
+    Ok(token.to_owned())
+}
+
+fn not_logged_in(user: &str) -> String {
+    format!(
+        "cannot log in as demo user {user} with the demo password \
+         (a fresh server seeds both with its demo community)"
+    )
+}

@@ -1,0 +1,90 @@
+//! The benchmarks work: `fieldsync-bench`'s sync and night, run at a tiny
+//! size against the server binary as a child process, produce figures that
+//! make sense. Nothing here checks how fast anything is.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fieldsync_bench::night::{self, NightArgs};
+use fieldsync_bench::server::ServerArgs;
+use fieldsync_bench::sync::{self, SyncArgs};
+
+/// A benchmark at smoke size takes seconds; past this it hangs.
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The server binary this package's tests get built: the `fieldsync`
+/// command line under another name.
+fn server() -> ServerArgs {
+    ServerArgs {
+        server: Some(PathBuf::from(env!("CARGO_BIN_EXE_fieldsync-test-server"))),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_pushes_pulls_and_reconnects() {
+    let args = SyncArgs {
+        docs: 20,
+        edits: 2,
+        database_url: None,
+        json: None,
+        server: server(),
+    };
+    let f = tokio::time::timeout(RUN_TIMEOUT, sync::run(&args))
+        .await
+        .expect("the benchmark ends")
+        .expect("the benchmark succeeds");
+    assert_eq!((f.backend, f.docs, f.edits), ("sqlite", 20, 2));
+    assert_eq!(f.pulled_docs, 20, "the fresh device pulled every document");
+    assert_eq!(
+        f.reconnect_pulled_docs, 1,
+        "the reconnect pulled only the changed document"
+    );
+    for (name, v) in [
+        ("push_s", f.push_s),
+        ("pull_s", f.pull_s),
+        ("reconnect_ms", f.reconnect_ms),
+        ("server_peak_rss_mb", f.server_peak_rss_mb),
+    ] {
+        assert!(v > 0.0, "{name} should be positive: {f:?}");
+    }
+    // Reconnecting after one change costs more than one with none changed,
+    // and far less than pulling everything.
+    assert!(
+        f.idle_reconnect_bytes < f.reconnect_bytes && f.reconnect_bytes < f.pull_bytes,
+        "{f:?}"
+    );
+    assert!(f.push_bytes > 0, "{f:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_night_of_team_1() {
+    let args = NightArgs {
+        json: None,
+        server: server(),
+    };
+    let f = tokio::time::timeout(RUN_TIMEOUT, night::run(&args))
+        .await
+        .expect("the benchmark ends")
+        .expect("the benchmark succeeds");
+    // 2 patrols, 2 hazards, 1 incident; 8 posts × 3 rounds; 2 phones × 3
+    // rounds × 400 points.
+    assert_eq!((f.documents, f.checkins, f.breadcrumbs), (5, 24, 2400));
+    assert!(f.members_wire_bytes > 0 && f.leader_wire_bytes > 0, "{f:?}");
+    assert!(
+        f.stored_document_bytes > 0 && f.server_db_growth_bytes > 0,
+        "{f:?}"
+    );
+}
+
+#[test]
+fn a_missing_server_binary_says_how_to_build_it() {
+    let args = ServerArgs {
+        server: Some(PathBuf::from("/nonexistent/fieldsync")),
+    };
+    let message = args.binary().unwrap_err().to_string();
+    assert!(
+        message.contains("/nonexistent/fieldsync")
+            && message.contains("cargo build --release -p fieldsync-server"),
+        "{message}"
+    );
+}
