@@ -7,7 +7,7 @@ use fieldsync_proto::model::hazard::{self, Hazard, HazardAction, HazardEvent, Se
 use fieldsync_proto::model::validate::{self, HazardDoc, HazardPlace};
 
 use crate::error::{Error, Result};
-use crate::store::now_ms;
+use crate::now_ms;
 use crate::{Client, DocId, DocType};
 
 /// What a volunteer fills in when reporting.

@@ -6,12 +6,12 @@
 //! ([`Client::start_sync`]) pushes local changes, which stay in the outbox until
 //! the server acknowledges them as durably stored, and pulls what changed on
 //! the server since the stored cursor.
-
-uniffi::setup_scaffolding!();
+//!
+//! This crate is plain Rust; apps in Kotlin, Swift or Python use it through
+//! `fieldsync-ffi` (`mobile-sdk/ffi/`), the crate that holds their bindings.
 
 mod duty;
 mod error;
-pub mod ffi;
 mod hazards;
 mod incidents;
 mod patrols;
@@ -661,6 +661,16 @@ pub(crate) fn store_tokens(store: &LocalStore, resp: &TokenResponse) -> Result<(
     store.set_meta(keys::ACCESS, &resp.access_token)?;
     store.set_meta(keys::ACCESS_EXP, &resp.access_expires_at.to_string())?;
     store.set_meta(keys::REFRESH, &resp.refresh_token)
+}
+
+/// The device clock, ms since the Unix epoch: what the SDK stamps check-ins,
+/// events and notes with, and so the "now" to pass to
+/// [`Client::my_route_status`].
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 fn hex_actor(hex: &str) -> Result<ActorId> {

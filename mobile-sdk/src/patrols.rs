@@ -8,7 +8,7 @@ use fieldsync_proto::model::tag::Tag;
 use fieldsync_proto::model::validate;
 
 use crate::error::{Error, Result};
-use crate::store::now_ms;
+use crate::now_ms;
 use crate::{Client, DocId, DocType};
 
 /// Breadcrumbs buffered on the phone before they become one chunk of the

@@ -28,8 +28,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::error::{Error, Result};
-use crate::store::{PhotoState, PhotoUpload, now_ms};
-use crate::{Client, Inner, SyncEvent, sync};
+use crate::store::{PhotoState, PhotoUpload};
+use crate::{Client, Inner, SyncEvent, now_ms, sync};
 
 /// Largest photo accepted (the server's default limit).
 pub const MAX_PHOTO_BYTES: u64 = 20 << 20;

@@ -21,6 +21,7 @@ use fieldsync_proto::{DocHeader, DocId, DocType, RejectCode};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
+use crate::now_ms;
 
 mod photos;
 
@@ -84,14 +85,6 @@ pub struct QuarantinedChange {
     /// The rejected changes, loadable with `Automerge::load_incremental`.
     pub data: Vec<u8>,
     pub created_at: i64,
-}
-
-/// Wall-clock time, ms since the Unix epoch (the device's clock).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 fn encode_hashes(hashes: &[ChangeHash]) -> Vec<u8> {
