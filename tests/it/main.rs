@@ -14,5 +14,6 @@ mod photo_queue;
 mod photos;
 mod projections;
 mod schema_migration;
+mod sdk_responsiveness;
 mod support;
 mod sync;
