@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the SDK library and generates its Kotlin, Swift and Python bindings
-# into target/bindings/{kotlin,swift,python}. Generated code is never
-# committed: it must always match the library it was generated from.
+# Builds the library apps link (fieldsync-ffi: libfieldsync_ffi.so / .a) and
+# generates its Kotlin, Swift and Python bindings into
+# target/bindings/{kotlin,swift,python}. Generated code is never committed:
+# it must always match the library it was generated from.
 #
 # Usage: mobile-sdk/scripts/bindings.sh [--release]
 set -euo pipefail
@@ -22,10 +23,10 @@ case "${1:-}" in
         ;;
 esac
 
-cargo build -p fieldsync-sdk -p fieldsync-bindgen "${build_args[@]}"
+cargo build -p fieldsync-ffi "${build_args[@]}"
 
 target="${CARGO_TARGET_DIR:-$root/target}"
-library="$target/$profile/libfieldsync_sdk.so"
+library="$target/$profile/libfieldsync_ffi.so"
 bindgen="$target/$profile/uniffi-bindgen"
 out="$target/bindings"
 
@@ -35,10 +36,10 @@ for language in kotlin swift python; do
     "$bindgen" generate --library "$library" --language "$language" \
         --out-dir "$out/$language" --no-format >/dev/null
 done
-# The generated Python module loads libfieldsync_sdk.so from its own directory.
+# The generated Python module loads libfieldsync_ffi.so from its own directory.
 cp "$library" "$out/python/"
 
 echo "bindings for $library:"
 echo "  kotlin: $out/kotlin   (package org.fieldsync.sdk; needs JNA and kotlinx-coroutines)"
-echo "  swift:  $out/swift    (module FieldsyncSDK; link libfieldsync_sdk.a for iOS)"
+echo "  swift:  $out/swift    (module FieldsyncSDK; link libfieldsync_ffi.a for iOS)"
 echo "  python: $out/python   (module fieldsync_sdk, with the library beside it)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the binding tests (mobile-sdk/bindgen/tests/bindings.rs) need
+# Installs what the binding tests (mobile-sdk/ffi/tests/bindings.rs) need
 # and a fresh Debian machine lacks: a JDK, JNA, and kotlinc. Idempotent: every
 # step checks first, so a machine that has everything is left untouched.
 # Python needs nothing beyond python3 (the bindings use ctypes); Swift is only

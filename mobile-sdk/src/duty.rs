@@ -9,7 +9,7 @@ use fieldsync_proto::model::patrol::Proof;
 use fieldsync_proto::model::validate;
 
 use crate::error::{Error, Result};
-use crate::store::now_ms;
+use crate::now_ms;
 use crate::{Client, DocId, DocType};
 
 /// One post of my route in one window of my current shift.

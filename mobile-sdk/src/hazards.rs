@@ -8,7 +8,7 @@ use fieldsync_proto::model::hazard::{HazardDoc, HazardPlace};
 use fieldsync_proto::model::validate;
 
 use crate::error::{Error, Result};
-use crate::store::now_ms;
+use crate::now_ms;
 use crate::{Client, DocId, DocType};
 
 /// What a volunteer fills in when reporting.

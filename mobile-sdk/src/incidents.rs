@@ -7,7 +7,7 @@ use fieldsync_proto::model::incident::{self, IncidentAction, IncidentDoc, Incide
 use fieldsync_proto::model::validate;
 
 use crate::error::{Error, Result};
-use crate::store::now_ms;
+use crate::now_ms;
 use crate::{Client, DocId, DocType};
 
 /// What the reporter writes down.

@@ -6,12 +6,12 @@
 //! ([`Client::start_sync`]) pushes local changes, which stay in the outbox until
 //! the server acknowledges them as durably stored, and pulls what changed on
 //! the server since the stored cursor.
-
-uniffi::setup_scaffolding!();
+//!
+//! This crate is plain Rust; apps in Kotlin, Swift or Python use it through
+//! `fieldsync-ffi` (`mobile-sdk/ffi/`), the crate that holds their bindings.
 
 mod duty;
 mod error;
-pub mod ffi;
 mod hazards;
 mod incidents;
 mod patrols;
@@ -44,7 +44,7 @@ pub use store::{PhotoState, PhotoUpload, QuarantinedChange};
 pub use sync::{SyncReport, SyncStatus};
 pub use transport::TransportCounters;
 
-use store::LocalStore;
+use store::{LocalStore, Reads, StoreReader};
 use transport::TransportStats;
 
 /// Something the app may want to react to.
@@ -101,7 +101,11 @@ mod keys {
 pub(crate) struct Inner {
     server_url: String,
     http: reqwest::Client,
+    /// The one writer connection.
     store: Mutex<LocalStore>,
+    /// The read-only connection for the app's reads, so they never wait for
+    /// the writer (one connection is enough: each read is short).
+    reader: Mutex<StoreReader>,
     events: broadcast::Sender<SyncEvent>,
     stats: Arc<TransportStats>,
     /// Documents edited locally since the live session last looked.
@@ -124,10 +128,43 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// The writer. Taking [`Inner::reader`] while holding it is fine; the
+    /// other way round could deadlock against a writer that reads.
     pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, LocalStore> {
         // A panic while holding the lock leaves SQLite consistent (every
         // write is a transaction), so a poisoned lock is safe to reuse.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The read-only connection: what was committed, at once, whatever the
+    /// writer is doing.
+    pub(crate) fn reader(&self) -> std::sync::MutexGuard<'_, StoreReader> {
+        // Reads leave nothing half done, so a poisoned lock is safe to reuse.
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` with the writer on the blocking pool. Async code calls the
+    /// store only through this or [`Inner::on_reader`]: SQLite and automerge
+    /// work would otherwise stall a runtime worker, and with it every task
+    /// on it, for as long as the work takes.
+    pub(crate) async fn on_writer<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner, &mut LocalStore) -> Result<T> + Send + 'static,
+    {
+        let inner = self.clone();
+        off_reactor(move || f(&inner, &mut inner.store())).await
+    }
+
+    /// Runs `f` with the read-only connection on the blocking pool (see
+    /// [`Inner::on_writer`]).
+    pub(crate) async fn on_reader<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&StoreReader) -> Result<T> + Send + 'static,
+    {
+        let inner = self.clone();
+        off_reactor(move || f(&inner.reader())).await
     }
 
     pub(crate) fn emit(&self, event: SyncEvent) {
@@ -194,6 +231,7 @@ impl Client {
     pub fn open(data_dir: impl AsRef<Path>, server_url: &str) -> Result<Client> {
         transport::sync_url(server_url)?;
         let store = LocalStore::open(data_dir.as_ref())?;
+        let reader = StoreReader::open(data_dir.as_ref())?;
         if store.meta(keys::DEVICE_ID)?.is_none() {
             store.set_meta(
                 keys::DEVICE_ID,
@@ -222,6 +260,7 @@ impl Client {
                 server_url: server_url.trim_end_matches('/').to_owned(),
                 http,
                 store: Mutex::new(store),
+                reader: Mutex::new(reader),
                 events: broadcast::channel(1024).0,
                 stats: Arc::default(),
                 local_changes: Mutex::default(),
@@ -241,21 +280,20 @@ impl Client {
 
     /// This installation's device id.
     pub fn device_id(&self) -> Result<String> {
-        self.inner
-            .store()
-            .meta(keys::DEVICE_ID)?
-            .ok_or(Error::Store("device id missing".into()))
+        device_id(&*self.inner.reader())
     }
 
     /// Logs in; the device is registered to the user and gets a fresh
     /// automerge actor for its edits.
     pub async fn login(&self, username: &str, password: &str) -> Result<Session> {
-        let device_id = self.device_id()?;
-        let device_name = self
+        let (device_id, device_name) = self
             .inner
-            .store()
-            .meta(keys::DEVICE_NAME)?
-            .unwrap_or_else(|| "fieldsync device".to_owned());
+            .on_reader(|r| {
+                let name = r.meta(keys::DEVICE_NAME)?;
+                Ok((device_id(r)?, name))
+            })
+            .await?;
+        let device_name = device_name.unwrap_or_else(|| "fieldsync device".to_owned());
         let body = serde_json::json!({
             "username": username, "password": password,
             "device_id": device_id, "device_name": device_name,
@@ -274,27 +312,31 @@ impl Client {
             community_id: resp.user.community_id.clone(),
             device_id,
         };
-        let store = self.inner.store();
-        if let Some(previous) = store.meta(keys::SESSION)?
-            && serde_json::from_str::<serde_json::Value>(&previous)
-                .ok()
-                .and_then(|v| v["community_id"].as_str().map(str::to_owned))
-                != Some(session.community_id.clone())
-        {
-            // Another community's cursor means nothing here.
-            store.delete_meta(&[keys::CURSOR])?;
-        }
-        store.set_meta(keys::ACTOR, &actor)?;
-        store_tokens(&store, &resp)?;
-        store.set_meta(
-            keys::SESSION,
-            &serde_json::json!({
-                "user_id": session.user_id, "username": session.username,
-                "display_name": session.display_name, "role": session.role,
-                "community_id": session.community_id,
+        let stored = session.clone();
+        self.inner
+            .on_writer(move |_, store| {
+                if let Some(previous) = store.meta(keys::SESSION)?
+                    && serde_json::from_str::<serde_json::Value>(&previous)
+                        .ok()
+                        .and_then(|v| v["community_id"].as_str().map(str::to_owned))
+                        != Some(stored.community_id.clone())
+                {
+                    // Another community's cursor means nothing here.
+                    store.delete_meta(&[keys::CURSOR])?;
+                }
+                store.set_meta(keys::ACTOR, &actor)?;
+                store_tokens(store, &resp)?;
+                store.set_meta(
+                    keys::SESSION,
+                    &serde_json::json!({
+                        "user_id": stored.user_id, "username": stored.username,
+                        "display_name": stored.display_name, "role": stored.role,
+                        "community_id": stored.community_id,
+                    })
+                    .to_string(),
+                )
             })
-            .to_string(),
-        )?;
+            .await?;
         Ok(session)
     }
 
@@ -306,7 +348,7 @@ impl Client {
 
     /// The logged-in user, if any.
     pub fn session(&self) -> Result<Option<Session>> {
-        let store = self.inner.store();
+        let store = self.inner.reader();
         let Some(json) = store.meta(keys::SESSION)? else {
             return Ok(None);
         };
@@ -326,7 +368,7 @@ impl Client {
     fn actor(&self) -> Result<ActorId> {
         let hex = self
             .inner
-            .store()
+            .reader()
             .meta(keys::ACTOR)?
             .ok_or(Error::NotLoggedIn)?;
         hex_actor(&hex)
@@ -397,8 +439,8 @@ impl Client {
     pub fn read_document<T>(&self, id: &DocId, f: impl FnOnce(&Automerge) -> T) -> Result<T> {
         let (_, doc) = self
             .inner
-            .store()
-            .load(id)?
+            .reader()
+            .stored_document(id)?
             .ok_or_else(|| Error::NotFound(id.to_string()))?;
         Ok(f(&doc))
     }
@@ -434,7 +476,7 @@ impl Client {
 
     /// Ids of local documents, optionally only of one type.
     pub fn document_ids(&self, doc_type: Option<DocType>) -> Result<Vec<DocId>> {
-        self.inner.store().document_ids(doc_type)
+        self.inner.reader().document_ids(doc_type)
     }
 
     /// The heads of a document, hex-encoded (for comparing replicas).
@@ -446,14 +488,14 @@ impl Client {
 
     /// Local change sets not yet acknowledged by the server.
     pub fn pending_changes(&self) -> Result<usize> {
-        self.inner.store().outbox_len()
+        self.inner.reader().outbox_len()
     }
 
     /// Documents with local changes the server has not yet acknowledged.
     pub fn unacked_documents(&self) -> Result<Vec<DocId>> {
         Ok(self
             .inner
-            .store()
+            .reader()
             .unsynced()?
             .into_iter()
             .map(|h| h.id)
@@ -462,17 +504,12 @@ impl Client {
 
     /// Change sets the server rejected, kept on the device.
     pub fn quarantined(&self) -> Result<Vec<QuarantinedChange>> {
-        self.inner.store().quarantined()
+        self.inner.reader().quarantined()
     }
 
     /// The community change sequence this device has fully synced.
     pub fn cursor(&self) -> Result<u64> {
-        Ok(self
-            .inner
-            .store()
-            .meta(keys::CURSOR)?
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0))
+        cursor(&*self.inner.reader())
     }
 
     /// Subscribes to sync events.
@@ -513,13 +550,20 @@ impl Client {
         self.inner.local_notify.notify_one();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
-            match self.status() {
-                SyncStatus::UpToDate if self.pending_changes()? == 0 => {
+            let status = self.status();
+            if status == SyncStatus::UpToDate {
+                let (pending, cursor) = self
+                    .inner
+                    .on_reader(|r| Ok((r.outbox_len()?, cursor(r)?)))
+                    .await?;
+                if pending == 0 {
                     return Ok(SyncReport {
-                        cursor: self.cursor()?,
+                        cursor,
                         ..Default::default()
                     });
                 }
+            }
+            match status {
                 SyncStatus::Error {
                     message,
                     retryable: false,
@@ -657,10 +701,51 @@ pub(crate) async fn post_tokens(
     }
 }
 
+/// This device's id, set when its store was first opened.
+fn device_id(store: &impl Reads) -> Result<String> {
+    store
+        .meta(keys::DEVICE_ID)?
+        .ok_or(Error::Store("device id missing".into()))
+}
+
+/// The community change sequence the device has fully synced.
+fn cursor(store: &impl Reads) -> Result<u64> {
+    Ok(store
+        .meta(keys::CURSOR)?
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Runs store work (SQLite, automerge) on the blocking pool and waits for
+/// it without holding a runtime worker. A panic in `f` stays a panic of the
+/// awaiting task, as if `f` had run there.
+pub(crate) async fn off_reactor<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Error::Store(format!("store work did not run: {e}"))),
+    }
+}
+
+/// Keeps the tokens of a login or refresh answer.
 pub(crate) fn store_tokens(store: &LocalStore, resp: &TokenResponse) -> Result<()> {
     store.set_meta(keys::ACCESS, &resp.access_token)?;
     store.set_meta(keys::ACCESS_EXP, &resp.access_expires_at.to_string())?;
     store.set_meta(keys::REFRESH, &resp.refresh_token)
+}
+
+/// The device clock, ms since the Unix epoch: what the SDK stamps check-ins,
+/// events and notes with, and so the "now" to pass to
+/// [`Client::my_route_status`].
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 fn hex_actor(hex: &str) -> Result<ActorId> {

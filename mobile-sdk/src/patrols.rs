@@ -8,7 +8,8 @@ use fieldsync_proto::model::tag::Tag;
 use fieldsync_proto::model::validate;
 
 use crate::error::{Error, Result};
-use crate::store::now_ms;
+use crate::now_ms;
+use crate::store::Reads;
 use crate::{Client, DocId, DocType};
 
 /// Breadcrumbs buffered on the phone before they become one chunk of the
@@ -158,11 +159,18 @@ impl Client {
         breadcrumbs::encode(std::slice::from_ref(&point))
             .map_err(|e| Error::InvalidInput(format!("{}: {e}", e.code())))?;
         let key = format!("breadcrumbs:{patrol_id}");
-        let mut pending = self.pending_breadcrumbs(&key)?;
-        pending.push(point);
-        let text = serde_json::to_string(&pending).map_err(|e| Error::Document(e.to_string()))?;
-        self.inner.store().set_meta(&key, &text)?;
-        if pending.len() >= BREADCRUMBS_PER_CHUNK {
+        let buffered = {
+            // Read and written under one lock, so two points recorded at
+            // once both stay.
+            let store = self.inner.store();
+            let mut pending = pending_breadcrumbs(&*store, &key)?;
+            pending.push(point);
+            let text =
+                serde_json::to_string(&pending).map_err(|e| Error::Document(e.to_string()))?;
+            store.set_meta(&key, &text)?;
+            pending.len()
+        };
+        if buffered >= BREADCRUMBS_PER_CHUNK {
             self.flush_breadcrumbs(patrol_id)?;
         }
         Ok(())
@@ -171,7 +179,7 @@ impl Client {
     /// Writes the buffered points of a patrol as one chunk.
     pub fn flush_breadcrumbs(&self, patrol_id: &DocId) -> Result<()> {
         let key = format!("breadcrumbs:{patrol_id}");
-        let pending = self.pending_breadcrumbs(&key)?;
+        let pending = pending_breadcrumbs(&*self.inner.store(), &key)?;
         if pending.is_empty() {
             return Ok(());
         }
@@ -187,15 +195,11 @@ impl Client {
         for chunk in self.patrol(patrol_id)?.breadcrumbs {
             out.extend(breadcrumbs::decode(&chunk).map_err(|e| Error::Document(e.to_string()))?);
         }
-        out.extend(self.pending_breadcrumbs(&format!("breadcrumbs:{patrol_id}"))?);
+        out.extend(pending_breadcrumbs(
+            &*self.inner.reader(),
+            &format!("breadcrumbs:{patrol_id}"),
+        )?);
         Ok(out)
-    }
-
-    fn pending_breadcrumbs(&self, key: &str) -> Result<Vec<Breadcrumb>> {
-        match self.inner.store().meta(key)? {
-            Some(text) => serde_json::from_str(&text).map_err(|e| Error::Document(e.to_string())),
-            None => Ok(Vec::new()),
-        }
     }
 
     /// Ends a patrol now (writing its buffered breadcrumbs first).
@@ -212,5 +216,13 @@ impl Client {
     pub fn patrol(&self, patrol_id: &DocId) -> Result<PatrolDoc> {
         self.read_document(patrol_id, validate::read_patrol)?
             .map_err(|r| Error::Document(r.message))
+    }
+}
+
+/// The points buffered under `key`, not yet written to the patrol.
+fn pending_breadcrumbs(store: &impl Reads, key: &str) -> Result<Vec<Breadcrumb>> {
+    match store.meta(key)? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| Error::Document(e.to_string())),
+        None => Ok(Vec::new()),
     }
 }

@@ -28,8 +28,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::error::{Error, Result};
-use crate::store::{PhotoState, PhotoUpload, now_ms};
-use crate::{Client, Inner, SyncEvent, sync};
+use crate::store::{PhotoReads, PhotoState, PhotoUpload};
+use crate::{Client, Inner, SyncEvent, now_ms, sync};
 
 /// Largest photo accepted (the server's default limit).
 pub const MAX_PHOTO_BYTES: u64 = 20 << 20;
@@ -150,12 +150,12 @@ impl Client {
 
     /// Every photo in the store and where its upload stands, oldest first.
     pub fn photo_uploads(&self) -> Result<Vec<PhotoUpload>> {
-        self.inner.store().photos()
+        self.inner.reader().photos()
     }
 
     /// One photo's upload, if the photo is in the store.
     pub fn photo_upload(&self, hash: &str) -> Result<Option<PhotoUpload>> {
-        self.inner.store().photo(hash)
+        self.inner.reader().photo(hash)
     }
 
     /// The stored copy of a photo taken on this device, to show offline.
@@ -216,7 +216,7 @@ pub(crate) async fn run_uploads(inner: Arc<Inner>) {
         if let Err(e) = upload_round(&inner, false).await {
             tracing::info!(error = %e, "photo uploads paused");
         }
-        let next = inner.store().next_photo_due().ok().flatten();
+        let next = inner.on_reader(|r| r.next_photo_due()).await.ok().flatten();
         let wait = next.map_or(60_000, |at| (at - now_ms()).clamp(250, 60_000));
         tokio::select! {
             _ = inner.photo_notify.notified() => {}
@@ -257,14 +257,8 @@ impl Drop for Claim<'_> {
 /// Fails only when no upload can work without the user (not logged in,
 /// device revoked); the photos stay queued.
 async fn upload_round(inner: &Arc<Inner>, all: bool) -> Result<UploadReport> {
-    let due = {
-        let store = inner.store();
-        if all {
-            store.due_photos(i64::MAX)?
-        } else {
-            store.due_photos(now_ms())?
-        }
-    };
+    let due_at = if all { i64::MAX } else { now_ms() };
+    let due = inner.on_reader(move |r| r.due_photos(due_at)).await?;
     let outcomes: Vec<Result<PhotoState>> = futures_util::stream::iter(due)
         .map(|photo| upload_one(inner, photo))
         .buffer_unordered(UPLOAD_CONCURRENCY)
@@ -284,8 +278,8 @@ async fn upload_round(inner: &Arc<Inner>, all: bool) -> Result<UploadReport> {
         return Err(e);
     }
     report.waiting = inner
-        .store()
-        .photos()?
+        .on_reader(|r| r.photos())
+        .await?
         .iter()
         .filter(|p| p.state == PhotoState::Pending)
         .count();
@@ -315,13 +309,19 @@ async fn upload_one(inner: &Arc<Inner>, photo: PhotoUpload) -> Result<PhotoState
     let hash = photo.hash.clone();
     match attempt(inner, &photo).await {
         Ok(()) => {
-            inner.store().photo_uploaded(&hash, photo.size)?;
+            let (stored, size) = (hash.clone(), photo.size);
+            inner
+                .on_writer(move |_, s| s.photo_uploaded(&stored, size))
+                .await?;
             inner.emit(SyncEvent::PhotoUploaded { hash });
             Ok(PhotoState::Uploaded)
         }
         Err(Stop::Refused(message)) => {
             tracing::warn!(photo = %hash, %message, "photo refused");
-            inner.store().photo_failed(&hash, &message)?;
+            let (stored, reason) = (hash.clone(), message.clone());
+            inner
+                .on_writer(move |_, s| s.photo_failed(&stored, &reason))
+                .await?;
             inner.emit(SyncEvent::PhotoFailed {
                 hash,
                 message,
@@ -332,9 +332,11 @@ async fn upload_one(inner: &Arc<Inner>, photo: PhotoUpload) -> Result<PhotoState
         Err(Stop::Again(e)) => {
             let delay = sync::backoff(photo.attempts);
             let message = e.to_string();
+            let (stored, reason) = (hash.clone(), message.clone());
+            let next_try_at = now_ms() + delay.as_millis() as i64;
             inner
-                .store()
-                .photo_retry_at(&hash, &message, now_ms() + delay.as_millis() as i64)?;
+                .on_writer(move |_, s| s.photo_retry_at(&stored, &reason, next_try_at))
+                .await?;
             inner.emit(SyncEvent::PhotoFailed {
                 hash,
                 message,
@@ -350,7 +352,7 @@ async fn upload_one(inner: &Arc<Inner>, photo: PhotoUpload) -> Result<PhotoState
 }
 
 /// Resumes (or starts) the photo's tus upload and sends what the server lacks.
-async fn attempt(inner: &Inner, photo: &PhotoUpload) -> Result<(), Stop> {
+async fn attempt(inner: &Arc<Inner>, photo: &PhotoUpload) -> Result<(), Stop> {
     let path = inner.photos_dir.join(&photo.hash);
     let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
         Stop::Refused(format!(
@@ -371,12 +373,18 @@ async fn attempt(inner: &Inner, photo: &PhotoUpload) -> Result<(), Stop> {
                 return Ok(());
             }
             let url = create(inner, photo).await?;
-            inner.store().set_photo_upload(&photo.hash, Some(&url), 0)?;
+            let (hash, location) = (photo.hash.clone(), url.clone());
+            inner
+                .on_writer(move |_, s| s.set_photo_upload(&hash, Some(&location), 0))
+                .await?;
             (url, 0)
         }
     };
     loop {
-        inner.store().photo_sent(&photo.hash, offset)?;
+        let hash = photo.hash.clone();
+        inner
+            .on_writer(move |_, s| s.photo_sent(&hash, offset))
+            .await?;
         inner.emit(SyncEvent::PhotoProgress {
             hash: photo.hash.clone(),
             sent: offset,
@@ -429,7 +437,7 @@ async fn attempt(inner: &Inner, photo: &PhotoUpload) -> Result<(), Stop> {
 
 /// The upload's offset on the server, or `None` when the server no longer
 /// has it (finished and cleaned up, or expired).
-async fn head(inner: &Inner, url: &str) -> Result<Option<u64>, Stop> {
+async fn head(inner: &Arc<Inner>, url: &str) -> Result<Option<u64>, Stop> {
     let resp = send(inner, Method::HEAD, url, |r| r).await?;
     match resp.status() {
         StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
@@ -441,7 +449,7 @@ async fn head(inner: &Inner, url: &str) -> Result<Option<u64>, Stop> {
 }
 
 /// Whether this community's server already holds the photo.
-async fn blob_exists(inner: &Inner, hash: &str) -> Result<bool, Stop> {
+async fn blob_exists(inner: &Arc<Inner>, hash: &str) -> Result<bool, Stop> {
     let resp = send(
         inner,
         Method::GET,
@@ -459,7 +467,7 @@ async fn blob_exists(inner: &Inner, hash: &str) -> Result<bool, Stop> {
 }
 
 /// Creates the tus upload; returns its location.
-async fn create(inner: &Inner, photo: &PhotoUpload) -> Result<String, Stop> {
+async fn create(inner: &Arc<Inner>, photo: &PhotoUpload) -> Result<String, Stop> {
     let b64 = |s: &str| STANDARD.encode(s);
     let metadata = format!(
         "filename {},filetype {},sha256 {}",
@@ -485,7 +493,7 @@ async fn create(inner: &Inner, photo: &PhotoUpload) -> Result<String, Stop> {
 /// Sends an authenticated tus request to `url` (absolute, or a path on the
 /// server); an expired token is refreshed once.
 async fn send(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     method: Method,
     url: &str,
     build: impl Fn(RequestBuilder) -> RequestBuilder,

@@ -3,7 +3,17 @@
 //! change cursor, the session, and the photo queue (the photos themselves
 //! are files beside the database, see [`photos`]).
 //!
+//! Two connections to that file: [`LocalStore`], the one writer (every write,
+//! and the reads that belong to a write), and [`StoreReader`], read-only, for
+//! what the app reads. In WAL mode a reader never waits for the writer, so
+//! the pending-change badge or a document on screen answers at once while a
+//! sync applies a batch of pulled documents; the reader sees what was
+//! committed when its statement began. The queries themselves are written
+//! once, in [`Reads`], for both.
+//!
 //! # Invariants
+//! - Only [`LocalStore`] writes; [`StoreReader`]'s connection is opened
+//!   read-only.
 //! - A local edit and its outbox entry are written in one transaction.
 //! - An outbox entry is deleted only when the server's durable heads cover
 //!   every change in it.
@@ -18,13 +28,21 @@ use automerge::{Automerge, ChangeHash, ReadDoc};
 use fieldsync_proto::model::migrate;
 use fieldsync_proto::session::{LocalDocs, SavedSync};
 use fieldsync_proto::{DocHeader, DocId, DocType, RejectCode};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::error::{Error, Result};
+use crate::now_ms;
 
 mod photos;
 
+pub(crate) use photos::PhotoReads;
 pub use photos::{PhotoState, PhotoUpload};
+
+/// The database file in the data directory.
+const DB_FILE: &str = "fieldsync.db";
+/// How long a statement waits for a lock another connection holds (the
+/// writer's own checkpoints, another process) before it fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// 2 added the photo queue (created by `SCHEMA`'s `IF NOT EXISTS`).
 const SCHEMA_VERSION: i64 = 2;
@@ -86,14 +104,6 @@ pub struct QuarantinedChange {
     pub created_at: i64,
 }
 
-/// Wall-clock time, ms since the Unix epoch (the device's clock).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 fn encode_hashes(hashes: &[ChangeHash]) -> Vec<u8> {
     hashes.iter().flat_map(|h| h.0).collect()
 }
@@ -127,7 +137,7 @@ impl LocalStore {
                 data_dir.display()
             ))
         })?;
-        let conn = Connection::open(data_dir.join("fieldsync.db"))?;
+        let conn = Connection::open(data_dir.join(DB_FILE))?;
         let store = LocalStore {
             conn,
             cache: lru::LruCache::new(std::num::NonZeroUsize::new(CACHED_DOCS).expect("non-zero")),
@@ -144,10 +154,19 @@ impl LocalStore {
 
     fn init(&self) -> Result<()> {
         // WAL + NORMAL survives the app being killed at any point; the journal
-        // is checked so a corrupt file fails here, not later.
-        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        // is checked so a corrupt file fails here, not later. WAL is also what
+        // lets `StoreReader` read beside a writing transaction, so a file that
+        // cannot use it is refused rather than silently slow.
+        let mode: String = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Store(format!(
+                "the database cannot use WAL mode (journal mode {mode})"
+            )));
+        }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
         let check: String = self
             .conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))?;
@@ -187,13 +206,7 @@ impl LocalStore {
         }
     }
 
-    pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
-    }
-
+    /// Sets a value in the `meta` table.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -202,6 +215,7 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Removes values from the `meta` table.
     pub fn delete_meta(&self, keys: &[&str]) -> Result<()> {
         for k in keys {
             self.conn.execute("DELETE FROM meta WHERE key = ?1", [k])?;
@@ -209,42 +223,16 @@ impl LocalStore {
         Ok(())
     }
 
-    /// Loads a document and its header.
+    /// Loads a document and its header (parsed once, then from the cache).
     pub fn load(&mut self, id: &DocId) -> Result<Option<(DocHeader, Automerge)>> {
         if let Some((h, d)) = self.cache.get(id) {
             return Ok(Some((h.clone(), d.clone())));
         }
-        let loaded = self.load_stored(id)?;
+        let loaded = self.stored_document(id)?;
         if let Some((h, d)) = &loaded {
             self.cache.put(id.clone(), (h.clone(), d.clone()));
         }
         Ok(loaded)
-    }
-
-    fn load_stored(&self, id: &DocId) -> Result<Option<(DocHeader, Automerge)>> {
-        let row: Option<(String, i64, Vec<u8>)> = self
-            .conn
-            .query_row(
-                "SELECT doc_type, schema_version, data FROM documents WHERE id = ?1",
-                [id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let Some((doc_type, schema_version, data)) = row else {
-            return Ok(None);
-        };
-        let doc_type = DocType::parse(&doc_type)
-            .ok_or_else(|| Error::Store(format!("unknown document type {doc_type}")))?;
-        let doc = Automerge::load(&data)
-            .map_err(|e| Error::Store(format!("document {id} is corrupt: {e}")))?;
-        Ok(Some((
-            DocHeader {
-                id: id.clone(),
-                doc_type,
-                schema_version: schema_version as u32,
-            },
-            doc,
-        )))
     }
 
     fn save(&mut self, header: &DocHeader, doc: &Automerge) -> Result<()> {
@@ -293,10 +281,54 @@ impl LocalStore {
             Ok(())
         })
     }
+}
+
+/// The store's read-only queries, written once and run on whichever
+/// connection holds the view the caller needs: [`LocalStore`]'s inside a
+/// write (it sees the transaction's own writes), [`StoreReader`]'s for the
+/// app's reads.
+pub(crate) trait Reads {
+    /// The connection the queries run on.
+    fn conn(&self) -> &Connection;
+
+    /// A value from the `meta` table (device id, session, tokens, cursor).
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// A document and its header as stored, parsed anew (no cache).
+    fn stored_document(&self, id: &DocId) -> Result<Option<(DocHeader, Automerge)>> {
+        let row: Option<(String, i64, Vec<u8>)> = self
+            .conn()
+            .query_row(
+                "SELECT doc_type, schema_version, data FROM documents WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((doc_type, schema_version, data)) = row else {
+            return Ok(None);
+        };
+        let doc_type = DocType::parse(&doc_type)
+            .ok_or_else(|| Error::Store(format!("unknown document type {doc_type}")))?;
+        let doc = Automerge::load(&data)
+            .map_err(|e| Error::Store(format!("document {id} is corrupt: {e}")))?;
+        Ok(Some((
+            DocHeader {
+                id: id.clone(),
+                doc_type,
+                schema_version: schema_version as u32,
+            },
+            doc,
+        )))
+    }
 
     /// Ids of documents, optionally of one type.
-    pub fn document_ids(&self, doc_type: Option<DocType>) -> Result<Vec<DocId>> {
-        let mut stmt = self.conn.prepare_cached(
+    fn document_ids(&self, doc_type: Option<DocType>) -> Result<Vec<DocId>> {
+        let mut stmt = self.conn().prepare_cached(
             "SELECT id FROM documents WHERE ?1 IS NULL OR doc_type = ?1 ORDER BY id",
         )?;
         let ids = stmt
@@ -308,8 +340,8 @@ impl LocalStore {
     }
 
     /// Headers of documents with unacknowledged local changes.
-    pub fn unsynced(&self) -> Result<Vec<DocHeader>> {
-        let mut stmt = self.conn.prepare_cached(
+    fn unsynced(&self) -> Result<Vec<DocHeader>> {
+        let mut stmt = self.conn().prepare_cached(
             "SELECT DISTINCT d.id, d.doc_type, d.schema_version FROM outbox o JOIN documents d ON d.id = o.doc_id",
         )?;
         let rows = stmt
@@ -334,17 +366,17 @@ impl LocalStore {
     }
 
     /// Number of local change sets not yet acknowledged by the server.
-    pub fn outbox_len(&self) -> Result<usize> {
+    fn outbox_len(&self) -> Result<usize> {
         let n: i64 = self
-            .conn
+            .conn()
             .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
         Ok(n as usize)
     }
 
     /// The heads the server last acknowledged for a document.
-    pub fn acked_heads(&self, id: &DocId) -> Result<Vec<ChangeHash>> {
+    fn acked_heads(&self, id: &DocId) -> Result<Vec<ChangeHash>> {
         let bytes: Option<Vec<u8>> = self
-            .conn
+            .conn()
             .query_row(
                 "SELECT acked_heads FROM documents WHERE id = ?1",
                 [id.as_str()],
@@ -355,8 +387,8 @@ impl LocalStore {
     }
 
     /// Rejected change sets, oldest first.
-    pub fn quarantined(&self) -> Result<Vec<QuarantinedChange>> {
-        let mut stmt = self.conn.prepare_cached(
+    fn quarantined(&self) -> Result<Vec<QuarantinedChange>> {
+        let mut stmt = self.conn().prepare_cached(
             "SELECT doc_id, code, message, data, created_at FROM quarantine ORDER BY id",
         )?;
         let rows = stmt
@@ -373,12 +405,51 @@ impl LocalStore {
         Ok(rows)
     }
 
+    /// Unacknowledged local change sets of one document.
     fn outbox_count(&self, id: &DocId) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.conn().query_row(
             "SELECT COUNT(*) FROM outbox WHERE doc_id = ?1",
             [id.as_str()],
             |r| r.get(0),
         )?)
+    }
+}
+
+impl Reads for LocalStore {
+    fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A read-only connection to the store, for what the app reads (documents,
+/// pending changes, quarantine, photo queue, session) while [`LocalStore`]
+/// may be in the middle of a long write.
+///
+/// Reads are never cached here: only the writer knows when a document
+/// changes, and parsing one stored document is cheap next to waiting for a
+/// batch of sync writes.
+pub struct StoreReader {
+    conn: Connection,
+}
+
+impl StoreReader {
+    /// Opens the store in `data_dir` read-only; [`LocalStore::open`] must have
+    /// created it (and put it in WAL mode) first.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            data_dir.join(DB_FILE),
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(StoreReader { conn })
+    }
+}
+
+impl Reads for StoreReader {
+    fn conn(&self) -> &Connection {
+        &self.conn
     }
 }
 
@@ -513,5 +584,61 @@ impl LocalDocs for LocalStore {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+
+    use super::*;
+
+    fn note(id: &str) -> (DocHeader, Automerge) {
+        let mut doc = Automerge::new();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(automerge::ROOT, "title", id).map(|_| ())
+        })
+        .unwrap();
+        (DocHeader::new(DocId::new(id).unwrap(), DocType::Note), doc)
+    }
+
+    #[test]
+    fn the_reader_sees_what_is_committed_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LocalStore::open(dir.path()).unwrap();
+        let reader = StoreReader::open(dir.path()).unwrap();
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal", "readers beside a writer need WAL");
+
+        let (first, doc) = note("note-first");
+        store.record_local_change(&first, &doc, &[]).unwrap();
+        store
+            .transaction(|s| {
+                let (second, doc) = note("note-second");
+                s.record_local_change(&second, &doc, &[])?;
+                s.set_meta(crate::keys::CURSOR, "7")?;
+                // Inside the writer's open transaction the reader answers at
+                // once, with the last commit.
+                assert_eq!(reader.outbox_len()?, 1);
+                assert_eq!(reader.document_ids(None)?, vec![first.id.clone()]);
+                assert_eq!(reader.meta(crate::keys::CURSOR)?, None);
+                assert_eq!(s.outbox_len()?, 2, "the writer sees its own writes");
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(reader.outbox_len().unwrap(), 2);
+        assert_eq!(
+            reader.meta(crate::keys::CURSOR).unwrap().as_deref(),
+            Some("7")
+        );
+        let (_, read) = reader.stored_document(&first.id).unwrap().unwrap();
+        assert_eq!(read.get_heads(), doc.get_heads());
+
+        let refused = reader.conn.execute("DELETE FROM outbox", []);
+        assert!(refused.is_err(), "the read connection is read-only");
+        assert_eq!(store.outbox_len().unwrap(), 2);
     }
 }

@@ -1,6 +1,16 @@
 //! Drives a [`ClientSession`] over the WebSocket: one-shot (`sync_now`) or as
 //! a background loop with exponential backoff and jitter.
+//!
+//! # Invariants
+//! - Store work never runs on a runtime worker: frames and local changes are
+//!   applied on the blocking pool ([`Inner::on_writer`]), the session's state
+//!   moving there with them and back.
+//! - One write transaction holds the writer for at most
+//!   [`TRANSACTION_BUDGET`] (plus the frame in hand), so an app's edit waits
+//!   at most that long during a large pull; the app's reads do not wait at
+//!   all (they use the read connection).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,14 +21,23 @@ use rand::Rng;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::{Error, Result};
-use crate::store::LocalStore;
+use crate::store::{LocalStore, Reads};
 use crate::transport::{self, SyncSocket};
 use crate::{Inner, SyncEvent, keys};
 
 /// Largest frame the SDK accepts from the server.
 const MAX_FRAME: usize = 64 << 20;
-/// Frames handled in one local transaction.
-const FRAMES_PER_TRANSACTION: usize = 256;
+/// Most frames taken off the socket at once (bounds what one batch holds
+/// in memory).
+const FRAMES_PER_BATCH: usize = 256;
+/// How long one local transaction may keep applying frames before it
+/// commits and lets the writer go. The app's edits (a check-in during a
+/// big pull) take the same writer, so this is how long they can wait;
+/// committing more often costs little (WAL with `synchronous=NORMAL` does not
+/// sync the disk on commit), and each frame is applied whole, so the
+/// invariants hold at every commit: acks delete outbox entries only for what
+/// the server holds, and the cursor moves only when the session says so.
+const TRANSACTION_BUDGET: Duration = Duration::from_millis(50);
 
 /// Where syncing stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,18 +146,19 @@ async fn run_session(inner: &Arc<Inner>, live: bool) -> Result<SyncReport> {
 
 /// A valid access token, refreshed when it expires within a minute (or when
 /// `force`d).
-pub(crate) async fn access_token(inner: &Inner, force: bool) -> Result<String> {
-    let (access, exp, refresh) = {
-        let store = inner.store();
-        (
-            store.meta(keys::ACCESS)?,
-            store
-                .meta(keys::ACCESS_EXP)?
-                .and_then(|e| e.parse::<i64>().ok())
-                .unwrap_or(0),
-            store.meta(keys::REFRESH)?,
-        )
-    };
+pub(crate) async fn access_token(inner: &Arc<Inner>, force: bool) -> Result<String> {
+    let (access, exp, refresh) = inner
+        .on_reader(|store| {
+            Ok((
+                store.meta(keys::ACCESS)?,
+                store
+                    .meta(keys::ACCESS_EXP)?
+                    .and_then(|e| e.parse::<i64>().ok())
+                    .unwrap_or(0),
+                store.meta(keys::REFRESH)?,
+            ))
+        })
+        .await?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -152,8 +172,12 @@ pub(crate) async fn access_token(inner: &Inner, force: bool) -> Result<String> {
                 &serde_json::json!({ "refresh_token": r }),
             )
             .await?;
-            crate::store_tokens(&inner.store(), &resp)?;
-            Ok(resp.access_token)
+            inner
+                .on_writer(move |_, store| {
+                    crate::store_tokens(store, &resp)?;
+                    Ok(resp.access_token)
+                })
+                .await
         }
         _ => Err(Error::NotLoggedIn),
     }
@@ -174,6 +198,28 @@ struct Outcome {
     failed: Option<Error>,
     closed: bool,
     idle: bool,
+    /// Photos became due: wake the uploader once this is committed (it
+    /// reads the queue on the read connection).
+    wake_uploader: bool,
+}
+
+impl Outcome {
+    /// Adds what a later part of the same batch asks for.
+    fn absorb(&mut self, later: Outcome) {
+        self.send.extend(later.send);
+        self.events.extend(later.events);
+        self.failed = self.failed.take().or(later.failed);
+        self.closed |= later.closed;
+        self.idle |= later.idle;
+        self.wake_uploader |= later.wake_uploader;
+    }
+}
+
+/// A sync session's state between batches. It moves to the blocking pool
+/// with each batch and comes back with the result.
+struct Progress {
+    session: ClientSession,
+    report: SyncReport,
 }
 
 fn apply_events(
@@ -192,7 +238,7 @@ fn apply_events(
                 // The server is reachable again: photos waiting out a retry
                 // delay go now.
                 store.photos_due_now()?;
-                inner.photo_notify.notify_one();
+                out.wake_uploader = true;
                 // Everything in the outbox, including edits made while offline.
                 inner
                     .local_changes
@@ -231,24 +277,49 @@ fn apply_events(
 
 type Frame = Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>;
 
-fn handle_frames(
-    inner: &Inner,
-    session: &mut ClientSession,
-    frames: Vec<Frame>,
-    report: &mut SyncReport,
-) -> Result<Outcome> {
+/// Applies a batch of frames, in order, in as many transactions as
+/// [`TRANSACTION_BUDGET`] asks for, each on the blocking pool.
+async fn handle_frames(
+    inner: &Arc<Inner>,
+    mut progress: Progress,
+    mut frames: VecDeque<Frame>,
+) -> Result<(Progress, Outcome)> {
     let mut out = Outcome::default();
-    let mut store = inner.store();
+    while !frames.is_empty() {
+        let (p, rest, part) = inner
+            .on_writer(move |inner, store| {
+                let part = apply_frames(inner, store, &mut progress, &mut frames)?;
+                Ok((progress, frames, part))
+            })
+            .await?;
+        (progress, frames) = (p, rest);
+        out.absorb(part);
+    }
+    Ok((progress, out))
+}
+
+/// Applies frames from the front of `frames` in one transaction until none
+/// is left or the budget is spent. A closed or failed connection drops the
+/// frames after it, as nothing may follow.
+fn apply_frames(
+    inner: &Inner,
+    store: &mut LocalStore,
+    progress: &mut Progress,
+    frames: &mut VecDeque<Frame>,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let mut out = Outcome::default();
+    let Progress { session, report } = progress;
     store.transaction(|store| {
-        for frame in frames {
+        while let Some(frame) = frames.pop_front() {
             match frame {
                 None | Some(Ok(Message::Close(_))) => {
                     out.closed = true;
-                    break;
+                    frames.clear();
                 }
                 Some(Err(e)) => {
                     out.failed = Some(Error::Offline(format!("connection lost: {e}")));
-                    break;
+                    frames.clear();
                 }
                 Some(Ok(Message::Binary(bytes))) => {
                     let msg =
@@ -259,31 +330,36 @@ fn handle_frames(
                 }
                 Some(Ok(_)) => {}
             }
+            if started.elapsed() >= TRANSACTION_BUDGET {
+                break;
+            }
         }
         Ok(())
     })?;
     Ok(out)
 }
 
-fn local_changes(
-    inner: &Inner,
-    session: &mut ClientSession,
-    report: &mut SyncReport,
-) -> Result<Outcome> {
-    let headers: Vec<DocHeader> = std::mem::take(
-        &mut *inner
-            .local_changes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()),
-    );
-    let mut out = Outcome::default();
-    let mut guard = inner.store();
-    let store: &mut LocalStore = &mut guard;
-    for h in headers {
-        let events = session.local_change(h, store).map_err(session_error)?;
-        apply_events(events, store, session, &mut out, report, inner)?;
-    }
-    Ok(out)
+/// Queues the documents edited locally since the last look, on the
+/// blocking pool.
+async fn local_changes(inner: &Arc<Inner>, progress: Progress) -> Result<(Progress, Outcome)> {
+    inner
+        .on_writer(move |inner, store| {
+            let mut progress = progress;
+            let headers: Vec<DocHeader> = std::mem::take(
+                &mut *inner
+                    .local_changes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
+            let mut out = Outcome::default();
+            let Progress { session, report } = &mut progress;
+            for h in headers {
+                let events = session.local_change(h, store).map_err(session_error)?;
+                apply_events(events, store, session, &mut out, report, inner)?;
+            }
+            Ok((progress, out))
+        })
+        .await
 }
 
 async fn send_all(ws: &mut SyncSocket, msgs: Vec<ClientMsg>) -> Result<()> {
@@ -302,37 +378,42 @@ async fn send_all(ws: &mut SyncSocket, msgs: Vec<ClientMsg>) -> Result<()> {
 async fn session(inner: &Arc<Inner>, token: &str, live: bool) -> Result<SyncReport> {
     let before = inner.stats.snapshot();
     let mut ws = transport::connect(&inner.server_url, inner.stats.clone(), MAX_FRAME).await?;
-    let (device_id, cursor) = {
-        let store = inner.store();
-        (
-            store.meta(keys::DEVICE_ID)?.ok_or(Error::NotLoggedIn)?,
-            store
-                .meta(keys::CURSOR)?
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0u64),
-        )
-    };
-    let (mut session, hello) = ClientSession::start(&device_id, token, cursor);
+    let (device_id, cursor) = inner
+        .on_reader(|store| {
+            Ok((
+                store.meta(keys::DEVICE_ID)?.ok_or(Error::NotLoggedIn)?,
+                crate::cursor(store)?,
+            ))
+        })
+        .await?;
+    let (session, hello) = ClientSession::start(&device_id, token, cursor);
     send_all(&mut ws, vec![hello]).await?;
-    let mut report = SyncReport {
-        cursor,
-        ..Default::default()
+    let mut progress = Progress {
+        session,
+        report: SyncReport {
+            cursor,
+            ..Default::default()
+        },
     };
     loop {
-        let out = tokio::select! {
+        let out;
+        (progress, out) = tokio::select! {
             frame = ws.next() => {
-                let mut frames = vec![frame];
-                while frames.len() < FRAMES_PER_TRANSACTION {
+                let mut frames = VecDeque::from([frame]);
+                while frames.len() < FRAMES_PER_BATCH {
                     match ws.next().now_or_never() {
-                        Some(f) => frames.push(f),
+                        Some(f) => frames.push_back(f),
                         None => break,
                     }
                 }
-                handle_frames(inner, &mut session, frames, &mut report)?
+                handle_frames(inner, progress, frames).await?
             }
-            _ = inner.local_notify.notified(), if live => local_changes(inner, &mut session, &mut report)?,
+            _ = inner.local_notify.notified(), if live => local_changes(inner, progress).await?,
         };
         send_all(&mut ws, out.send).await?;
+        if out.wake_uploader {
+            inner.photo_notify.notify_one();
+        }
         for e in out.events {
             inner.emit(e);
         }
@@ -347,12 +428,13 @@ async fn session(inner: &Arc<Inner>, token: &str, live: bool) -> Result<SyncRepo
             if !live {
                 break;
             }
-        } else if session.pending() > 0 {
+        } else if progress.session.pending() > 0 {
             inner.emit(SyncEvent::Status(SyncStatus::Syncing));
         }
     }
     let _ = ws.close(None).await;
     let after = inner.stats.snapshot();
+    let mut report = progress.report;
     report.bytes_sent = after.bytes_sent - before.bytes_sent;
     report.bytes_received = after.bytes_received - before.bytes_received;
     Ok(report)

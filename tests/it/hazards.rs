@@ -289,7 +289,7 @@ both_backends!(
 /// The same ledger through the FFI surface the Kotlin and Swift apps use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hazards_through_the_ffi_surface() {
-    use fieldsync_sdk::ffi::{FieldsyncError, NewHazard as FfiNewHazard};
+    use fieldsync_ffi::{FieldsyncError, NewHazard as FfiNewHazard};
     let server = TestServer::start(Backend::Sqlite).await;
     let (phone, _dir) = server.ffi_phone("demo-volunteer").await;
     let new = FfiNewHazard {

@@ -17,5 +17,6 @@ mod photos;
 mod projections;
 mod schema_migration;
 mod scopes;
+mod sdk_responsiveness;
 mod support;
 mod sync;

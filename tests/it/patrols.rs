@@ -110,7 +110,7 @@ both_backends!(editing_a_check_in_is_rejected, editing_a_check_in);
 /// A patrol through the FFI surface the apps use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patrols_through_the_ffi_surface() {
-    use fieldsync_sdk::ffi::{FieldsyncError, GpsFix};
+    use fieldsync_ffi::{FieldsyncError, GpsFix};
     let server = TestServer::start(Backend::Sqlite).await;
     let (phone, _dir) = server.ffi_phone("demo-guard").await;
     let patrol = phone

@@ -246,11 +246,11 @@ impl TestServer {
         &self,
         username: &str,
     ) -> (
-        std::sync::Arc<fieldsync_sdk::ffi::FieldsyncClient>,
+        std::sync::Arc<fieldsync_ffi::FieldsyncClient>,
         tempfile::TempDir,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let phone = fieldsync_sdk::ffi::FieldsyncClient::open(
+        let phone = fieldsync_ffi::FieldsyncClient::open(
             dir.path().to_string_lossy().into_owned(),
             self.url.clone(),
         )

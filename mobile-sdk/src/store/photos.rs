@@ -10,7 +10,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::LocalStore;
+use super::{LocalStore, Reads};
 use crate::error::{Error, Result};
 
 /// Where a photo's upload stands.
@@ -88,6 +88,59 @@ fn with_state((mut p, state): (PhotoUpload, String)) -> Result<PhotoUpload> {
     Ok(p)
 }
 
+/// The photo queue's read-only queries, for the writer and the read
+/// connection alike (see [`Reads`]).
+pub(crate) trait PhotoReads: Reads {
+    /// One photo's queue entry.
+    fn photo(&self, hash: &str) -> Result<Option<PhotoUpload>> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM photos WHERE hash = ?1"),
+                [hash],
+                row,
+            )
+            .optional()?
+            .map(with_state)
+            .transpose()
+    }
+
+    /// Every photo, oldest first.
+    fn photos(&self) -> Result<Vec<PhotoUpload>> {
+        self.photos_where("1 = 1", params![])
+    }
+
+    /// Pending photos whose next attempt is due at `now`, oldest first.
+    fn due_photos(&self, now: i64) -> Result<Vec<PhotoUpload>> {
+        self.photos_where("state = 'pending' AND next_try_at <= ?1", params![now])
+    }
+
+    /// Photos matching the SQL `filter` (with `args`), oldest first.
+    fn photos_where(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<PhotoUpload>> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM photos WHERE {filter} ORDER BY created_at, hash"
+        ))?;
+        let rows = stmt
+            .query_map(args, row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(with_state).collect()
+    }
+
+    /// When the next pending photo is due, if any is pending.
+    fn next_photo_due(&self) -> Result<Option<i64>> {
+        Ok(self.conn().query_row(
+            "SELECT MIN(next_try_at) FROM photos WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+impl<T: Reads> PhotoReads for T {}
+
 impl LocalStore {
     /// Queues an imported photo. Queuing one already there does nothing,
     /// unless it had failed: then it is queued again from the start.
@@ -101,52 +154,6 @@ impl LocalStore {
             params![hash, size as i64, mime, now],
         )?;
         Ok(())
-    }
-
-    /// One photo's queue entry.
-    pub fn photo(&self, hash: &str) -> Result<Option<PhotoUpload>> {
-        self.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM photos WHERE hash = ?1"),
-                [hash],
-                row,
-            )
-            .optional()?
-            .map(with_state)
-            .transpose()
-    }
-
-    /// Every photo, oldest first.
-    pub fn photos(&self) -> Result<Vec<PhotoUpload>> {
-        self.photos_where("1 = 1", params![])
-    }
-
-    /// Pending photos whose next attempt is due at `now`, oldest first.
-    pub fn due_photos(&self, now: i64) -> Result<Vec<PhotoUpload>> {
-        self.photos_where("state = 'pending' AND next_try_at <= ?1", params![now])
-    }
-
-    fn photos_where(
-        &self,
-        filter: &str,
-        args: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<PhotoUpload>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM photos WHERE {filter} ORDER BY created_at, hash"
-        ))?;
-        let rows = stmt
-            .query_map(args, row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter().map(with_state).collect()
-    }
-
-    /// When the next pending photo is due, if any is pending.
-    pub fn next_photo_due(&self) -> Result<Option<i64>> {
-        Ok(self.conn.query_row(
-            "SELECT MIN(next_try_at) FROM photos WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )?)
     }
 
     /// Makes every pending photo due now (the network came back).

@@ -93,7 +93,7 @@ impl FieldsyncClient {
     pub async fn check_in_visit(&self, patrol_id: String, visit: Visit) -> FfiResult<String> {
         let c = self.client()?;
         let id = parse_doc_id(&patrol_id)?;
-        let visit = crate::Visit {
+        let visit = fieldsync_sdk::Visit {
             post_id: visit.post_id,
             tag_payload: visit.tag_payload,
             reason: visit.reason,

@@ -123,7 +123,7 @@ impl FieldsyncClient {
     /// (now when absent), from the documents on this device.
     pub async fn my_route_status(&self, at_ms: Option<i64>) -> FfiResult<Vec<PostStatusSummary>> {
         let c = self.client()?;
-        let at = at_ms.unwrap_or_else(crate::store::now_ms);
+        let at = at_ms.unwrap_or_else(fieldsync_sdk::now_ms);
         let statuses = blocking(move || c.my_route_status(at)).await?;
         Ok(statuses
             .into_iter()
@@ -143,7 +143,7 @@ impl FieldsyncClient {
     pub async fn record_breadcrumb(&self, patrol_id: String, fix: GpsFix) -> FfiResult<()> {
         let c = self.client()?;
         let id = parse_doc_id(&patrol_id)?;
-        let fix = crate::Fix {
+        let fix = fieldsync_sdk::Fix {
             lat: fix.lat,
             lon: fix.lon,
             accuracy_m: fix.accuracy_m,

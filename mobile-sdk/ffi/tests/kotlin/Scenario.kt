@@ -1,5 +1,5 @@
 // Offline-first scenario through the generated Kotlin bindings, run on the JVM by
-// mobile-sdk/bindgen/tests/bindings.rs against a real in-process server.
+// mobile-sdk/ffi/tests/bindings.rs against a real in-process server.
 //
 // Usage: Scenario <work-dir> <server-url>
 //

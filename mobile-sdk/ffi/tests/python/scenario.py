@@ -1,5 +1,5 @@
 """Offline-first scenario through the generated Python bindings, run by
-mobile-sdk/bindgen/tests/bindings.rs against a real in-process server.
+mobile-sdk/ffi/tests/bindings.rs against a real in-process server.
 
 Usage: python3 scenario.py <work-dir> <server-url>   (PYTHONPATH = generated dir)
 

@@ -1,6 +1,11 @@
-//! The uniffi surface for Kotlin, Swift and Python: [`FieldsyncClient`], its
-//! records and enums, the [`SyncListener`] foreign trait and the public
-//! [`FieldsyncError`].
+//! The fieldsync SDK for Kotlin, Swift and Python: the uniffi surface over
+//! [`fieldsync_sdk`] — [`FieldsyncClient`], its records and enums, the
+//! [`SyncListener`] foreign trait and the public [`FieldsyncError`]. The
+//! only crate that knows uniffi; the `uniffi-bindgen` binary beside it
+//! generates the bindings from the built library.
+//!
+//! The bindings' namespace stays `fieldsync_sdk` (the Python module, the
+//! Kotlin file) whatever this crate is called, so apps import what they did.
 //!
 //! # Invariants
 //! - The SDK owns its tokio runtime (built lazily on first use). Every method that touches
@@ -11,6 +16,8 @@
 //!   `catch_unwind`; both become [`FieldsyncError::Internal`].
 //! - Listener callbacks run on a blocking-pool thread, one at a time and in
 //!   order, never on a runtime worker, so a slow app callback cannot stall sync.
+
+uniffi::setup_scaffolding!("fieldsync_sdk");
 
 mod duty;
 mod photos;
@@ -23,7 +30,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use crate::{
+use fieldsync_sdk::{
     Client, DocId, DocType, Error, ErrorCode, HazardAction, HazardPlace, HazardState,
     IncidentAction, RejectCode, Severity, SyncEvent,
 };
@@ -280,8 +287,8 @@ pub struct HazardSummary {
     pub deadline_ms: Option<i64>,
 }
 
-impl From<crate::HazardView> for HazardSummary {
-    fn from(v: crate::HazardView) -> Self {
+impl From<fieldsync_sdk::HazardView> for HazardSummary {
+    fn from(v: fieldsync_sdk::HazardView) -> Self {
         let current = v.folded.current.as_ref();
         HazardSummary {
             id: v.id.into(),
@@ -346,9 +353,9 @@ pub struct GpsFix {
     pub accuracy_m: f64,
 }
 
-impl From<GpsFix> for crate::Fix {
+impl From<GpsFix> for fieldsync_sdk::Fix {
     fn from(f: GpsFix) -> Self {
-        crate::Fix {
+        fieldsync_sdk::Fix {
             lat: f.lat,
             lon: f.lon,
             accuracy_m: f.accuracy_m,
@@ -404,13 +411,13 @@ pub enum SyncStatus {
     Error { message: String, retryable: bool },
 }
 
-impl From<crate::SyncStatus> for SyncStatus {
-    fn from(s: crate::SyncStatus) -> Self {
+impl From<fieldsync_sdk::SyncStatus> for SyncStatus {
+    fn from(s: fieldsync_sdk::SyncStatus) -> Self {
         match s {
-            crate::SyncStatus::Offline => SyncStatus::Offline,
-            crate::SyncStatus::Syncing => SyncStatus::Syncing,
-            crate::SyncStatus::UpToDate => SyncStatus::UpToDate,
-            crate::SyncStatus::Error { message, retryable } => {
+            fieldsync_sdk::SyncStatus::Offline => SyncStatus::Offline,
+            fieldsync_sdk::SyncStatus::Syncing => SyncStatus::Syncing,
+            fieldsync_sdk::SyncStatus::UpToDate => SyncStatus::UpToDate,
+            fieldsync_sdk::SyncStatus::Error { message, retryable } => {
                 SyncStatus::Error { message, retryable }
             }
         }
@@ -428,8 +435,8 @@ pub struct Session {
     pub device_id: String,
 }
 
-impl From<crate::Session> for Session {
-    fn from(s: crate::Session) -> Self {
+impl From<fieldsync_sdk::Session> for Session {
+    fn from(s: fieldsync_sdk::Session) -> Self {
         Session {
             user_id: s.user_id,
             username: s.username,
@@ -454,8 +461,8 @@ pub struct SyncReport {
     pub bytes_received: u64,
 }
 
-impl From<crate::SyncReport> for SyncReport {
-    fn from(r: crate::SyncReport) -> Self {
+impl From<fieldsync_sdk::SyncReport> for SyncReport {
+    fn from(r: fieldsync_sdk::SyncReport) -> Self {
         SyncReport {
             acked_docs: r.acked_docs as u64,
             pulled_docs: r.pulled_docs as u64,
@@ -578,7 +585,7 @@ impl FieldsyncClient {
                 });
             }
             // Check the URL before anything is created on disk.
-            crate::transport::sync_url(&server_url)?;
+            fieldsync_sdk::transport::sync_url(&server_url)?;
             let dir = std::path::Path::new(&data_dir);
             std::fs::create_dir_all(dir).map_err(|e| FieldsyncError::InvalidInput {
                 reason: format!("cannot use {data_dir} as the data directory: {e}"),
@@ -659,7 +666,7 @@ impl FieldsyncClient {
     /// Reports a hazard (works offline) and returns its document id.
     pub async fn report_hazard(&self, hazard: NewHazard) -> FfiResult<String> {
         let c = self.client()?;
-        let new = crate::NewHazard {
+        let new = fieldsync_sdk::NewHazard {
             category: hazard.category,
             severity: hazard.severity,
             immediate: hazard.immediate,
@@ -712,7 +719,7 @@ impl FieldsyncClient {
     /// Files an incident report (works offline) and returns its document id.
     pub async fn file_incident(&self, incident: NewIncident) -> FfiResult<String> {
         let c = self.client()?;
-        let new = crate::NewIncident {
+        let new = fieldsync_sdk::NewIncident {
             occurred_at_ms: incident.occurred_at_ms,
             place: HazardPlace {
                 post_id: incident.post_id,
@@ -823,8 +830,8 @@ impl FieldsyncClient {
                 .into_iter()
                 .map(|ci| {
                     let (tag_payload, manual_reason) = match ci.proof {
-                        crate::Proof::Tag { payload } => (Some(payload), None),
-                        crate::Proof::Manual { reason } => (None, Some(reason)),
+                        fieldsync_sdk::Proof::Tag { payload } => (Some(payload), None),
+                        fieldsync_sdk::Proof::Manual { reason } => (None, Some(reason)),
                     };
                     CheckInSummary {
                         id: ci.id,

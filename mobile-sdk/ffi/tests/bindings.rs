@@ -39,9 +39,16 @@ const KOTLINC_TIMEOUT: Duration = Duration::from_secs(100);
 /// `message`, which clashes with `Throwable.message` (uniffi-rs#1434).
 const MESSAGE_CLASH: &str = "'message' hides member of supertype";
 const JNA_JAR: &str = "/usr/share/java/jna.jar";
+/// The library apps load (Python, JNA on the JVM): this crate's cdylib,
+/// `lib<name>.so`.
+const LIBRARY_NAME: &str = "fieldsync_ffi";
+
+fn library_file() -> String {
+    format!("lib{LIBRARY_NAME}.so")
+}
 
 /// What both scenarios leave on the server, in `CREATED` order. Kept in step
-/// with `mobile-sdk/tests/{kotlin/Scenario.kt,python/scenario.py}`: the three
+/// with `tests/{kotlin/Scenario.kt,python/scenario.py}` of this crate: the three
 /// notes after their offline merge patch and list appends.
 fn expected_notes() -> [Value; 3] {
     [
@@ -68,6 +75,11 @@ fn expected_notes() -> [Value; 3] {
     ]
 }
 
+/// The Kotlin and Python scenario programs, beside this file.
+fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -75,15 +87,16 @@ fn workspace_root() -> PathBuf {
         .expect("the workspace root exists")
 }
 
-/// The cdylib cargo built alongside this test: `deps/` when a test depends on
-/// the SDK, the profile dir after `cargo build -p fieldsync-sdk`. The newer
-/// one is what the current sources produced.
+/// The cdylib cargo built for this test from this crate: `deps/` beside the
+/// test executable, or the profile dir it is copied to (also where
+/// `cargo build -p fieldsync-ffi` leaves it). The newer one is what the
+/// current sources produced.
 fn cdylib() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let deps = exe.parent().context("test executable has a directory")?;
     let candidates = [
-        deps.join("libfieldsync_sdk.so"),
-        deps.join("../libfieldsync_sdk.so"),
+        deps.join(library_file()),
+        deps.join("..").join(library_file()),
     ];
     candidates
         .iter()
@@ -91,13 +104,13 @@ fn cdylib() -> anyhow::Result<PathBuf> {
         .max_by_key(|(modified, _)| *modified)
         .map(|(_, p)| p.canonicalize())
         .transpose()?
-        .with_context(|| format!("libfieldsync_sdk.so not found in any of {candidates:?}"))
+        .with_context(|| format!("{} not found in any of {candidates:?}", library_file()))
 }
 
 /// Runs `uniffi-bindgen generate` for `language` into `out_dir`.
 async fn generate(library: &Path, language: &str, out_dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
-    // Library mode reads mobile-sdk/uniffi.toml through `cargo metadata`,
+    // Library mode reads mobile-sdk/ffi/uniffi.toml through `cargo metadata`,
     // so it must run inside the workspace.
     let out = Command::new(env!("CARGO_BIN_EXE_uniffi-bindgen"))
         .current_dir(workspace_root())
@@ -418,7 +431,7 @@ async fn kotlin_scenario_against_a_real_server() -> anyhow::Result<()> {
 
     let started = Instant::now();
     let app = tmp.path().join("scenario.jar");
-    let scenario = workspace_root().join("mobile-sdk/tests/kotlin/Scenario.kt");
+    let scenario = scenarios().join("kotlin/Scenario.kt");
     let compiled = tokio::time::timeout(
         KOTLINC_TIMEOUT,
         Command::new(&kotlinc)
@@ -446,7 +459,7 @@ async fn kotlin_scenario_against_a_real_server() -> anyhow::Result<()> {
         compiled.status,
         if diagnostics.contains(MESSAGE_CLASH) {
             "\nAn error variant has a field named `message`: rename it in the Rust \
-             enum, or for Kotlin only with [bindings.kotlin.rename] in mobile-sdk/uniffi.toml, \
+             enum, or for Kotlin only with [bindings.kotlin.rename] in mobile-sdk/ffi/uniffi.toml, \
              e.g. \"FieldsyncError.Offline.message\" = \"reason\"."
         } else {
             ""
@@ -491,7 +504,12 @@ async fn python_scenario_against_a_real_server() -> anyhow::Result<()> {
         loader.contains("os.path.dirname(__file__)") && loader.contains("\"lib{}.so\""),
         "the generated Python loader no longer looks next to the module; update this test"
     );
-    std::os::unix::fs::symlink(&library, generated.join("libfieldsync_sdk.so"))?;
+    ensure!(
+        loader.contains(&format!("{LIBRARY_NAME:?}")),
+        "the generated Python loader does not open {}",
+        library_file()
+    );
+    std::os::unix::fs::symlink(&library, generated.join(library_file()))?;
 
     let mut server = TestServer::start().await?;
     let work = tmp.path().join("work");
@@ -500,7 +518,7 @@ async fn python_scenario_against_a_real_server() -> anyhow::Result<()> {
     cmd.env("PYTHONPATH", &generated)
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .arg(workspace_root().join("mobile-sdk/tests/python/scenario.py"))
+        .arg(scenarios().join("python/scenario.py"))
         .arg(&work)
         .arg(server.url());
     let created = run_scenario("python", cmd, &mut server).await?;
@@ -532,7 +550,7 @@ async fn swift_bindings_are_generated() -> anyhow::Result<()> {
     }
     ensure!(
         read("FieldsyncSDKFFI.h")?
-            .contains("uniffi_fieldsync_sdk_fn_constructor_fieldsyncclient_open"),
+            .contains("uniffi_fieldsync_ffi_fn_constructor_fieldsyncclient_open"),
         "the C header lacks the FieldsyncClient constructor"
     );
     ensure!(
