@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use fieldsync_proto::model::photo::is_photo_hash;
 use futures_util::StreamExt;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use sha2::{Digest, Sha256};
@@ -72,11 +73,6 @@ fn sniff(head: &[u8]) -> Result<&'static str> {
             "not a photo: only JPEG, PNG and WebP are accepted".into(),
         ))
     }
-}
-
-/// Whether `s` is a photo reference: a sha256 in lowercase hex.
-pub fn is_photo_hash(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Refuses references that are not photo hashes, before they reach a document.
