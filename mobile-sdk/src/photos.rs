@@ -39,6 +39,11 @@ pub const UPLOAD_CONCURRENCY: usize = 2;
 /// Bytes per `PATCH`. A request cut short keeps what arrived (no per-chunk
 /// checksum), so the size only bounds how often progress is recorded.
 const CHUNK_BYTES: u64 = 512 << 10;
+/// How often one pass asks the server again where an upload stands after a
+/// 409: another request still holds it (typically this phone's own, cut off
+/// by a restart before the server noticed), or its bytes moved the offset.
+/// Waits 0.2, 0.4, 0.8 and 1.6 s, so about 3 s in all.
+const CONFLICT_RESUMES: u32 = 4;
 const TUS_VERSION: &str = "1.0.0";
 
 /// What one pass over the photo queue did.
@@ -376,6 +381,7 @@ async fn attempt(inner: &Arc<Inner>, photo: &PhotoUpload) -> Result<(), Stop> {
             (url, 0)
         }
     };
+    let mut resumes = 0;
     loop {
         let hash = photo.hash.clone();
         inner
@@ -400,6 +406,27 @@ async fn attempt(inner: &Arc<Inner>, photo: &PhotoUpload) -> Result<(), Stop> {
                 .body(chunk.clone())
         })
         .await?;
+        if resp.status() == StatusCode::CONFLICT && resumes < CONFLICT_RESUMES {
+            resumes += 1;
+            tokio::time::sleep(Duration::from_millis(100 << resumes)).await;
+            match head(inner, &url).await? {
+                // The request that held it brought the last byte.
+                Some(now_at) if now_at >= photo.size => {
+                    return if blob_exists(inner, &photo.hash).await? {
+                        Ok(())
+                    } else {
+                        Err(Error::Offline("the server is still storing the photo".into()).into())
+                    };
+                }
+                Some(now_at) => {
+                    offset = now_at;
+                    continue;
+                }
+                None => {
+                    return Err(Error::Offline("the server no longer has the upload".into()).into());
+                }
+            }
+        }
         if !resp.status().is_success() {
             return Err(refusal(resp).await);
         }

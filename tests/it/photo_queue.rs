@@ -52,6 +52,27 @@ async fn progress_beyond(
     }
 }
 
+/// Kills the app in the middle of an upload pass, once the upload is
+/// `beyond` bytes in, and opens its store again; returns how far it got.
+async fn kill_mid_upload(phone: &mut Device, url: &str, beyond: u64) -> u64 {
+    let client = Arc::new(std::mem::replace(
+        &mut phone.client,
+        Client::open(tempfile::tempdir().unwrap().path(), url).unwrap(),
+    ));
+    let mut events = client.subscribe();
+    let upload = {
+        let c = client.clone();
+        tokio::spawn(async move { c.upload_photos_now().await })
+    };
+    let reached = progress_beyond(&mut events, beyond).await;
+    upload.abort();
+    let _ = upload.await;
+    drop(events);
+    drop(client);
+    phone.reopen();
+    reached
+}
+
 async fn photo_taken_offline_survives_two_kills(backend: Backend) {
     let server = TestServer::start(backend).await;
     // A basement: 1 MiB/s when there is signal at all.
@@ -109,21 +130,7 @@ async fn photo_taken_offline_survives_two_kills(backend: Backend) {
     // The app is killed twice in the middle of the upload.
     let mut reached = 0;
     for kill in 1..=2 {
-        let client = Arc::new(std::mem::replace(
-            &mut phone.client,
-            Client::open(tempfile::tempdir().unwrap().path(), &signal.url).unwrap(),
-        ));
-        let mut events = client.subscribe();
-        let upload = {
-            let c = client.clone();
-            tokio::spawn(async move { c.upload_photos_now().await })
-        };
-        reached = progress_beyond(&mut events, reached + (1 << 20)).await;
-        upload.abort();
-        let _ = upload.await;
-        drop(events);
-        drop(client);
-        phone.reopen();
+        reached = kill_mid_upload(&mut phone, &signal.url, reached + (1 << 20)).await;
         let q = phone.client.photo_uploads().unwrap();
         assert_eq!(q.len(), 1);
         assert_eq!(q[0].state, PhotoState::Pending, "kill {kill}");
@@ -265,4 +272,55 @@ async fn background_uploads_and_refusals(backend: Backend) {
 both_backends!(
     background_uploads_and_refusals,
     background_uploads_and_refusals
+);
+
+/// An upload that another request still holds when the phone comes back
+/// (its own previous connection, cut by a restart before the server noticed)
+/// is picked up in the same pass once that request ends: the phone asks where
+/// the upload stands and goes on from there, instead of giving up until the
+/// next retry.
+async fn a_held_upload_resumes_in_the_same_pass(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let signal = WeakSignal::start(&server.url, 1 << 20).await;
+    let mut phone = Device::login(&signal.url, "demo-grid").await;
+    let camera = tempfile::tempdir().unwrap();
+    let path = camera.path().join("IMG_0043.jpg");
+    std::fs::write(&path, camera_jpeg()).unwrap();
+    let hash = phone.client.import_photo(&path).unwrap();
+
+    // A first pass, cut 1 MiB in: the upload exists on the server.
+    kill_mid_upload(&mut phone, &signal.url, 1 << 20).await;
+
+    // Another request holds the upload for a moment when the phone resumes.
+    let ids = server
+        .state
+        .store
+        .uploads_idle_since(i64::MAX, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let held = server
+        .state
+        .photos
+        .lock_upload(&ids[0])
+        .expect("not held yet");
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        drop(held);
+    });
+    let done = phone.client.upload_photos_now().await.unwrap();
+    release.await.unwrap();
+    assert_eq!(
+        (done.uploaded, done.failed, done.waiting),
+        (1, 0, 0),
+        "{:?}",
+        phone.client.photo_uploads()
+    );
+    let meta = server.state.store.blob("demo", &hash).await.unwrap();
+    assert!(meta.is_some(), "the server holds the photo");
+    server.stop().await;
+}
+both_backends!(
+    an_upload_held_by_another_request_resumes_in_the_same_pass,
+    a_held_upload_resumes_in_the_same_pass
 );

@@ -133,7 +133,7 @@ impl Photos {
     }
 
     /// Claims an upload for one request; `None` while another one holds it.
-    pub(crate) fn lock_upload(&self, id: &str) -> Option<UploadLock> {
+    pub fn lock_upload(&self, id: &str) -> Option<UploadLock> {
         let mut busy = self.inner.busy.lock().expect("upload lock set poisoned");
         busy.insert(id.to_owned()).then(|| UploadLock {
             photos: self.clone(),
@@ -143,7 +143,7 @@ impl Photos {
 }
 
 /// One request's claim on an upload, released on drop.
-pub(crate) struct UploadLock {
+pub struct UploadLock {
     photos: Photos,
     id: String,
 }
