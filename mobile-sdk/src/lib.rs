@@ -386,7 +386,7 @@ impl Client {
             uuid::Uuid::new_v4().simple()
         ))
         .expect("generated ids are valid");
-        self.write(DocHeader::new(id.clone(), doc_type), None, init)?;
+        self.write(Target::New(DocHeader::new(id.clone(), doc_type)), init)?;
         Ok(id)
     }
 
@@ -395,20 +395,25 @@ impl Client {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
-        let (header, doc) = self
-            .inner
-            .store()
-            .load(id)?
-            .ok_or_else(|| Error::NotFound(id.to_string()))?;
-        self.write(header, Some(doc), f)
+        self.write(Target::Stored(id), f)
     }
 
-    fn write<F>(&self, header: DocHeader, doc: Option<Automerge>, f: F) -> Result<()>
+    /// Applies `f` as one local change of `target` and records it with its
+    /// outbox entry. A stored document is loaded and saved under one hold of
+    /// the writer, so a sync applying remote changes meanwhile is never
+    /// overwritten.
+    fn write<F>(&self, target: Target<'_>, f: F) -> Result<()>
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
         let actor = self.actor()?;
-        let mut doc = doc.unwrap_or_default();
+        let mut store = self.inner.store();
+        let (header, mut doc) = match target {
+            Target::New(header) => (header, Automerge::new()),
+            Target::Stored(id) => store
+                .load(id)?
+                .ok_or_else(|| Error::NotFound(id.to_string()))?,
+        };
         let before = doc.get_heads();
         // An older document is brought to the current schema first; the
         // step changes are the same on every replica and sync like edits.
@@ -424,9 +429,8 @@ impl Client {
         // (such lists are appended to, never written whole): refuse it here.
         fieldsync_proto::model::migrate::check_reserved(header.doc_type, &doc)
             .map_err(Error::InvalidInput)?;
-        self.inner
-            .store()
-            .record_local_change(&header, &doc, &before)?;
+        store.record_local_change(&header, &doc, &before)?;
+        drop(store);
         self.inner
             .local_changes
             .lock()
@@ -760,6 +764,14 @@ fn hex_actor(hex: &str) -> Result<ActorId> {
         .filter(|b| !b.is_empty())
         .ok_or_else(|| Error::Protocol(format!("bad actor id {hex:?}")))?;
     Ok(ActorId::from(bytes))
+}
+
+/// The document a local write goes to.
+enum Target<'a> {
+    /// A new document.
+    New(DocHeader),
+    /// A stored one, loaded when the write holds the store.
+    Stored(&'a DocId),
 }
 
 /// JSON text an app passed that cannot be a document's root.
