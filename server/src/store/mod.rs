@@ -477,7 +477,9 @@ impl Store {
         dispatch!(self.checkin_rows(community))
     }
 
-    /// Deletes every projection row (before a rebuild from scratch).
+    /// Deletes the projection rows a rebuild derives again from the documents
+    /// alone (before a rebuild from scratch). Check-in rows stay (their first
+    /// receive time is in no document), and so do compliance and attendance.
     pub async fn clear_projections(&self) -> Result<()> {
         dispatch!(self.clear_projections())
     }

@@ -263,10 +263,12 @@ macro_rules! store_impl {
 
             /// Deletes every projection row (before a rebuild from scratch).
             pub async fn clear_projections(&self) -> $crate::store::Result<()> {
+                // Not check-ins: their first receive time is kept nowhere else
+                // (a rebuild updates their status in place). Not compliance and
+                // attendance: the engine recomputes recent shifts only.
                 for table in [
-                    "hazard_projection", "patrol_projection", "checkin_projection", "route_projection",
-                    "roster_projection", "shift_projection", "compliance_projection", "attendance_projection",
-                    "incident_projection", "alert_projection",
+                    "hazard_projection", "patrol_projection", "route_projection", "roster_projection",
+                    "shift_projection", "incident_projection", "alert_projection",
                 ] {
                     sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
                         .execute(&self.write)
