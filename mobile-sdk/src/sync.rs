@@ -1,10 +1,15 @@
 //! Drives a [`ClientSession`] over the WebSocket: one-shot (`sync_now`) or as
 //! a background loop with exponential backoff and jitter.
 //!
+//! A session is two halves: an async pump that moves frames from the socket
+//! to the applier and the applier's messages to the socket, and the applier,
+//! one blocking thread for the session's life, which owns the session's
+//! state and applies frames to the store. Neither waits for the other while
+//! there is work: the socket is read while frames are applied.
+//!
 //! # Invariants
 //! - Store work never runs on a runtime worker: frames and local changes are
-//!   applied on the blocking pool ([`Inner::on_writer`]), the session's state
-//!   moving there with them and back.
+//!   applied on the session's blocking thread.
 //! - One write transaction holds the writer for at most
 //!   [`TRANSACTION_BUDGET`] (plus the frame in hand), so an app's edit waits
 //!   at most that long during a large pull; the app's reads do not wait at
@@ -18,11 +23,12 @@ use fieldsync_proto::session::{ClientEvent, ClientSession, SessionError};
 use fieldsync_proto::{ClientMsg, DocHeader, ErrorCode, ServerMsg};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use rand::Rng;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::error::{Error, Result};
 use crate::store::{LocalStore, Reads};
-use crate::transport::{self, SyncSocket};
+use crate::transport;
 use crate::{Inner, SyncEvent, keys};
 
 /// Largest frame the SDK accepts from the server.
@@ -215,8 +221,8 @@ impl Outcome {
     }
 }
 
-/// A sync session's state between batches. It moves to the blocking pool
-/// with each batch and comes back with the result.
+/// A sync session's state: the applier owns it for the session's life and
+/// hands it back at the end.
 struct Progress {
     session: ClientSession,
     report: SyncReport,
@@ -277,27 +283,6 @@ fn apply_events(
 
 type Frame = Option<std::result::Result<Message, tokio_tungstenite::tungstenite::Error>>;
 
-/// Applies a batch of frames, in order, in as many transactions as
-/// [`TRANSACTION_BUDGET`] asks for, each on the blocking pool.
-async fn handle_frames(
-    inner: &Arc<Inner>,
-    mut progress: Progress,
-    mut frames: VecDeque<Frame>,
-) -> Result<(Progress, Outcome)> {
-    let mut out = Outcome::default();
-    while !frames.is_empty() {
-        let (p, rest, part) = inner
-            .on_writer(move |inner, store| {
-                let part = apply_frames(inner, store, &mut progress, &mut frames)?;
-                Ok((progress, frames, part))
-            })
-            .await?;
-        (progress, frames) = (p, rest);
-        out.absorb(part);
-    }
-    Ok((progress, out))
-}
-
 /// Applies frames from the front of `frames` in one transaction until none
 /// is left or the budget is spent. A closed or failed connection drops the
 /// frames after it, as nothing may follow.
@@ -339,30 +324,31 @@ fn apply_frames(
     Ok(out)
 }
 
-/// Queues the documents edited locally since the last look, on the
-/// blocking pool.
-async fn local_changes(inner: &Arc<Inner>, progress: Progress) -> Result<(Progress, Outcome)> {
-    inner
-        .on_writer(move |inner, store| {
-            let mut progress = progress;
-            let headers: Vec<DocHeader> = std::mem::take(
-                &mut *inner
-                    .local_changes
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()),
-            );
-            let mut out = Outcome::default();
-            let Progress { session, report } = &mut progress;
-            for h in headers {
-                let events = session.local_change(h, store).map_err(session_error)?;
-                apply_events(events, store, session, &mut out, report, inner)?;
-            }
-            Ok((progress, out))
-        })
-        .await
+/// Queues the documents edited locally since the last look.
+fn local_changes(
+    inner: &Inner,
+    store: &mut LocalStore,
+    progress: &mut Progress,
+) -> Result<Outcome> {
+    let headers: Vec<DocHeader> = std::mem::take(
+        &mut *inner
+            .local_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    let mut out = Outcome::default();
+    let Progress { session, report } = progress;
+    for h in headers {
+        let events = session.local_change(h, store).map_err(session_error)?;
+        apply_events(events, store, session, &mut out, report, inner)?;
+    }
+    Ok(out)
 }
 
-async fn send_all(ws: &mut SyncSocket, msgs: Vec<ClientMsg>) -> Result<()> {
+async fn send_all<S>(ws: &mut S, msgs: Vec<ClientMsg>) -> Result<()>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
     for m in msgs {
         let bytes = m.encode();
         tracing::trace!(kind = m.kind(), len = bytes.len(), "send");
@@ -374,6 +360,20 @@ async fn send_all(ws: &mut SyncSocket, msgs: Vec<ClientMsg>) -> Result<()> {
         .await
         .map_err(|e| Error::Offline(format!("send failed: {e}")))
 }
+
+/// What the pump hands the applier.
+enum Input {
+    /// Frames read off the socket together, in order.
+    Frames(VecDeque<Frame>),
+    /// The app edited documents.
+    LocalChanges,
+}
+
+/// Batches the pump may queue for the applier before it stops reading the
+/// socket (backpressure reaches the server through TCP).
+const INPUT_QUEUE: usize = 4;
+/// Message batches the applier may queue for the socket.
+const OUTPUT_QUEUE: usize = 16;
 
 async fn session(inner: &Arc<Inner>, token: &str, live: bool) -> Result<SyncReport> {
     let before = inner.stats.snapshot();
@@ -388,29 +388,124 @@ async fn session(inner: &Arc<Inner>, token: &str, live: bool) -> Result<SyncRepo
         .await?;
     let (session, hello) = ClientSession::start(&device_id, token, cursor);
     send_all(&mut ws, vec![hello]).await?;
-    let mut progress = Progress {
+    let progress = Progress {
         session,
         report: SyncReport {
             cursor,
             ..Default::default()
         },
     };
-    loop {
-        let out;
-        (progress, out) = tokio::select! {
-            frame = ws.next() => {
+    let (mut sink, mut stream) = ws.split();
+    let (input, input_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
+    let (output_tx, mut output) = mpsc::channel::<Vec<ClientMsg>>(OUTPUT_QUEUE);
+    let applier = {
+        let inner = inner.clone();
+        tokio::task::spawn_blocking(move || {
+            apply_session(&inner, progress, input_rx, output_tx, live)
+        })
+    };
+
+    // The pump. It always drains the applier's messages, so neither side can
+    // wait on the other forever.
+    let mut pending: Option<Input> = None;
+    let mut reading = true;
+    let pumped: Result<()> = loop {
+        tokio::select! {
+            msgs = output.recv() => match msgs {
+                Some(msgs) => {
+                    if let Err(e) = send_all(&mut sink, msgs).await {
+                        break Err(e);
+                    }
+                }
+                // The applier is done; its result says why.
+                None => break Ok(()),
+            },
+            permit = input.reserve(), if pending.is_some() => match permit {
+                Ok(permit) => permit.send(pending.take().expect("checked by the guard")),
+                Err(_) => break Ok(()),
+            },
+            frame = stream.next(), if pending.is_none() && reading => {
                 let mut frames = VecDeque::from([frame]);
                 while frames.len() < FRAMES_PER_BATCH {
-                    match ws.next().now_or_never() {
+                    match stream.next().now_or_never() {
                         Some(f) => frames.push_back(f),
                         None => break,
                     }
                 }
-                handle_frames(inner, progress, frames).await?
+                // Nothing follows the end of the connection.
+                reading = !frames
+                    .iter()
+                    .any(|f| matches!(f, None | Some(Err(_)) | Some(Ok(Message::Close(_)))));
+                pending = Some(Input::Frames(frames));
             }
-            _ = inner.local_notify.notified(), if live => local_changes(inner, progress).await?,
+            _ = inner.local_notify.notified(), if live && pending.is_none() => {
+                pending = Some(Input::LocalChanges);
+            }
+        }
+    };
+    drop(input);
+    let (progress, applied) = match applier.await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => {
+            return Err(Error::Store(format!(
+                "the sync session's store work stopped: {e}"
+            )));
+        }
+    };
+    let _ = sink.close().await;
+    applied?;
+    pumped?;
+    let after = inner.stats.snapshot();
+    let mut report = progress.report;
+    report.bytes_sent = after.bytes_sent - before.bytes_sent;
+    report.bytes_received = after.bytes_received - before.bytes_received;
+    Ok(report)
+}
+
+/// The applier: applies what the pump hands it until the session is done
+/// (up to date, when not `live`), fails, or the pump stops. Runs on a
+/// blocking thread; holds the store's writer one transaction at a time, so
+/// the app's edits get in between.
+fn apply_session(
+    inner: &Arc<Inner>,
+    mut progress: Progress,
+    mut input: mpsc::Receiver<Input>,
+    output: mpsc::Sender<Vec<ClientMsg>>,
+    live: bool,
+) -> (Progress, Result<()>) {
+    let result = (|| loop {
+        let Some(first) = input.blocking_recv() else {
+            return Ok(());
         };
-        send_all(&mut ws, out.send).await?;
+        // What queued up meanwhile joins this batch: fewer, larger
+        // transactions when the store is the slower side.
+        let (mut frames, mut local) = (VecDeque::new(), false);
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                Input::Frames(more) => frames.extend(more),
+                Input::LocalChanges => local = true,
+            }
+            if frames.len() < FRAMES_PER_BATCH * INPUT_QUEUE {
+                next = input.try_recv().ok();
+            }
+        }
+        let mut out = Outcome::default();
+        while !frames.is_empty() {
+            out.absorb(apply_frames(
+                inner,
+                &mut inner.store(),
+                &mut progress,
+                &mut frames,
+            )?);
+        }
+        if local {
+            out.absorb(local_changes(inner, &mut inner.store(), &mut progress)?);
+        }
+        if !out.send.is_empty() && output.blocking_send(out.send).is_err() {
+            return Ok(());
+        }
         if out.wake_uploader {
             inner.photo_notify.notify_one();
         }
@@ -426,18 +521,13 @@ async fn session(inner: &Arc<Inner>, token: &str, live: bool) -> Result<SyncRepo
         if out.idle {
             inner.emit(SyncEvent::Status(SyncStatus::UpToDate));
             if !live {
-                break;
+                return Ok(());
             }
         } else if progress.session.pending() > 0 {
             inner.emit(SyncEvent::Status(SyncStatus::Syncing));
         }
-    }
-    let _ = ws.close(None).await;
-    let after = inner.stats.snapshot();
-    let mut report = progress.report;
-    report.bytes_sent = after.bytes_sent - before.bytes_sent;
-    report.bytes_received = after.bytes_received - before.bytes_received;
-    Ok(report)
+    })();
+    (progress, result)
 }
 
 #[cfg(test)]
