@@ -16,6 +16,7 @@
 //!   `catch_unwind`; both become [`FieldsyncError::Internal`].
 //! - Listener callbacks run on a blocking-pool thread, one at a time and in
 //!   order, never on a runtime worker, so a slow app callback cannot stall sync.
+//!   None runs once `shutdown` (or replacing the listener) has returned.
 
 uniffi::setup_scaffolding!("fieldsync_sdk");
 
@@ -542,6 +543,9 @@ fn deliver(listener: &dyn SyncListener, event: SyncEvent) {
 pub struct FieldsyncClient {
     client: Mutex<Option<Arc<Client>>>,
     listener_task: Mutex<Option<JoinHandle<()>>>,
+    /// The current listener's gate: open while it may be called, held during
+    /// each callback, so closing it waits for the one in progress.
+    listener_gate: Mutex<Option<Arc<Mutex<bool>>>>,
 }
 
 impl FieldsyncClient {
@@ -553,6 +557,9 @@ impl FieldsyncClient {
             .ok_or(FieldsyncError::Closed)
     }
 
+    /// Stops the listener and returns once no callback runs or will run:
+    /// an app may tear down what its listener uses (an interpreter at exit)
+    /// as soon as this returns.
     fn stop_listener(&self) {
         if let Some(h) = self
             .listener_task
@@ -561,6 +568,14 @@ impl FieldsyncClient {
             .take()
         {
             h.abort();
+        }
+        let gate = self
+            .listener_gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(gate) = gate {
+            *gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
         }
     }
 }
@@ -594,6 +609,7 @@ impl FieldsyncClient {
             Ok(Arc::new(FieldsyncClient {
                 client: Mutex::new(Some(Arc::new(client))),
                 listener_task: Mutex::new(None),
+                listener_gate: Mutex::new(None),
             }))
         })
     }
@@ -940,6 +956,8 @@ impl FieldsyncClient {
                 return Ok(());
             };
             let mut events = c.subscribe();
+            let gate = Arc::new(Mutex::new(true));
+            *self.listener_gate.lock().unwrap_or_else(|p| p.into_inner()) = Some(gate.clone());
             let task = runtime().spawn(async move {
                 loop {
                     let event = match events.recv().await {
@@ -950,9 +968,15 @@ impl FieldsyncClient {
                         }
                         Err(RecvError::Closed) => return,
                     };
-                    let l = listener.clone();
+                    let (l, gate) = (listener.clone(), gate.clone());
                     // An app callback that throws must not take sync down.
-                    let _ = tokio::task::spawn_blocking(move || deliver(&*l, event)).await;
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let open = gate.lock().unwrap_or_else(|p| p.into_inner());
+                        if *open {
+                            deliver(&*l, event);
+                        }
+                    })
+                    .await;
                 }
             });
             *self.listener_task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
@@ -1121,6 +1145,65 @@ mod tests {
             }
             assert!(std::time::Instant::now() < deadline, "saw only {seen:?}");
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// A listener whose callbacks take a while, as an app's UI work might.
+    struct Slow {
+        /// (started, finished) of each callback.
+        calls: Mutex<Vec<(std::time::Instant, std::time::Instant)>>,
+    }
+
+    impl SyncListener for Slow {
+        fn on_status(&self, _: SyncStatus) {
+            let started = std::time::Instant::now();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            self.calls
+                .lock()
+                .unwrap()
+                .push((started, std::time::Instant::now()));
+        }
+        fn on_documents_changed(&self, _: Vec<String>) {}
+        fn on_rejected(&self, _: String, _: RejectCode, _: String) {}
+        fn on_photo_progress(&self, _: String, _: u64, _: u64) {}
+        fn on_photo_uploaded(&self, _: String) {}
+        fn on_photo_failed(&self, _: String, _: String, _: bool) {}
+    }
+
+    /// An app may tear down what its listener uses (an interpreter at exit)
+    /// once `shutdown` returns: no callback is running then, and none starts.
+    #[tokio::test]
+    async fn no_callback_runs_after_shutdown_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = open(dir.path());
+        let slow = Arc::new(Slow {
+            calls: Mutex::new(Vec::new()),
+        });
+        c.set_listener(Some(slow.clone())).unwrap();
+        // Syncing, then the error: two callbacks of 200 ms each.
+        let _ = c.sync_now().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while slow.calls.lock().unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "no callback came");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let shut = tokio::task::spawn_blocking({
+            let c = c.clone();
+            move || {
+                c.shutdown();
+                std::time::Instant::now()
+            }
+        })
+        .await
+        .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        for (started, finished) in slow.calls.lock().unwrap().iter() {
+            assert!(
+                *finished <= shut,
+                "a callback ran on after shutdown returned ({:?})",
+                finished.duration_since(shut)
+            );
+            assert!(*started <= shut, "a callback started after shutdown");
         }
     }
 }
