@@ -299,11 +299,18 @@ async fn a_held_upload_resumes_in_the_same_pass(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let held = server
-        .state
-        .photos
-        .lock_upload(&ids[0])
-        .expect("not held yet");
+    // The cut request may still hold it a moment, until the server notices.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let held = loop {
+        if let Some(lock) = server.state.photos.lock_upload(&ids[0]) {
+            break lock;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cut request never let go"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let release = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
         drop(held);
