@@ -69,6 +69,10 @@ impl Server {
         let app = crate::api::router(state.clone())
             .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20))
             .merge(crate::photos::router(state.clone()))
+            .merge(
+                crate::web::router(state.clone())
+                    .layer(tower_http::limit::RequestBodyLimitLayer::new(64 << 10)),
+            )
             .fallback(crate::http::not_found)
             .layer(tower_http::trace::TraceLayer::new_for_http());
         crate::photos::spawn_expiry(&state);

@@ -64,6 +64,10 @@ pub struct Config {
     /// Seconds between compliance runs (missed/late alerts are raised
     /// within one run of their deadline).
     pub compliance_tick_secs: u64,
+    /// Mark the dashboard's cookies `Secure`: set it when the server is
+    /// reached over https through a proxy that does not send
+    /// `X-Forwarded-Proto: https` (with one that does, they are anyway).
+    pub secure_cookies: bool,
     pub limits: Limits,
     /// Photo uploads and blob storage.
     pub photos: PhotoConfig,
@@ -150,6 +154,7 @@ impl Default for Config {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             compliance_tick_secs: 15,
+            secure_cookies: false,
             limits: Limits::default(),
             photos: PhotoConfig::default(),
         }
@@ -174,6 +179,7 @@ impl std::fmt::Debug for Config {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("compliance_tick_secs", &self.compliance_tick_secs)
+            .field("secure_cookies", &self.secure_cookies)
             .field("limits", &self.limits)
             .field("photos", &self.photos)
             .finish()

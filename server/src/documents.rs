@@ -39,17 +39,19 @@ pub enum PutError {
     /// The document changed while it was written; try again.
     #[error("the document changed concurrently")]
     Conflict,
+    /// The write changes a stored document, and there is none.
+    #[error("no such document")]
+    NotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Makes the root of `doc` hold exactly `content`, as one change by the
-/// server's actor. Keys a schema migration of `doc_type` creates are left as
-/// they are.
+/// Makes the root of `doc` hold exactly `content`, as one change (by the
+/// actor `doc` has). Keys a schema migration of `doc_type` creates are left
+/// as they are.
 pub fn replace_root(doc: &mut Automerge, doc_type: DocType, content: &serde_json::Value) {
     use automerge::ReadDoc;
     use automerge::transaction::Transactable;
-    doc.set_actor(ActorId::from(SERVER_ACTOR));
     let mut map = content.as_object().cloned().unwrap_or_default();
     // Keys a schema migration creates stay as the migration made them.
     map.retain(|k, _| !migrate::is_reserved(doc_type, k));
@@ -82,6 +84,7 @@ pub fn chunk_since(doc: &Automerge, stored_heads: &[automerge::ChangeHash]) -> V
 /// of it (the server made it, so no author rules apply).
 pub fn created(header: DocHeader, content: &serde_json::Value, checked: Checked) -> Write {
     let mut doc = migrate::new_doc(header.doc_type);
+    doc.set_actor(ActorId::from(SERVER_ACTOR));
     replace_root(&mut doc, header.doc_type, content);
     Write {
         header: DocHeader {
@@ -97,6 +100,26 @@ pub fn created(header: DocHeader, content: &serde_json::Value, checked: Checked)
     }
 }
 
+/// Who writes a document from the server's side: the user and device the
+/// change is attributed to (and checked as), and the automerge actor that
+/// makes it.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    pub user_id: String,
+    pub role: Role,
+    pub device_id: String,
+    pub actor: ActorId,
+}
+
+/// Whether a write may create the document or only change a stored one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Create it when absent.
+    CreateOrChange,
+    /// Only a stored document: absent is [`PutError::NotFound`].
+    Required,
+}
+
 /// Creates or replaces the document `header` with `content`, written by
 /// the token's user from the token's device; returns its new sequence.
 pub async fn put(
@@ -105,7 +128,45 @@ pub async fn put(
     header: DocHeader,
     content: &serde_json::Value,
 ) -> Result<i64, PutError> {
-    let community = claims.com.as_str();
+    let role = Role::parse(&claims.role).ok_or_else(|| {
+        PutError::Rejected(Rejection {
+            code: RejectCode::Forbidden,
+            message: "unknown role".into(),
+        })
+    })?;
+    let writer = Writer {
+        user_id: claims.sub.clone(),
+        role,
+        device_id: claims.dev.clone(),
+        actor: ActorId::from(SERVER_ACTOR),
+    };
+    let (doc_type, content) = (header.doc_type, content.clone());
+    write(
+        commits,
+        &claims.com,
+        writer,
+        header,
+        Existing::CreateOrChange,
+        move |doc| {
+            replace_root(doc, doc_type, &content);
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Applies `edit` to the document `header` of `community` (after its
+/// missing schema migration steps), with `writer`'s actor, checks the change
+/// as `writer` (`validate::check_change`) and hands it to the commit path
+/// with the sequence it was loaded at; returns its new sequence.
+pub async fn write(
+    commits: &Committer,
+    community: &str,
+    writer: Writer,
+    header: DocHeader,
+    existing: Existing,
+    edit: impl FnOnce(&mut Automerge) -> Result<(), automerge::AutomergeError> + Send + 'static,
+) -> Result<i64, PutError> {
     let stored = commits.store().load_doc(community, &header.id).await?;
     let (expected_seq, chunk_count) = match &stored {
         Some(s) => {
@@ -115,16 +176,9 @@ pub async fn put(
             }
             (Some(s.row.seq), s.row.chunk_count)
         }
+        None if existing == Existing::Required => return Err(PutError::NotFound),
         None => (None, 0),
     };
-    let role = Role::parse(&claims.role).ok_or_else(|| {
-        PutError::Rejected(Rejection {
-            code: RejectCode::Forbidden,
-            message: "unknown role".into(),
-        })
-    })?;
-    let (user, device) = (claims.sub.clone(), claims.dev.clone());
-    let content = content.clone();
     let chunks = stored.map(|s| s.chunks.concat());
     let write = tokio::task::spawn_blocking(move || {
         let doc_type = header.doc_type;
@@ -141,11 +195,17 @@ pub async fn put(
         } else {
             validate::Prior::Nothing
         };
-        replace_root(&mut doc, doc_type, &content);
+        doc.set_actor(writer.actor.clone());
+        edit(&mut doc).map_err(|e| {
+            PutError::Rejected(Rejection {
+                code: RejectCode::SchemaViolation,
+                message: format!("the change does not fit the document: {e}"),
+            })
+        })?;
         let author = Author {
-            user_id: &user,
-            role,
-            device_id: &device,
+            user_id: &writer.user_id,
+            role: writer.role,
+            device_id: &writer.device_id,
         };
         let checked =
             validate::check_change(doc_type, &prior, &doc, author).map_err(PutError::Rejected)?;
@@ -158,7 +218,7 @@ pub async fn put(
             chunk: chunk_since(&doc, &stored_heads),
             heads: doc.get_heads(),
             snapshot: commit::wants_snapshot(chunk_count).then(|| doc.save()),
-            device_id: device,
+            device_id: writer.device_id,
             checked,
         })
     })

@@ -20,6 +20,7 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod tags;
+pub mod web;
 
 pub use app::Server;
 pub use config::Config;

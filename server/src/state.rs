@@ -68,7 +68,64 @@ pub struct AppState {
     pub photos: crate::blobs::Photos,
 }
 
+/// Why a username and password did not sign in.
+#[derive(Debug)]
+pub enum LoginRefused {
+    /// Too many failures lately: wait this many seconds.
+    Locked(i64),
+    /// No such user, a wrong password, or a disabled account (not told apart).
+    Wrong,
+    Store(crate::store::StoreError),
+    /// The password check itself failed (its thread panicked).
+    Internal(String),
+}
+
+impl From<crate::store::StoreError> for LoginRefused {
+    fn from(e: crate::store::StoreError) -> Self {
+        LoginRefused::Store(e)
+    }
+}
+
+/// A hash to verify against when the user does not exist, so a wrong username
+/// costs the same time as a wrong password.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| crate::auth::hash_password("no such user"))
+}
+
 impl AppState {
+    /// Checks a username and password, with the login throttle: the one check
+    /// behind the API's login and the dashboard's sign-in.
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<crate::store::UserRow, LoginRefused> {
+        let now = crate::clock::now_ms();
+        if let Some(wait) = self.logins.locked(username, now) {
+            return Err(LoginRefused::Locked(wait));
+        }
+        let user = self.store.user_by_username(username).await?;
+        let hash = user
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
+        let password = password.to_owned();
+        let ok =
+            tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &hash))
+                .await
+                .map_err(|e| LoginRefused::Internal(e.to_string()))?;
+        match user {
+            Some(u) if ok && u.disabled == 0 => {
+                self.logins.succeeded(username);
+                Ok(u)
+            }
+            _ => {
+                self.logins.failed(username, crate::clock::now_ms());
+                Err(LoginRefused::Wrong)
+            }
+        }
+    }
+
     /// Checks an access token against its signature, expiry, and the device's
     /// revocation state.
     pub async fn authenticate(&self, token: &str) -> Result<Claims, AuthFailure> {

@@ -1,6 +1,7 @@
 //! What a newcomer meets on the first run of the `fieldsync` binary: flags
-//! work without the `serve` subcommand, the root path is not mistaken for
-//! the upload endpoint, and a log that is not a terminal has no colour codes.
+//! work without the `serve` subcommand, the root path is the dashboard's
+//! sign-in (not the upload endpoint), unknown paths say where the API is,
+//! and a log that is not a terminal has no colour codes.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -41,10 +42,27 @@ async fn a_first_run_without_the_serve_subcommand() {
         "--data-dir was taken"
     );
 
-    let root = reqwest::get(format!("{url}/")).await.unwrap();
-    assert_eq!(root.status(), 404);
+    // The root path is the dashboard, not the upload endpoint: a browser is
+    // sent to sign in.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let root = browser.get(format!("{url}/")).send().await.unwrap();
+    assert_eq!(root.status(), 303);
+    assert_eq!(root.headers()["location"], "/login");
     assert!(root.headers().get("tus-resumable").is_none());
-    let body: serde_json::Value = root.json().await.unwrap();
+    let sign_in = browser.get(format!("{url}/login")).send().await.unwrap();
+    assert_eq!(sign_in.status(), 200);
+    assert!(sign_in.text().await.unwrap().contains("name=\"password\""));
+    // A path nothing serves says where the API is.
+    let unknown = browser
+        .get(format!("{url}/api/v2/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let body: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(body["error"], "not_found", "{body}");
     assert!(
         body["message"].as_str().unwrap().contains("/api/v1"),

@@ -4,12 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{
-    Claims, hash_password, new_actor_id, new_refresh_token, token_hash, verify_password,
-};
+use crate::auth::{Claims, new_actor_id, new_refresh_token, token_hash};
 use crate::clock::now_ms;
 use crate::http::{ApiError, Authenticated};
-use crate::state::AppState;
+use crate::state::{AppState, LoginRefused};
 use crate::store::{DeviceRow, UserRow};
 
 /// A revoked device.
@@ -67,13 +65,6 @@ fn check_field(name: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A hash to verify against when the user does not exist, so a wrong username
-/// costs the same time as a wrong password.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| hash_password("no such user"))
-}
-
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Tokens, the device's automerge actor and the user", body = TokenResponse),
@@ -90,34 +81,23 @@ pub async fn login(
     check_field("password", &req.password)?;
     check_field("device_id", &req.device_id)?;
     check_field("device_name", &req.device_name)?;
-    if let Some(wait) = app.logins.locked(&req.username, now_ms()) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!("too many failed logins for this account; try again in {wait} s"),
-        ));
-    }
-    let user = app.store.user_by_username(&req.username).await?;
-    let (hash, password) = (
-        user.as_ref()
-            .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone()),
-        req.password.clone(),
-    );
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(ApiError::internal)?;
-    let user = match user {
-        Some(u) if ok && u.disabled == 0 => {
-            app.logins.succeeded(&req.username);
-            u
+    let user = match app.check_password(&req.username, &req.password).await {
+        Ok(user) => user,
+        Err(LoginRefused::Locked(wait)) => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed logins for this account; try again in {wait} s"),
+            ));
         }
-        _ => {
-            app.logins.failed(&req.username, now_ms());
+        Err(LoginRefused::Wrong) => {
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
                 "wrong username or password",
             ));
         }
+        Err(LoginRefused::Store(e)) => return Err(e.into()),
+        Err(LoginRefused::Internal(e)) => return Err(ApiError::internal(e)),
     };
     let now = now_ms();
     let device = match app.store.device(&req.device_id).await? {

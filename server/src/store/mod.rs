@@ -15,6 +15,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod web_sql;
 
 use std::path::Path;
 
@@ -202,6 +203,26 @@ pub struct RefreshRow {
     pub generation: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+}
+
+/// A dashboard session with what each request checks of its user and
+/// device.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WebSessionRow {
+    /// sha256 of the cookie's token.
+    pub token_hash: String,
+    pub community_id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The user's role now (not at sign-in).
+    pub role: String,
+    pub display_name: String,
+    pub disabled: i64,
+    /// When the session's device was revoked.
+    pub revoked_at: Option<i64>,
 }
 
 /// A document's metadata row.
@@ -765,6 +786,21 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool> {
         dispatch!(self.admin_delete_post(community, id, audit))
+    }
+
+    pub async fn insert_web_session(&self, session: &WebSessionRow) -> Result<()> {
+        dispatch!(self.insert_web_session(session))
+    }
+
+    /// A dashboard session by the sha256 of its token, with its user's role
+    /// and state and its device's revocation.
+    pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSessionRow>> {
+        dispatch!(self.web_session(token_hash))
+    }
+
+    /// Deletes a dashboard session, and every expired one.
+    pub async fn delete_web_session(&self, token_hash: &str, now: i64) -> Result<()> {
+        dispatch!(self.delete_web_session(token_hash, now))
     }
 
     /// Every roster of a community.

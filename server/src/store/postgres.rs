@@ -7,6 +7,7 @@ use super::admin_sql::admin_impl;
 use super::blobs::blob_store_impl;
 use super::duty_sql::duty_impl;
 use super::sql::store_impl;
+use super::web_sql::web_impl;
 
 /// The PostgreSQL store. Reads and writes share one pool.
 #[derive(Clone)]
@@ -34,3 +35,4 @@ store_impl!(PgStore, sqlx::Postgres);
 duty_impl!(PgStore, sqlx::Postgres);
 blob_store_impl!(PgStore);
 admin_impl!(PgStore, sqlx::Postgres);
+web_impl!(PgStore);

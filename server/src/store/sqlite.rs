@@ -12,6 +12,7 @@ use super::admin_sql::admin_impl;
 use super::blobs::blob_store_impl;
 use super::duty_sql::duty_impl;
 use super::sql::store_impl;
+use super::web_sql::web_impl;
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -56,3 +57,4 @@ store_impl!(SqliteStore, sqlx::Sqlite);
 duty_impl!(SqliteStore, sqlx::Sqlite);
 blob_store_impl!(SqliteStore);
 admin_impl!(SqliteStore, sqlx::Sqlite);
+web_impl!(SqliteStore);

@@ -105,6 +105,7 @@ async fn put(
         PutError::Conflict => {
             ApiError::conflict("conflict", "the document changed concurrently; try again")
         }
+        PutError::NotFound => ApiError::not_found("not_found", format!("no document {id}")),
         PutError::Store(e) => ApiError::internal(e),
     })?;
     let action = format!("{}.put", doc_type.as_str());
