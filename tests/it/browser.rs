@@ -1,7 +1,8 @@
-//! The dashboard in a real browser: `tests/browser/dashboard.mjs` drives
-//! Debian's Chromium through playwright-core against a real server with the
-//! demo community, while this harness plays the phones it asks for (`STEP`
-//! lines). Screenshots are written to `target/screenshots/dashboard/`.
+//! The dashboard in a real browser: each scenario in `tests/browser/` drives
+//! Debian's Chromium through playwright-core (`tests/browser/lib.mjs`)
+//! against a real server with the demo community, while this harness plays
+//! the phones it asks for (`STEP` lines). Screenshots are written to
+//! `target/screenshots/<scenario>/`.
 //!
 //! Tools: `server/scripts/install-browser-test-tools.sh` installs Chromium and
 //! playwright-core (`.ci/run` runs it).
@@ -42,14 +43,19 @@ fn tool_paths() -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((playwright, PathBuf::from(CHROMIUM)))
 }
 
-/// The phone the scenario asks for: the demo volunteer walking team 1's
+/// What a scenario's `STEP` lines ask the harness to do.
+pub trait Steps {
+    async fn act(&mut self, server: &TestServer, step: &str) -> anyhow::Result<()>;
+}
+
+/// The phone the Now scenario asks for: the demo volunteer walking team 1's
 /// stairwells.
 struct Phone {
     device: Device,
     patrol: Option<fieldsync_sdk::DocId>,
 }
 
-impl Phone {
+impl Steps for Phone {
     async fn act(&mut self, server: &TestServer, step: &str) -> anyhow::Result<()> {
         let client = &self.device.client;
         match step {
@@ -69,17 +75,20 @@ impl Phone {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+/// Runs `tests/browser/<name>.mjs` against `server`, answering its steps
+/// with `steps`, and checks that it passed and wrote each of `screenshots`
+/// (file names) under `target/screenshots/<name>/`.
+pub async fn run_scenario(
+    name: &str,
+    server: &TestServer,
+    steps: &mut impl Steps,
+    screenshots: &[&str],
+) -> anyhow::Result<()> {
     let (playwright, chromium) = tool_paths()?;
-    let shots = workspace().join("target/screenshots/dashboard");
+    let shots = workspace().join("target/screenshots").join(name);
     std::fs::create_dir_all(&shots)?;
-    let server = TestServer::start_with(Backend::Sqlite, |c| c.demo_documents = true).await;
-    let mut phone = Phone {
-        device: server.device("demo-volunteer").await,
-        patrol: None,
-    };
     let mut child = Command::new("node")
-        .arg(workspace().join("tests/browser/dashboard.mjs"))
+        .arg(workspace().join(format!("tests/browser/{name}.mjs")))
         .arg(&server.url)
         .arg(&shots)
         .arg(&chromium)
@@ -99,7 +108,7 @@ async fn run() -> anyhow::Result<()> {
             println!("{line}");
             output.push(line.clone());
             if let Some(step) = line.strip_prefix("STEP ") {
-                phone.act(&server, step.trim()).await?;
+                steps.act(server, step.trim()).await?;
                 stdin.write_all(b"ok\n").await?;
                 stdin.flush().await?;
             }
@@ -108,39 +117,46 @@ async fn run() -> anyhow::Result<()> {
     };
     tokio::time::timeout(SCENARIO_TIMEOUT, scenario)
         .await
-        .context("the browser scenario timed out")??;
+        .with_context(|| format!("the {name} scenario timed out"))??;
     let status = child.wait().await?;
     let mut errors = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut errors).await?;
-    server.stop().await;
     ensure!(
         status.success(),
-        "the browser scenario failed ({status}):\n{}\n{errors}",
+        "the {name} scenario failed ({status}):\n{}\n{errors}",
         output.join("\n")
     );
+    let passed = format!("{name} scenario passed");
     ensure!(
-        output
-            .iter()
-            .any(|l| l.contains("dashboard scenario passed")),
-        "the scenario did not finish"
+        output.iter().any(|l| l.contains(&passed)),
+        "the {name} scenario did not finish"
     );
-    for shot in [
-        "now-zh.png",
-        "now-en.png",
-        "now-live-checkin.png",
-        "now-phone-390.png",
-    ] {
+    for shot in screenshots {
         let len = std::fs::metadata(shots.join(shot))
-            .with_context(|| format!("screenshot {shot}"))?
+            .with_context(|| format!("screenshot {name}/{shot}"))?
             .len();
-        ensure!(len > 10_000, "screenshot {shot} is only {len} bytes");
+        ensure!(len > 10_000, "screenshot {name}/{shot} is only {len} bytes");
     }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_in_a_real_browser() {
-    if let Err(e) = run().await {
+async fn the_now_page_in_a_real_browser() {
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.demo_documents = true).await;
+    let mut phone = Phone {
+        device: server.device("demo-volunteer").await,
+        patrol: None,
+    };
+    let shots = [
+        "refused-volunteer.png",
+        "now-zh.png",
+        "now-en.png",
+        "now-live-checkin.png",
+        "now-phone-390.png",
+    ];
+    let result = run_scenario("dashboard", &server, &mut phone, &shots).await;
+    server.stop().await;
+    if let Err(e) = result {
         panic!("{e:#}");
     }
 }
