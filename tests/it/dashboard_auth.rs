@@ -3,98 +3,11 @@
 //! throttling, sessions that end when the user is disabled or signs out, the
 //! language switch, and the headers every page carries.
 
-use reqwest::redirect::Policy;
-use reqwest::{Client, Response, StatusCode};
+use reqwest::StatusCode;
 
 use crate::both_backends;
 use crate::support::{Backend, PASSWORD, TestServer, login_json};
-
-/// A browser without cookie support of its own: the test carries cookies.
-fn browser() -> Client {
-    Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-/// The value of cookie `name` that `resp` sets, and the whole header.
-fn set_cookie(resp: &Response, name: &str) -> Option<(String, String)> {
-    resp.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| {
-            let value = v[name.len() + 1..]
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .to_owned();
-            (value, v.to_owned())
-        })
-}
-
-/// The `csrf` hidden field of a page's first form.
-fn csrf_field(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[at..].split('"').next().unwrap().to_owned()
-}
-
-/// What a browser holds for one sign-in form.
-struct SignInForm {
-    cookie: String,
-    csrf: String,
-}
-
-async fn sign_in_form(url: &str) -> SignInForm {
-    let resp = browser().get(format!("{url}/login")).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let (cookie, header) = set_cookie(&resp, "fs_sign_in").expect("the form's CSRF cookie");
-    assert!(
-        header.contains("HttpOnly") && header.contains("SameSite=Strict"),
-        "{header}"
-    );
-    let html = resp.text().await.unwrap();
-    SignInForm {
-        cookie,
-        csrf: csrf_field(&html),
-    }
-}
-
-/// Posts the sign-in form; returns the response.
-async fn sign_in(url: &str, username: &str, password: &str) -> Response {
-    let form = sign_in_form(url).await;
-    browser()
-        .post(format!("{url}/login"))
-        .header("cookie", format!("fs_sign_in={}", form.cookie))
-        .form(&[
-            ("username", username),
-            ("password", password),
-            ("csrf", form.csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Signs in and returns the session cookie.
-async fn session_of(url: &str, username: &str) -> String {
-    let resp = sign_in(url, username, PASSWORD).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{username}");
-    assert_eq!(resp.headers()["location"], "/");
-    let (token, header) = set_cookie(&resp, "fs_session").expect("a session cookie");
-    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
-        assert!(header.contains(part), "{header}");
-    }
-    assert!(!header.contains("Secure"), "plain http: no Secure");
-    token
-}
-
-async fn get_as(url: &str, session: &str, path: &str) -> Response {
-    browser()
-        .get(format!("{url}{path}"))
-        .header("cookie", format!("fs_session={session}"))
-        .send()
-        .await
-        .unwrap()
-}
+use crate::web_client::{browser, csrf_field, get_as, post_as, session_of, set_cookie, sign_in};
 
 async fn signing_in(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -331,16 +244,6 @@ async fn open_alerts(server: &TestServer) -> Vec<fieldsync_server::store::AlertR
         assert!(std::time::Instant::now() < deadline, "no alert was raised");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-}
-
-async fn post_as(url: &str, session: &str, path: &str, csrf: &str) -> Response {
-    browser()
-        .post(format!("{url}{path}"))
-        .header("cookie", format!("fs_session={session}"))
-        .form(&[("csrf", csrf)])
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn acknowledging(backend: Backend) {

@@ -22,3 +22,4 @@ mod scopes;
 mod sdk_responsiveness;
 mod support;
 mod sync;
+mod web_client;
