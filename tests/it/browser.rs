@@ -160,3 +160,52 @@ async fn the_now_page_in_a_real_browser() {
         panic!("{e:#}");
     }
 }
+
+/// The phone the board scenario asks for: the demo volunteer filing an
+/// incident report whose cause is markup.
+struct Reporter {
+    device: Device,
+}
+
+impl Steps for Reporter {
+    async fn act(&mut self, _server: &TestServer, step: &str) -> anyhow::Result<()> {
+        ensure!(step == "phone-files-incident", "unknown step {step}");
+        let client = &self.device.client;
+        client.file_incident(fieldsync_sdk::NewIncident {
+            occurred_at_ms: 1_800_000_000_000,
+            place: fieldsync_sdk::HazardPlace {
+                post_id: Some("post-b3-u2-f9".into()),
+                ..fieldsync_sdk::HazardPlace::default()
+            },
+            persons: "Two residents".into(),
+            cause: "<img src=x onerror=alert(1)>".into(),
+            handling: "Calmed them down".into(),
+            outcome: String::new(),
+            photos: Vec::new(),
+        })?;
+        let report = client.sync_now().await?;
+        ensure!(report.rejected == 0, "the phone's change was rejected");
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compliance_board_in_a_real_browser() {
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.demo_documents = true).await;
+    let mut reporter = Reporter {
+        device: server.device("demo-volunteer").await,
+    };
+    let shots = [
+        "compliance-zh.png",
+        "compliance-en.png",
+        "compliance-post.png",
+        "patrol.png",
+        "incident.png",
+        "compliance-phone-390.png",
+    ];
+    let result = run_scenario("board", &server, &mut reporter, &shots).await;
+    server.stop().await;
+    if let Err(e) = result {
+        panic!("{e:#}");
+    }
+}

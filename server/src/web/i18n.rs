@@ -122,6 +122,12 @@ impl Tr {
         }
         text
     }
+
+    /// The text of `key` with its one `{name}` replaced by `value`: the
+    /// templates' shorthand for [`Tr::fill`].
+    pub fn with(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
+        self.fill(key, &[(name, &value.to_string())])
+    }
 }
 
 #[cfg(test)]
@@ -151,7 +157,7 @@ mod tests {
         }
     }
 
-    /// Every `t.get("…")`, `t.fill("…"` and `tr_key("…")` in the templates and
+    /// Every `t.get("…")`, `t.fill("…"`, `t.with("…"` and `tr_key("…")` in the templates and
     /// the dashboard's code names a key of the catalogues.
     #[test]
     fn every_key_in_use_is_in_the_catalogues() {
@@ -193,7 +199,7 @@ mod tests {
     /// The string literals passed to the catalogue lookups in `text`.
     fn keys_in(text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for call in ["t.get(\"", "t.fill(\"", "tr_key(\""] {
+        for call in ["t.get(\"", "t.fill(\"", "t.with(\"", "tr_key(\""] {
             for (i, _) in text.match_indices(call) {
                 let rest = &text[i + call.len()..];
                 if let Some(end) = rest.find('"') {

@@ -13,8 +13,13 @@
 
 mod alerts;
 mod assets;
+mod compliance;
+mod format;
 pub mod i18n;
+mod incidents;
+mod names;
 mod now;
+mod patrol;
 mod plan;
 pub mod session;
 mod sign_in;
@@ -45,6 +50,14 @@ pub fn router(state: AppState) -> Router {
         .route("/now/live", get(now::live))
         .route("/now/events", get(now::events))
         .route("/alerts/{id}/ack", post(alerts::acknowledge))
+        .route("/patrols/{id}", get(patrol::page))
+        .route("/compliance", get(compliance::board))
+        .route("/compliance/post", get(compliance::post))
+        .route("/incidents", get(incidents::list))
+        .route("/incidents/{id}", get(incidents::detail))
+        .route("/incidents/{id}/acknowledge", post(incidents::acknowledge))
+        .route("/incidents/{id}/update", post(incidents::update))
+        .route("/incidents/{id}/close", post(incidents::close))
         .route("/login", get(sign_in::form).post(sign_in::submit))
         .route("/logout", post(sign_in::sign_out))
         .route("/lang", get(sign_in::switch_language))
@@ -107,7 +120,11 @@ impl Frame {
 
     /// The menu: (path, catalogue key), the pages this viewer may open.
     pub fn menu(&self) -> Vec<(&'static str, &'static str)> {
-        vec![("/", tr_key("nav.now"))]
+        vec![
+            ("/", tr_key("nav.now")),
+            ("/compliance", tr_key("nav.compliance")),
+            ("/incidents", tr_key("nav.incidents")),
+        ]
     }
 
     /// The role's name in the page's language.

@@ -3,7 +3,6 @@
 //! with acknowledge. The live part reloads itself when the community's
 //! change feed moves (Server-Sent Events, `/now/events`).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -14,11 +13,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use fieldsync_proto::DocId;
 use fieldsync_proto::model::alert::AlertKind;
 use fieldsync_proto::model::breadcrumbs;
-use fieldsync_proto::model::duty::{self, DEFAULT_TIME_ZONE};
 use fieldsync_proto::model::validate;
 use futures_util::Stream;
 
+use super::format::{local_hm, post_label_of};
 use super::i18n::{Lang, Tr, tr_key};
+use super::names::Names;
 use super::plan::Plan;
 use super::session::Viewer;
 use super::{Frame, WebError, render};
@@ -41,6 +41,8 @@ pub struct ShiftLine {
 
 /// A patrol that is out.
 pub struct PatrolLine {
+    /// The patrol's page.
+    pub href: String,
     pub team: String,
     pub started_by: String,
     pub started: String,
@@ -93,14 +95,6 @@ pub fn alert_kind_key(kind: AlertKind) -> &'static str {
     }
 }
 
-/// Local wall-clock time of `ms` in the community's time zone, `HH:MM`.
-pub fn local_hm(ms: i64) -> String {
-    let tz = duty::time_zone(DEFAULT_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_zoned(tz).strftime("%H:%M").to_string())
-        .unwrap_or_default()
-}
-
 impl Live {
     /// Reads what `viewer` may see of the night at `now`: the office and
     /// auditors see the whole community, a leader what sync gives them.
@@ -109,20 +103,9 @@ impl Live {
         let community = viewer.community.as_str();
         let reader = store.reader(&viewer.user_id, viewer.role).await?;
         let everything = viewer.reads_everything();
-        let names: HashMap<String, String> = store
-            .admin_users(community)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.display_name))
-            .collect();
-        let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
-        let teams: HashMap<String, String> = store
-            .teams(community)
-            .await?
-            .into_iter()
-            .map(|(id, team, _)| (id, team))
-            .collect();
-        let team = |id: &str| teams.get(id).cloned().unwrap_or_else(|| id.to_owned());
+        let names = Names::load(app, community).await?;
+        let name = |id: &str| names.user(id);
+        let team = |id: &str| names.team(id);
         let zh = viewer.tr.lang == Lang::ZhCn;
 
         let shifts = store
@@ -139,18 +122,7 @@ impl Live {
             .collect();
 
         let posts = store.posts(community, None).await?;
-        let label = |post_id: &str| {
-            posts.iter().find(|p| p.id == post_id).map_or_else(
-                || post_id.to_owned(),
-                |p| {
-                    if zh {
-                        p.label_zh.clone()
-                    } else {
-                        p.label_en.clone()
-                    }
-                },
-            )
-        };
+        let label = |post_id: &str| post_label_of(&posts, post_id, zh);
         let open: Vec<_> = store
             .patrols_between(community, now - OPEN_PATROL_MAX_MS, now + 1)
             .await?
@@ -195,6 +167,7 @@ impl Live {
                 .filter(|c| c.patrol_id == p.doc_id)
                 .max_by_key(|c| c.device_time);
             patrols.push(PatrolLine {
+                href: format!("/patrols/{}", p.doc_id),
                 team: team(&p.team),
                 started_by: name(&p.started_by),
                 started: local_hm(p.started_at),
