@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use fieldsync_bench::{night, report, sdk, sync, uploads};
+use fieldsync_bench::{dashboard, night, report, sdk, sync, uploads};
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +38,9 @@ enum BenchCommand {
     SdkProbe(sdk::ProbeArgs),
     /// What one night of a demo team costs in documents and bytes
     Night(night::NightArgs),
+    /// The dashboard's pages over PostgreSQL loaded with a million check-ins
+    /// and a hundred thousand hazards: p50 and p95 per page
+    Dashboard(dashboard::DashboardArgs),
     /// Photo uploads through the tus endpoint: one photo, then many at once;
     /// throughput and the server's peak memory
     Uploads(uploads::UploadArgs),
@@ -67,6 +70,11 @@ async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Sync(args) => {
             report(sync::run(&args).await?, sync::print, args.json.as_deref())
         }
+        BenchCommand::Dashboard(args) => report(
+            dashboard::run(&args).await?,
+            dashboard::print,
+            args.json.as_deref(),
+        ),
         BenchCommand::Sdk(args) => report(sdk::run(&args).await?, sdk::print, args.json.as_deref()),
         BenchCommand::Night(args) => {
             report(night::run(&args).await?, night::print, args.json.as_deref())
