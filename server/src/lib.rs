@@ -1,6 +1,7 @@
 //! fieldsync server: sync over WebSocket, authentication, and storage on SQLite
 //! or PostgreSQL. See ARCHITECTURE.md for the map.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;

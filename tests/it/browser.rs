@@ -209,3 +209,28 @@ async fn the_compliance_board_in_a_real_browser() {
         panic!("{e:#}");
     }
 }
+
+/// The admin scenario asks for nothing but the browser.
+struct NoSteps;
+
+impl Steps for NoSteps {
+    async fn act(&mut self, _server: &TestServer, step: &str) -> anyhow::Result<()> {
+        bail!("the admin scenario asks for no step, not {step}")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_pages_in_a_real_browser() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let shots = [
+        "users-zh.png",
+        "tag-sheet.png",
+        "audit.png",
+        "audit-390.png",
+    ];
+    let result = run_scenario("admin", &server, &mut NoSteps, &shots).await;
+    server.stop().await;
+    if let Err(e) = result {
+        panic!("{e:#}");
+    }
+}

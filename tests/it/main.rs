@@ -8,6 +8,7 @@ mod bad_input;
 mod bench_smoke;
 mod browser;
 mod compliance;
+mod dashboard_admin;
 mod dashboard_auth;
 mod dashboard_board;
 mod first_run;

@@ -104,7 +104,8 @@ pub async fn post_as(url: &str, session: &str, path: &str, csrf: &str) -> Respon
         .unwrap()
 }
 
-/// Posts form `fields` (the caller adds `csrf`) as session `session`.
+/// Posts a form with `fields` (and whatever CSRF field they hold), as
+/// session `session`.
 pub async fn post_form_as(
     url: &str,
     session: &str,

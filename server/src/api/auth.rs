@@ -245,28 +245,8 @@ pub async fn revoke_device(
     Authenticated(claims): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if claims.role != "office" {
-        return Err(ApiError::forbidden(
-            "forbidden",
-            "only office users can revoke devices",
-        ));
-    }
-    let device = app
-        .store
-        .device(&id)
-        .await?
-        .filter(|d| d.community_id == claims.com)
-        .ok_or_else(|| ApiError::not_found("not_found", "no such device in your community"))?;
-    app.store.revoke_device(&device.id, now_ms()).await?;
-    app.revocations.revoke(&device.id);
-    let entry = super::admin::audit(
-        &claims,
-        "device.revoke",
-        &device.id,
-        serde_json::json!({ "user_id": device.user_id }),
-    );
-    app.store.append_audit(&claims.com, &entry).await?;
-    tracing::info!(device = %device.id, by = %claims.sub, "device revoked");
+    let device =
+        crate::admin::users::revoke_device(&app, &crate::admin::Actor::of(&claims), &id).await?;
     Ok(Json(
         serde_json::json!({ "device_id": device.id, "revoked": true }),
     ))

@@ -6,12 +6,12 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::auth::Claims;
-use crate::clock::now_ms;
+use crate::admin::Actor;
+pub use crate::admin::keys::PrintableTag;
+use crate::admin::keys::{self, TagSheet};
 use crate::http::{ApiError, Authenticated};
 use crate::state::AppState;
 use crate::store::PostRow;
-use crate::tags;
 
 /// A tag key that was created or revoked.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -25,17 +25,6 @@ pub struct TagKeyChanged {
 #[into_params(parameter_in = Query)]
 pub struct BuildingFilter {
     building: Option<String>,
-}
-
-fn office_only(claims: &Claims, what: &str) -> Result<(), ApiError> {
-    if claims.role == "office" {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "forbidden",
-            format!("only office users can {what}"),
-        ))
-    }
 }
 
 /// `GET /api/v1/posts?building=…`: the community's posts.
@@ -53,15 +42,6 @@ pub async fn list_posts(
     ))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PrintableTag {
-    post_id: String,
-    label_zh: String,
-    label_en: String,
-    key_id: String,
-    payload: String,
-}
-
 /// `GET /api/v1/posts/tags?building=…` (office): the payloads to print, one
 /// per post, signed with the newest unrevoked key.
 #[utoipa::path(get, path = "/api/v1/posts/tags", tag = "places", security(("bearer" = [])), params(BuildingFilter),
@@ -73,58 +53,18 @@ pub async fn printable_tags(
     Authenticated(claims): Authenticated,
     Query(filter): Query<BuildingFilter>,
 ) -> Result<Json<Vec<PrintableTag>>, ApiError> {
-    office_only(&claims, "print tags")?;
-    let keys = app.store.tag_keys(&claims.com).await?;
-    let key = tags::current_key(&keys).ok_or_else(|| {
-        ApiError::bad_request(
-            "no_tag_key",
-            "every tag key is revoked; rotate to a new one",
-        )
-    })?;
-    let posts = app
-        .store
-        .posts(&claims.com, filter.building.as_deref())
-        .await?;
+    let actor = Actor::of(&claims);
     Ok(Json(
-        posts
-            .into_iter()
-            .filter_map(|p| {
-                let payload = tags::payload(&claims.com, &p, key)?;
-                Some(PrintableTag {
-                    post_id: p.id,
-                    label_zh: p.label_zh,
-                    label_en: p.label_en,
-                    key_id: key.id.clone(),
-                    payload,
-                })
-            })
-            .collect(),
+        keys::printable(&app, &actor, filter.building.as_deref()).await?,
     ))
 }
 
-struct SheetTag {
-    post_id: String,
-    label_zh: String,
-    label_en: String,
-    /// The QR code as inline SVG (generated here, never user text).
-    svg: String,
-}
-
+/// The print view: the sheet's markup is `templates/tag_sheet.html`, which
+/// the dashboard's print page shares.
 #[derive(askama::Template)]
 #[template(path = "tags.html")]
-struct TagSheet {
-    title: String,
-    key_id: String,
-    tags: Vec<SheetTag>,
-}
-
-fn qr_svg(payload: &str) -> Result<String, ApiError> {
-    let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::M)
-        .map_err(ApiError::internal)?;
-    Ok(code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(200, 200)
-        .build())
+struct TagSheetPage {
+    sheet: TagSheet,
 }
 
 /// `GET /api/v1/posts/tags.html?building=…` (office): a print view with one
@@ -134,35 +74,16 @@ fn qr_svg(payload: &str) -> Result<String, ApiError> {
         (status = 200, description = "A printable page of QR codes", content_type = "text/html", body = String),
         (status = 400, description = "Every tag key is revoked", body = crate::http::ErrorBody)))]
 pub async fn tag_sheet(
-    state: State<AppState>,
-    auth: Authenticated,
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
     Query(filter): Query<BuildingFilter>,
 ) -> Result<axum::response::Html<String>, ApiError> {
     use askama::Template;
-    let title = match &filter.building {
-        Some(b) => format!("{b}栋 巡逻签到点 · Building {b} patrol posts"),
-        None => "巡逻签到点 · Patrol posts".to_owned(),
-    };
-    let Json(tags) = printable_tags(state, auth, Query(filter)).await?;
-    let key_id = tags.first().map(|t| t.key_id.clone()).unwrap_or_default();
-    let tags = tags
-        .into_iter()
-        .map(|t| {
-            Ok(SheetTag {
-                svg: qr_svg(&t.payload)?,
-                post_id: t.post_id,
-                label_zh: t.label_zh,
-                label_en: t.label_en,
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    let page = TagSheet {
-        title,
-        key_id,
-        tags,
-    };
+    let sheet = keys::sheet(&app, &Actor::of(&claims), filter.building.as_deref()).await?;
     Ok(axum::response::Html(
-        page.render().map_err(ApiError::internal)?,
+        TagSheetPage { sheet }
+            .render()
+            .map_err(ApiError::internal)?,
     ))
 }
 
@@ -201,11 +122,7 @@ pub async fn rotate_tag_key(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
 ) -> Result<Json<Value>, ApiError> {
-    office_only(&claims, "rotate tag keys")?;
-    let id = tags::rotate_key(&app.store, &claims.com, now_ms()).await?;
-    let entry = super::admin::audit(&claims, "tag_key.rotate", &id, json!({}));
-    app.store.append_audit(&claims.com, &entry).await?;
-    tracing::info!(key = %id, by = %claims.sub, "tag key created");
+    let id = keys::rotate(&app, &Actor::of(&claims)).await?;
     Ok(Json(json!({ "key_id": id })))
 }
 
@@ -221,15 +138,6 @@ pub async fn revoke_tag_key(
     Authenticated(claims): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    office_only(&claims, "revoke tag keys")?;
-    if !app.store.revoke_tag_key(&claims.com, &id, now_ms()).await? {
-        return Err(ApiError::not_found(
-            "not_found",
-            "no such unrevoked tag key in your community",
-        ));
-    }
-    let entry = super::admin::audit(&claims, "tag_key.revoke", &id, json!({}));
-    app.store.append_audit(&claims.com, &entry).await?;
-    tracing::info!(key = %id, by = %claims.sub, "tag key revoked");
+    keys::revoke(&app, &Actor::of(&claims), &id).await?;
     Ok(Json(json!({ "key_id": id, "revoked": true })))
 }

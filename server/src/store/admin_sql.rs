@@ -84,6 +84,29 @@ macro_rules! admin_impl {
                 .await?)
             }
 
+            /// Audit entries that match `f`, newest first, with the names
+            /// of who made them and from which device.
+            pub async fn audit_search(&self, community: &str, f: &$crate::store::AuditFilter, before: i64, limit: i64) -> $crate::store::Result<Vec<$crate::store::AuditLine>> {
+                Ok(sqlx::query_as(
+                    "SELECT a.id, a.at, a.user_id, u.display_name, a.device_id, d.name AS device_name, \
+                     a.action, a.subject, a.detail FROM admin_audit a \
+                     LEFT JOIN users u ON u.id = a.user_id LEFT JOIN devices d ON d.id = a.device_id \
+                     WHERE a.community_id = $1 AND a.id < $2 \
+                     AND ($4 IS NULL OR a.user_id = $4) AND ($5 IS NULL OR a.action = $5) \
+                     AND ($6 IS NULL OR a.at >= $6) AND ($7 IS NULL OR a.at < $7) \
+                     ORDER BY a.id DESC LIMIT $3",
+                )
+                .bind(community)
+                .bind(before)
+                .bind(limit)
+                .bind(&f.user_id)
+                .bind(&f.action)
+                .bind(f.from_ms)
+                .bind(f.until_ms)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
             pub async fn admin_users(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::AdminUserRow>> {
                 Ok(sqlx::query_as(
                     "SELECT u.id, u.username, u.display_name, u.role, u.team_id, u.grids, u.disabled, \

@@ -125,6 +125,33 @@ pub struct AuditRow {
     pub detail: String,
 }
 
+/// Which audit entries to list; `None` matches any.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub user_id: Option<String>,
+    pub action: Option<String>,
+    /// Entries at or after this time (Unix milliseconds).
+    pub from_ms: Option<i64>,
+    /// Entries before this time.
+    pub until_ms: Option<i64>,
+}
+
+/// A recorded admin write with the names of who made it and their device
+/// (`None` when the user or device row is gone).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditLine {
+    pub id: i64,
+    pub at: i64,
+    pub user_id: String,
+    pub display_name: Option<String>,
+    pub device_id: String,
+    pub device_name: Option<String>,
+    pub action: String,
+    pub subject: String,
+    /// JSON of the request's details (never a password).
+    pub detail: String,
+}
+
 /// A post: a place where check-ins are expected.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct PostRow {
@@ -696,6 +723,18 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AuditRow>> {
         dispatch!(self.audit_log(community, before, limit))
+    }
+
+    /// The audit entries matching `filter` with an id below `before`,
+    /// newest first.
+    pub async fn audit_search(
+        &self,
+        community: &str,
+        filter: &AuditFilter,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditLine>> {
+        dispatch!(self.audit_search(community, filter, before, limit))
     }
 
     pub async fn admin_users(&self, community: &str) -> Result<Vec<AdminUserRow>> {

@@ -11,8 +11,10 @@
 //! - Whatever the dashboard writes is a document written through the one
 //!   commit path, attributed to the signed-in user and their browser session.
 
+mod admin;
 mod alerts;
 mod assets;
+mod audit;
 mod compliance;
 mod format;
 pub mod i18n;
@@ -62,6 +64,35 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(sign_in::sign_out))
         .route("/lang", get(sign_in::switch_language))
         .route("/static/{*path}", get(assets::serve))
+        // The office's administration and the audit log.
+        .route("/admin", get(|| async { Redirect::to("/admin/users") }))
+        .route(
+            "/admin/users",
+            get(admin::users::list).post(admin::users::create),
+        )
+        .route(
+            "/admin/users/{id}",
+            get(admin::users::page).post(admin::users::update),
+        )
+        .route("/admin/users/{id}/disable", post(admin::users::disable))
+        .route("/admin/users/{id}/enable", post(admin::users::enable))
+        .route(
+            "/admin/users/{id}/password",
+            post(admin::users::reset_password),
+        )
+        .route(
+            "/admin/devices/{id}/revoke",
+            post(admin::users::revoke_device),
+        )
+        .route("/admin/places", get(admin::places::list))
+        .route("/admin/places/tags", get(admin::places::tag_sheet))
+        .route(
+            "/admin/tag-keys",
+            get(admin::places::tag_keys).post(admin::places::rotate),
+        )
+        .route("/admin/tag-keys/{id}/revoke", post(admin::places::revoke))
+        .route("/admin/duty", get(admin::duty::list))
+        .route("/audit", get(audit::page))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -120,11 +151,16 @@ impl Frame {
 
     /// The menu: (path, catalogue key), the pages this viewer may open.
     pub fn menu(&self) -> Vec<(&'static str, &'static str)> {
-        vec![
+        let mut menu = vec![
             ("/", tr_key("nav.now")),
             ("/compliance", tr_key("nav.compliance")),
             ("/incidents", tr_key("nav.incidents")),
-        ]
+        ];
+        if self.viewer.reads_everything() {
+            menu.push(("/admin/users", tr_key("nav.admin")));
+            menu.push(("/audit", tr_key("nav.audit")));
+        }
+        menu
     }
 
     /// The role's name in the page's language.

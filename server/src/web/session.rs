@@ -18,6 +18,7 @@ use fieldsync_proto::model::Role;
 
 use super::WebError;
 use super::i18n::{self, Lang, Tr};
+use crate::admin::Actor;
 use crate::auth::{new_actor_id, new_refresh_token, token_hash};
 use crate::clock::now_ms;
 use crate::state::AppState;
@@ -77,6 +78,17 @@ impl Viewer {
     /// The office and auditors read the audit log and the admin pages.
     pub fn reads_everything(&self) -> bool {
         matches!(self.role, Role::Office | Role::Auditor)
+    }
+
+    /// The viewer as the actor of an admin write: the user, through this
+    /// browser session's device.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            community: self.community.clone(),
+            user_id: self.user_id.clone(),
+            device_id: self.device_id.clone(),
+            role: self.role,
+        }
     }
 }
 

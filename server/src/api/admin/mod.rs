@@ -16,8 +16,9 @@ use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
+use crate::admin::{Actor, AdminError};
+pub use crate::admin::{check_id, check_text, nullable};
 use crate::auth::Claims;
-use crate::clock::now_ms;
 use crate::http::{ApiError, Authenticated, require_role};
 use crate::state::AppState;
 use crate::store::AuditEntry;
@@ -55,54 +56,21 @@ pub fn audit(
     subject: &str,
     detail: serde_json::Value,
 ) -> AuditEntry {
-    AuditEntry {
-        at: now_ms(),
-        user_id: claims.sub.clone(),
-        device_id: claims.dev.clone(),
-        action: action.to_owned(),
-        subject: subject.to_owned(),
-        detail,
-    }
+    Actor::of(claims).entry(action, subject, detail)
 }
 
-/// Longest id, name or label the admin API accepts.
-const MAX_TEXT: usize = 200;
-
-/// Checks an id the API takes from the request (team, grid, post, building,
-/// unit): 1–64 ASCII letters, digits, `-` or `_`.
-pub fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
-    let ok = (1..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_id",
-            format!("{field} must be 1-64 letters, digits, '-' or '_', not {value:?}"),
-        ))
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        let code = e.code();
+        match e {
+            AdminError::Forbidden(_) => ApiError::forbidden(code, e.to_string()),
+            AdminError::Invalid { message, .. } => ApiError::bad_request(code, message),
+            AdminError::NotFound(m) => ApiError::not_found(code, m),
+            AdminError::Conflict { message, .. } => ApiError::conflict(code, message),
+            AdminError::Store(e) => ApiError::internal(e),
+            AdminError::Internal(m) => ApiError::internal(m),
+        }
     }
-}
-
-/// Checks a human-readable text field: not blank, at most 200 bytes.
-pub fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
-    if value.trim().is_empty() || value.len() > MAX_TEXT || value.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            format!("{field} must be 1-{MAX_TEXT} bytes of text without control characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Deserializes a field that may be absent (keep), `null` (clear) or a value.
-pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -1,8 +1,6 @@
 //! Places and posts: the tree of grids, buildings and stairwells derived
 //! from the posts, stairwells with their default posts, free-standing posts.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,77 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Office, Reader, audit, check_id, check_text, nullable};
+pub use crate::admin::places::{GridNode, places_tree};
 use crate::clock::now_ms;
 use crate::http::ErrorBody;
 use crate::http::{ApiError, JsonBody};
 use crate::state::AppState;
 use crate::store::PostRow;
-
-/// A stairwell (单元) and its posts, lowest floor first.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UnitNode {
-    unit: String,
-    posts: Vec<PostRow>,
-}
-
-/// A building and its stairwells.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct BuildingNode {
-    building: String,
-    units: Vec<UnitNode>,
-}
-
-/// A grid: its buildings, and posts outside any building (gate, bike shed).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct GridNode {
-    /// `null` for posts in no grid.
-    grid_id: Option<String>,
-    buildings: Vec<BuildingNode>,
-    free_standing: Vec<PostRow>,
-}
-
-/// The places tree: grid → building → stairwell → posts (by floor).
-pub fn places_tree(posts: Vec<PostRow>) -> Vec<GridNode> {
-    /// A grid's buildings (stairwells, posts) and its free-standing posts.
-    type Grid = (
-        BTreeMap<String, BTreeMap<String, Vec<PostRow>>>,
-        Vec<PostRow>,
-    );
-    let mut grids: BTreeMap<Option<String>, Grid> = BTreeMap::new();
-    for p in posts {
-        let grid = grids.entry(p.grid_id.clone()).or_default();
-        match p.building.clone() {
-            Some(b) => grid
-                .0
-                .entry(b)
-                .or_default()
-                .entry(p.unit.clone().unwrap_or_default())
-                .or_default()
-                .push(p),
-            None => grid.1.push(p),
-        }
-    }
-    grids
-        .into_iter()
-        .map(|(grid_id, (buildings, free_standing))| GridNode {
-            grid_id,
-            buildings: buildings
-                .into_iter()
-                .map(|(building, units)| BuildingNode {
-                    building,
-                    units: units
-                        .into_iter()
-                        .map(|(unit, mut posts)| {
-                            posts.sort_by_key(|p| p.floor);
-                            UnitNode { unit, posts }
-                        })
-                        .collect(),
-                })
-                .collect(),
-            free_standing,
-        })
-        .collect()
-}
 
 /// `GET /api/v1/admin/places`: the community's places as a tree.
 #[utoipa::path(get, path = "/api/v1/admin/places", tag = "admin", security(("bearer" = [])),

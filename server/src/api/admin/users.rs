@@ -3,16 +3,15 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use fieldsync_proto::model::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Office, Reader, audit, check_id, check_text, nullable};
-use crate::auth::hash_password;
-use crate::clock::now_ms;
+pub use crate::admin::users::{NewUser, UserChange};
+use crate::admin::{Actor, users};
 use crate::http::{ApiError, JsonBody};
 use crate::state::AppState;
-use crate::store::{AdminDeviceRow, AdminUserRow, TeamRow, UserRow, UserScope};
+use crate::store::{AdminDeviceRow, AdminUserRow, TeamRow};
 
 /// A user as the office sees them.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -46,103 +45,10 @@ impl From<AdminUserRow> for UserView {
     }
 }
 
-/// A new user.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct NewUser {
-    /// Unique on the server.
-    username: String,
-    display_name: String,
-    role: String,
-    /// The initial password (8-200 bytes); stored as an argon2 hash.
-    password: String,
-    #[serde(default)]
-    team_id: Option<String>,
-    #[serde(default)]
-    grids: Vec<String>,
-}
-
-/// Changes to a user; absent fields stay as they are.
-#[derive(Deserialize, Serialize, utoipa::ToSchema)]
-pub struct UserChange {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    display_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    role: Option<String>,
-    /// `null` takes the user out of their team.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schema(value_type = Option<String>)]
-    team_id: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    grids: Option<Vec<String>>,
-    /// Disabling revokes every device of the user and their refresh tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    disabled: Option<bool>,
-}
-
 /// A new password.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewPassword {
     password: String,
-}
-
-fn check_password(password: &str) -> Result<(), ApiError> {
-    if (8..=200).contains(&password.len()) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "weak_password",
-            "a password must be 8-200 bytes",
-        ))
-    }
-}
-
-fn check_role(role: &str) -> Result<(), ApiError> {
-    Role::parse(role).map(|_| ()).ok_or_else(|| {
-        ApiError::bad_request(
-            "unknown_role",
-            format!(
-                "role {role:?} does not exist: use volunteer, guard, grid_worker, leader, office or auditor"
-            ),
-        )
-    })
-}
-
-/// Checks a user's team (it must exist in the community) and grids; returns
-/// the grids as stored.
-async fn check_scope(
-    app: &AppState,
-    community: &str,
-    team: Option<&str>,
-    grids: &[String],
-) -> Result<String, ApiError> {
-    if let Some(team) = team
-        && !app
-            .store
-            .teams(community)
-            .await?
-            .iter()
-            .any(|(id, ..)| id == team)
-    {
-        return Err(ApiError::bad_request(
-            "unknown_team",
-            format!("team {team:?} does not exist in your community"),
-        ));
-    }
-    for g in grids {
-        check_id("grid", g)?;
-    }
-    Ok(serde_json::to_string(grids).expect("strings serialize"))
-}
-
-async fn user_in(app: &AppState, community: &str, id: &str) -> Result<AdminUserRow, ApiError> {
-    app.store
-        .admin_user(community, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("not_found", "no such user in your community"))
 }
 
 /// `GET /api/v1/admin/users`: every user of the community.
@@ -168,52 +74,7 @@ pub async fn create(
     Office(claims): Office,
     JsonBody(req): JsonBody<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    check_text("username", &req.username)?;
-    if req.username.len() > 64 || req.username.contains(char::is_whitespace) {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "username must be at most 64 bytes without spaces",
-        ));
-    }
-    check_text("display_name", &req.display_name)?;
-    check_role(&req.role)?;
-    check_password(&req.password)?;
-    let grids = check_scope(&app, &claims.com, req.team_id.as_deref(), &req.grids).await?;
-    let password = req.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?;
-    let user = UserRow {
-        id: format!("user-{}", uuid::Uuid::new_v4().simple()),
-        community_id: claims.com.clone(),
-        username: req.username,
-        display_name: req.display_name,
-        role: req.role,
-        password_hash: hash,
-        disabled: 0,
-    };
-    let scope = UserScope {
-        team_id: req.team_id,
-        grids,
-    };
-    let entry = audit(
-        &claims,
-        "user.create",
-        &user.id,
-        json!({ "username": &user.username, "display_name": &user.display_name,
-                "role": &user.role, "team_id": &scope.team_id, "grids": &req.grids }),
-    );
-    if !app
-        .store
-        .admin_create_user(&user, &scope, now_ms(), &entry)
-        .await?
-    {
-        return Err(ApiError::conflict(
-            "username_taken",
-            format!("username {:?} is taken", user.username),
-        ));
-    }
-    let created = user_in(&app, &claims.com, &user.id).await?;
+    let created = users::create(&app, &Actor::of(&claims), req).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -231,49 +92,8 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(change): JsonBody<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
-    let mut user = user_in(&app, &claims.com, &id).await?;
-    if let Some(name) = &change.display_name {
-        check_text("display_name", name)?;
-        user.display_name = name.clone();
-    }
-    if let Some(role) = &change.role {
-        check_role(role)?;
-        user.role = role.clone();
-    }
-    if let Some(team) = &change.team_id {
-        user.team_id = team.clone();
-    }
-    let grids: Vec<String> = match &change.grids {
-        Some(g) => g.clone(),
-        None => serde_json::from_str(&user.grids).unwrap_or_default(),
-    };
-    user.grids = check_scope(&app, &claims.com, user.team_id.as_deref(), &grids).await?;
-    if let Some(disabled) = change.disabled {
-        if disabled && user.id == claims.sub {
-            return Err(ApiError::bad_request(
-                "cannot_disable_self",
-                "you cannot disable your own account",
-            ));
-        }
-        user.disabled = i64::from(disabled);
-    }
-    let entry = audit(
-        &claims,
-        "user.update",
-        &user.id,
-        serde_json::to_value(&change).map_err(ApiError::internal)?,
-    );
-    let revoked = app
-        .store
-        .admin_update_user(&claims.com, &user, now_ms(), &entry)
-        .await?;
-    for device in &revoked {
-        app.revocations.revoke(device);
-    }
-    if !revoked.is_empty() {
-        tracing::info!(user = %user.id, devices = revoked.len(), by = %claims.sub, "user disabled; devices revoked");
-    }
-    Ok(Json(user_in(&app, &claims.com, &id).await?.into()))
+    let user = users::update(&app, &Actor::of(&claims), &id, change).await?;
+    Ok(Json(user.into()))
 }
 
 /// `POST /api/v1/admin/users/{id}/password`: sets a new password.
@@ -291,23 +111,7 @@ pub async fn reset_password(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<NewPassword>,
 ) -> Result<StatusCode, ApiError> {
-    check_password(&req.password)?;
-    let user = user_in(&app, &claims.com, &id).await?;
-    let password = req.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?;
-    let entry = audit(&claims, "user.password", &user.id, json!({}));
-    if !app
-        .store
-        .admin_set_password(&claims.com, &user.id, &hash, &entry)
-        .await?
-    {
-        return Err(ApiError::not_found(
-            "not_found",
-            "no such user in your community",
-        ));
-    }
+    users::set_password(&app, &Actor::of(&claims), &id, req.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -355,7 +159,7 @@ fn check_team(team: &TeamRow) -> Result<(), ApiError> {
     check_text("name", &team.name)?;
     team.grid_id
         .as_deref()
-        .map_or(Ok(()), |g| check_id("grid_id", g))
+        .map_or(Ok(()), |g| Ok(check_id("grid_id", g)?))
 }
 
 /// `POST /api/v1/admin/teams`: a new team.
