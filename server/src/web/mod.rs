@@ -13,6 +13,8 @@
 
 mod alerts;
 mod assets;
+mod hazard;
+mod hazards;
 pub mod i18n;
 mod now;
 mod plan;
@@ -45,6 +47,10 @@ pub fn router(state: AppState) -> Router {
         .route("/now/live", get(now::live))
         .route("/now/events", get(now::events))
         .route("/alerts/{id}/ack", post(alerts::acknowledge))
+        // The hazard ledger.
+        .route("/hazards", get(hazards::ledger))
+        .route("/hazards/{id}", get(hazard::detail))
+        .route("/hazards/{id}/act", post(hazard::act))
         .route("/login", get(sign_in::form).post(sign_in::submit))
         .route("/logout", post(sign_in::sign_out))
         .route("/lang", get(sign_in::switch_language))
@@ -107,7 +113,10 @@ impl Frame {
 
     /// The menu: (path, catalogue key), the pages this viewer may open.
     pub fn menu(&self) -> Vec<(&'static str, &'static str)> {
-        vec![("/", tr_key("nav.now"))]
+        vec![
+            ("/", tr_key("nav.now")),
+            ("/hazards", tr_key("nav.hazards")),
+        ]
     }
 
     /// The role's name in the page's language.
