@@ -9,6 +9,7 @@ mod bench_smoke;
 mod browser;
 mod compliance;
 mod dashboard_auth;
+mod dashboard_hazards;
 mod first_run;
 mod hazards;
 mod incidents;

@@ -103,3 +103,20 @@ pub async fn post_as(url: &str, session: &str, path: &str, csrf: &str) -> Respon
         .await
         .unwrap()
 }
+
+/// Posts a form with `fields` (the CSRF token among them, or not), as
+/// session `session`.
+pub async fn post_form_as(
+    url: &str,
+    session: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    browser()
+        .post(format!("{url}{path}"))
+        .header("cookie", format!("fs_session={session}"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
