@@ -234,3 +234,62 @@ async fn the_admin_pages_in_a_real_browser() {
         panic!("{e:#}");
     }
 }
+
+/// The phone the hazards scenario asks for: the demo grid worker, who is
+/// assigned the demo's reported hazard and rectifies it.
+struct Assignee {
+    device: Device,
+}
+
+impl Steps for Assignee {
+    async fn act(&mut self, _server: &TestServer, step: &str) -> anyhow::Result<()> {
+        let client = &self.device.client;
+        match step {
+            "phone-rectifies" => {
+                client.sync_now().await?;
+                let id = fieldsync_sdk::DocId::new("hazard-demo-reported")?;
+                let assigned = client
+                    .hazard(&id)?
+                    .folded
+                    .current
+                    .and_then(|s| s.assignment);
+                ensure!(
+                    assigned
+                        .as_ref()
+                        .is_some_and(|(_, person, _)| person == "user-demo-grid"),
+                    "the phone did not get the dashboard's assignment: {assigned:?}"
+                );
+                client.transition_hazard(
+                    &id,
+                    fieldsync_sdk::HazardAction::Rectify,
+                    "已清理",
+                    Vec::new(),
+                )?;
+            }
+            other => bail!("unknown step {other}"),
+        }
+        let report = client.sync_now().await?;
+        ensure!(report.rejected == 0, "the phone's change was rejected");
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hazard_ledger_in_a_real_browser() {
+    let server = TestServer::start_with(Backend::Sqlite, |c| c.demo_documents = true).await;
+    let mut phone = Assignee {
+        device: server.device("demo-grid").await,
+    };
+    let shots = [
+        "ledger-zh.png",
+        "hazard-detail-zh.png",
+        "hazard-detail-en.png",
+        "ledger-phone-390.png",
+        "hazard-phone-390.png",
+    ];
+    let result = run_scenario("hazards", &server, &mut phone, &shots).await;
+    server.stop().await;
+    if let Err(e) = result {
+        panic!("{e:#}");
+    }
+}

@@ -11,6 +11,7 @@ mod compliance;
 mod dashboard_admin;
 mod dashboard_auth;
 mod dashboard_board;
+mod dashboard_hazards;
 mod first_run;
 mod hazards;
 mod incidents;

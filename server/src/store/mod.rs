@@ -23,8 +23,9 @@ use fieldsync_proto::{DocHeader, DocId, DocType};
 
 pub use postgres::PgStore;
 pub use rows::{
-    AlertRow, AttendanceRow, CheckinRow, ComplianceRow, HazardRow, IncidentRow, PatrolRow,
-    ProjectionRows, RosterRow, RouteRow, ScopedHazardRow, ShiftRow,
+    AlertRow, AttendanceRow, CheckinRow, ComplianceRow, HazardLedgerQuery, HazardLedgerRow,
+    HazardRow, IncidentRow, PatrolRow, ProjectionRows, RosterRow, RouteRow, ScopedHazardRow,
+    ShiftRow,
 };
 
 pub use sqlite::SqliteStore;
@@ -515,6 +516,21 @@ impl Store {
     /// The hazard ledger: every hazard's row with its stored read scope.
     pub async fn hazard_ledger(&self, community: &str) -> Result<Vec<ScopedHazardRow>> {
         dispatch!(self.hazard_ledger(community))
+    }
+
+    /// One hazard's row.
+    pub async fn hazard_row(&self, community: &str, id: &str) -> Result<Option<HazardRow>> {
+        dispatch!(self.hazard_row(community, id))
+    }
+
+    /// One page of the hazard ledger, newest first, filtered in SQL; the
+    /// caller applies the read scopes.
+    pub async fn hazard_ledger_page(
+        &self,
+        community: &str,
+        q: &HazardLedgerQuery,
+    ) -> Result<Vec<HazardLedgerRow>> {
+        dispatch!(self.hazard_ledger_page(community, q))
     }
 
     pub async fn patrol_rows(&self, community: &str) -> Result<Vec<crate::store::PatrolRow>> {

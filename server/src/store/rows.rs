@@ -24,7 +24,8 @@ pub struct HazardRow {
 }
 
 impl HazardRow {
-    /// Still waiting for rectification after its due time.
+    /// Still waiting for rectification after its due time (the ledger's
+    /// query in `store::sql` says the same in SQL).
     pub fn is_overdue(&self, now: i64) -> bool {
         matches!(
             self.state.as_str(),
@@ -40,6 +41,35 @@ pub struct ScopedHazardRow {
     #[sqlx(flatten)]
     pub row: HazardRow,
     pub scope: Option<String>,
+}
+
+/// Which hazards a page of the ledger holds: the filters (each `None` or
+/// `false` lets every hazard through) and the cursor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HazardLedgerQuery {
+    pub state: Option<String>,
+    pub category: Option<String>,
+    pub severity: Option<String>,
+    /// The grid of the hazard's post.
+    pub grid: Option<String>,
+    /// The building of the hazard's post.
+    pub building: Option<String>,
+    /// Only hazards overdue at this time ([`HazardRow::is_overdue`]).
+    pub overdue_at: Option<i64>,
+    /// Only recurring hazards.
+    pub recurring: bool,
+    /// Only hazards after this one, newest first: (`reported_at`, `doc_id`).
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// A ledger line: the hazard's row, its stored read scope, and the
+/// building of its post.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct HazardLedgerRow {
+    #[sqlx(flatten)]
+    pub hazard: ScopedHazardRow,
+    pub building: Option<String>,
 }
 
 /// A patrol's row.

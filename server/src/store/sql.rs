@@ -240,6 +240,51 @@ macro_rules! store_impl {
                 .await?)
             }
 
+            pub async fn hazard_row(&self, community: &str, id: &str) -> $crate::store::Result<Option<$crate::store::HazardRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT doc_id, category, severity, state, in_conflict, reporter, reported_at, post_id, \
+                     assigned_person, deadline_at, event_count, due_at, recurring_of FROM hazard_projection \
+                     WHERE community_id = $1 AND doc_id = $2",
+                )
+                .bind(community)
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?)
+            }
+
+            /// One page of the ledger, newest first (`HazardLedgerQuery`).
+            pub async fn hazard_ledger_page(&self, community: &str, q: &$crate::store::HazardLedgerQuery) -> $crate::store::Result<Vec<$crate::store::HazardLedgerRow>> {
+                let (before_at, before_id) = q.before.clone().unzip();
+                Ok(sqlx::query_as(
+                    "SELECT h.doc_id, h.category, h.severity, h.state, h.in_conflict, h.reporter, h.reported_at, h.post_id, \
+                     h.assigned_person, h.deadline_at, h.event_count, h.due_at, h.recurring_of, d.scope, p.building \
+                     FROM hazard_projection h \
+                     LEFT JOIN documents d ON d.community_id = h.community_id AND d.id = h.doc_id \
+                     LEFT JOIN posts p ON p.community_id = h.community_id AND p.id = h.post_id \
+                     WHERE h.community_id = $1 \
+                     AND ($2 IS NULL OR h.state = $2) AND ($3 IS NULL OR h.category = $3) \
+                     AND ($4 IS NULL OR h.severity = $4) AND ($5 IS NULL OR p.grid_id = $5) \
+                     AND ($6 IS NULL OR p.building = $6) \
+                     AND ($7 IS NULL OR (h.state IN ('reported', 'assigned', 'rectifying', 'reopened') AND h.due_at < $7)) \
+                     AND (NOT $8 OR h.recurring_of IS NOT NULL) \
+                     AND ($9 IS NULL OR h.reported_at < $9 OR (h.reported_at = $9 AND h.doc_id < $10)) \
+                     ORDER BY h.reported_at DESC, h.doc_id DESC LIMIT $11",
+                )
+                .bind(community)
+                .bind(&q.state)
+                .bind(&q.category)
+                .bind(&q.severity)
+                .bind(&q.grid)
+                .bind(&q.building)
+                .bind(q.overdue_at)
+                .bind(q.recurring)
+                .bind(before_at)
+                .bind(before_id)
+                .bind(q.limit)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
             pub async fn patrol_rows(&self, community: &str) -> $crate::store::Result<Vec<$crate::store::PatrolRow>> {
                 Ok(sqlx::query_as(
                     "SELECT doc_id, team, route, started_by, started_at, ended_at, checkin_count \

@@ -17,6 +17,8 @@ mod assets;
 mod audit;
 mod compliance;
 mod format;
+mod hazard;
+mod hazards;
 pub mod i18n;
 mod incidents;
 mod names;
@@ -60,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         .route("/incidents/{id}/acknowledge", post(incidents::acknowledge))
         .route("/incidents/{id}/update", post(incidents::update))
         .route("/incidents/{id}/close", post(incidents::close))
+        // The hazard ledger.
+        .route("/hazards", get(hazards::ledger))
+        .route("/hazards/{id}", get(hazard::detail))
+        .route("/hazards/{id}/act", post(hazard::act))
         .route("/login", get(sign_in::form).post(sign_in::submit))
         .route("/logout", post(sign_in::sign_out))
         .route("/lang", get(sign_in::switch_language))
@@ -153,6 +159,7 @@ impl Frame {
     pub fn menu(&self) -> Vec<(&'static str, &'static str)> {
         let mut menu = vec![
             ("/", tr_key("nav.now")),
+            ("/hazards", tr_key("nav.hazards")),
             ("/compliance", tr_key("nav.compliance")),
             ("/incidents", tr_key("nav.incidents")),
         ];

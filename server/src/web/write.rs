@@ -5,6 +5,7 @@
 
 use automerge::ActorId;
 use fieldsync_proto::model::alert::AlertAck;
+use fieldsync_proto::model::hazard::{HazardAction, HazardEvent};
 use fieldsync_proto::{DocHeader, DocId, DocType, RejectCode};
 
 use super::WebError;
@@ -87,4 +88,29 @@ pub async fn acknowledge_alert(app: &AppState, viewer: &Viewer, id: &str) -> Res
     };
     let item = serde_json::to_value(&ack).map_err(WebError::internal)?;
     append(app, viewer, DocType::Alert, id, "acks", item).await
+}
+
+/// The viewer's `action` on hazard `id`, made after `prev` (the head of the
+/// fold they saw), appended to its history.
+pub async fn hazard_event(
+    app: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    prev: Option<String>,
+    action: HazardAction,
+    note: &str,
+) -> Result<i64, WebError> {
+    let event = HazardEvent {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        prev,
+        at_ms: now_ms(),
+        by: viewer.user_id.clone(),
+        role: viewer.role,
+        device: viewer.device_id.clone(),
+        action,
+        note: note.to_owned(),
+        photos: Vec::new(),
+    };
+    let item = serde_json::to_value(&event).map_err(WebError::internal)?;
+    append(app, viewer, DocType::Hazard, id, "events", item).await
 }
