@@ -278,12 +278,7 @@ pub async fn disable(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    viewer.check_csrf(&form.csrf)?;
-    let update = UserChange {
-        disabled: Some(true),
-        ..UserChange::default()
-    };
-    change(&app, &viewer, &id, update, "disabled").await
+    set_disabled(&app, &viewer, &id, &form, true).await
 }
 
 /// `POST /admin/users/{id}/enable`.
@@ -293,12 +288,23 @@ pub async fn enable(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
+    set_disabled(&app, &viewer, &id, &form, false).await
+}
+
+async fn set_disabled(
+    app: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    form: &CsrfForm,
+    disabled: bool,
+) -> Result<Response, WebError> {
     viewer.check_csrf(&form.csrf)?;
     let update = UserChange {
-        disabled: Some(false),
+        disabled: Some(disabled),
         ..UserChange::default()
     };
-    change(&app, &viewer, &id, update, "enabled").await
+    let done = if disabled { "disabled" } else { "enabled" };
+    change(app, viewer, id, update, done).await
 }
 
 /// The new-password form.
