@@ -92,7 +92,7 @@ pub async fn run(args: &DashboardArgs) -> anyhow::Result<DashboardFigures> {
         let started = Instant::now();
         load(&db.url, &template, args.checkins, args.hazards).await?;
         let load_s = started.elapsed().as_secs_f64();
-        let pages = measure(&server.url, args.requests).await?;
+        let pages = measure(&server.url, args.requests, args.hazards).await?;
         anyhow::Ok(DashboardFigures {
             checkins: args.checkins,
             hazards: args.hazards,
@@ -112,7 +112,7 @@ async fn report_template_hazard(url: &str, dir: &std::path::Path) -> anyhow::Res
     let client = Client::open(dir.join("grid-worker"), url)?;
     crate::demo::login(&client, "demo-grid").await?;
     let id = client.report_hazard(NewHazard {
-        category: "fire_exit".into(),
+        category: "exit_blocked".into(),
         severity: Severity::General,
         immediate: false,
         description: "Bicycles block the stairwell exit".into(),
@@ -163,7 +163,7 @@ async fn load(db_url: &str, template: &str, checkins: i64, hazards: i64) -> anyh
              in_conflict, reporter, reported_at, post_id, assigned_person, deadline_at, \
              event_count, due_at, recurring_of) \
              SELECT 'demo', 'bench-hazard-' || g, \
-             (ARRAY['fire_exit','wiring','e_bike','gas','structure','other'])[1 + g % 6], \
+             (ARRAY['exit_blocked','wiring','ebike','gas','dangerous_structure','other'])[1 + g % 6], \
              (ARRAY['general','major','immediate'])[1 + g % 3], \
              (ARRAY['reported','assigned','rectifying','rectified','verified','closed','reopened','closed','closed','closed'])[1 + g % 10], \
              g % 97 = 0, 'user-demo-grid', $3 - (g * 2 * 365 * $2 / $1), \
@@ -244,7 +244,7 @@ fn cookie_value(resp: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn measure(url: &str, requests: usize) -> anyhow::Result<Vec<PageFigures>> {
+async fn measure(url: &str, requests: usize, hazards: i64) -> anyhow::Result<Vec<PageFigures>> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -257,8 +257,10 @@ async fn measure(url: &str, requests: usize) -> anyhow::Result<Vec<PageFigures>>
             "ledger, filtered",
             "/hazards?state=assigned&grid=grid-2&overdue=true".to_owned(),
         ),
-        ("ledger, page 100", "/hazards?page=100".to_owned()),
-        ("hazard detail", "/hazards/bench-hazard-4242".to_owned()),
+        (
+            "hazard detail",
+            format!("/hazards/bench-hazard-{}", hazards / 2 + 1),
+        ),
         ("incidents", "/incidents".to_owned()),
     ];
     let mut out = Vec::new();
