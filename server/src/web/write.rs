@@ -6,7 +6,7 @@
 use automerge::ActorId;
 use fieldsync_proto::model::alert::AlertAck;
 use fieldsync_proto::model::hazard::{HazardAction, HazardEvent};
-use fieldsync_proto::{DocHeader, DocId, DocType, RejectCode};
+use fieldsync_proto::{DocHeader, DocId, DocType};
 
 use super::WebError;
 use super::session::Viewer;
@@ -35,7 +35,6 @@ async fn writer(app: &AppState, viewer: &Viewer) -> Result<Writer, WebError> {
 /// What the rules' refusal of a dashboard write shows.
 fn refused(e: PutError) -> WebError {
     match e {
-        PutError::Rejected(r) if r.code == RejectCode::Forbidden => WebError::Refused(r.message),
         PutError::Rejected(r) => WebError::Refused(r.message),
         PutError::NotFound | PutError::WrongType(_) => WebError::NotFound,
         PutError::Conflict => WebError::Refused(
