@@ -9,7 +9,9 @@ use fieldsync_proto::model::duty::{RosterDoc, RouteDoc, Shift};
 use fieldsync_sdk::{DocType, NewIncident};
 
 use crate::both_backends;
-use crate::support::{Backend, Device, TestServer, get_json_as, printed_payload};
+use crate::support::{
+    Backend, Device, TestServer, get_json_as, printed_payload, walked_demo_shift,
+};
 
 pub const F5: &str = "post-b3-u2-f5";
 pub const F9: &str = "post-b3-u2-f9";
@@ -268,21 +270,8 @@ async fn demo_community(backend: Backend) {
     })
     .await;
     // The seeded night: team 1 walked its route and skipped one post.
-    let compliance = get_json_as(&server.url, "demo-office", "/api/v1/compliance?hours=96").await;
-    let walked: Vec<&serde_json::Value> = compliance
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| {
-            s["posts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p["status"] == "on_time")
-        })
-        .collect();
-    assert_eq!(walked.len(), 1, "{compliance}");
-    let missed: Vec<_> = walked[0]["posts"]
+    let walked = walked_demo_shift(&server).await;
+    let missed: Vec<_> = walked["posts"]
         .as_array()
         .unwrap()
         .iter()

@@ -8,28 +8,15 @@ use fieldsync_sdk::{HazardPlace, IncidentAction, NewIncident};
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::support::{Backend, TestServer, get_json_as};
+use crate::support::{Backend, TestServer, get_json_as, walked_demo_shift};
 use crate::web_client::{csrf_field, get_as, post_as, post_form_as, session_of};
 
-/// The key of the demo night team 1 walked (the only shift with on-time
-/// posts), from the JSON API.
+/// The key of the demo night team 1 walked.
 async fn walked_shift(server: &TestServer) -> String {
-    let shifts = get_json_as(&server.url, "demo-office", "/api/v1/compliance?hours=96").await;
-    let walked: Vec<&str> = shifts
-        .as_array()
+    walked_demo_shift(server).await["shift_key"]
+        .as_str()
         .unwrap()
-        .iter()
-        .filter(|s| {
-            s["posts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p["status"] == "on_time")
-        })
-        .map(|s| s["shift_key"].as_str().unwrap())
-        .collect();
-    assert_eq!(walked.len(), 1, "{shifts}");
-    walked[0].to_owned()
+        .to_owned()
 }
 
 /// The key of some shift of `team` in the coming or past days.

@@ -661,3 +661,23 @@ async fn relay(phone: tokio::net::TcpStream, server: tokio::net::TcpStream, s: &
     };
     tokio::join!(up, down);
 }
+
+/// The demo night team 1 walked, as `GET /api/v1/compliance` gives it (the
+/// only shift of the last four days with an on-time post).
+pub async fn walked_demo_shift(server: &TestServer) -> serde_json::Value {
+    let shifts = get_json_as(&server.url, "demo-office", "/api/v1/compliance?hours=96").await;
+    let walked: Vec<&serde_json::Value> = shifts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["posts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["status"] == "on_time")
+        })
+        .collect();
+    assert_eq!(walked.len(), 1, "{shifts}");
+    walked[0].clone()
+}
