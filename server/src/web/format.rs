@@ -29,6 +29,16 @@ pub fn local_day_hm(ms: i64) -> String {
     local(ms, "%m-%d %H:%M")
 }
 
+/// Local date and time of `ms`, `YYYY-MM-DD HH:MM`.
+pub fn local_date_time(ms: i64) -> String {
+    local(ms, "%Y-%m-%d %H:%M")
+}
+
+/// Local date of `ms`, `YYYY-MM-DD`.
+pub fn local_date(ms: i64) -> String {
+    local(ms, "%Y-%m-%d")
+}
+
 /// A post's label in the page's language.
 pub fn post_label(post: &PostRow, zh: bool) -> String {
     if zh {

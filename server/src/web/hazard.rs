@@ -25,9 +25,8 @@ use fieldsync_proto::model::validate;
 use fieldsync_proto::{DocId, DocType};
 use serde::Deserialize;
 
-use super::hazards::{
-    category_label, local_date, local_date_time, place_label, severity_label, state_name,
-};
+use super::format::{local_date, local_date_time};
+use super::hazards::{category_label, place_label, severity_label, state_name};
 use super::i18n::{Tr, tr_key};
 use super::session::Viewer;
 use super::{Frame, WebError, render, role_key};

@@ -14,11 +14,11 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use fieldsync_proto::DocType;
-use fieldsync_proto::model::duty::{self, DEFAULT_TIME_ZONE};
 use fieldsync_proto::model::hazard::{HazardPlace, HazardState};
 use fieldsync_proto::model::scope::{Reader, may_read};
 use serde::Deserialize;
 
+use super::format::{local_date, local_date_time};
 use super::i18n::{Lang, Tr, tr_key};
 use super::session::Viewer;
 use super::{Frame, WebError, render};
@@ -138,28 +138,7 @@ pub fn place_label(t: &Tr, place: &HazardPlace, posts: &[PostRow]) -> String {
 
 /// A post's label in the page's language.
 pub fn post_label(t: &Tr, p: &PostRow) -> String {
-    if t.lang == Lang::ZhCn {
-        p.label_zh.clone()
-    } else {
-        p.label_en.clone()
-    }
-}
-
-/// Local date and time of `ms` in the community's time zone.
-pub fn local_date_time(ms: i64) -> String {
-    local(ms, "%Y-%m-%d %H:%M")
-}
-
-/// Local date of `ms` in the community's time zone.
-pub fn local_date(ms: i64) -> String {
-    local(ms, "%Y-%m-%d")
-}
-
-fn local(ms: i64, format: &str) -> String {
-    let tz = duty::time_zone(DEFAULT_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_zoned(tz).strftime(format).to_string())
-        .unwrap_or_default()
+    super::format::post_label(p, t.lang == Lang::ZhCn)
 }
 
 /// The ledger's query string. Empty fields are no filter.
