@@ -297,18 +297,35 @@ async fn demo_community(backend: Backend) {
     ] {
         assert!(states.contains(state), "no {state} hazard: {states:?}");
     }
-    // The leader's phone gets the missed post, the escalation and the overdue hazard.
+    // The leader's phone gets the night's missed post, the escalation and the
+    // overdue hazard. Today's shifts of teams 2 and 3 add slot alerts of their
+    // own (late or missed, by the time of day the test runs): leave those out.
+    let night = walked["posts"][0]["shift_key"].as_str().unwrap().to_owned();
     let leader = server.device("demo-leader").await;
-    let kinds = |d: &Device| -> std::collections::BTreeSet<AlertKind> {
+    let of_the_night = |d: &Device| -> std::collections::BTreeSet<(AlertKind, Option<String>)> {
         d.client
             .alerts()
             .unwrap()
             .into_iter()
-            .map(|(_, a)| a.kind)
+            .filter(|(_, a)| a.shift_id.as_ref().is_none_or(|s| *s == night))
+            .map(|(_, a)| (a.kind, a.post_id))
             .collect()
     };
-    let all = sync_until(&leader, Duration::from_secs(30), |d| kinds(d).len() == 3).await;
-    assert!(all, "alerts on the leader's phone: {:?}", kinds(&leader));
+    let expected: std::collections::BTreeSet<(AlertKind, Option<String>)> = [
+        (AlertKind::Missed, Some("post-b2-u2-f9".to_owned())),
+        (AlertKind::Overdue, None),
+        (AlertKind::Escalation, None),
+    ]
+    .into();
+    let all = sync_until(&leader, Duration::from_secs(30), |d| {
+        of_the_night(d) == expected
+    })
+    .await;
+    assert!(
+        all,
+        "alerts on the leader's phone: {:?}",
+        of_the_night(&leader)
+    );
     // Team 1's volunteer sees team 1's route and the night's patrol.
     let volunteer = server.device("demo-volunteer").await;
     volunteer.client.sync_now().await.unwrap();

@@ -224,24 +224,26 @@ async fn the_language_switch_sticks() {
     server.stop().await;
 }
 
-/// The open alerts the store holds, once the compliance engine has raised
-/// the demo night's.
-async fn open_alerts(server: &TestServer) -> Vec<fieldsync_server::store::AlertRow> {
+/// An open missed-post alert, once the compliance engine has raised the demo
+/// night's.
+async fn open_missed_alert(server: &TestServer) -> fieldsync_server::store::AlertRow {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let open: Vec<_> = server
+        let open = server
             .state
             .store
             .alert_rows("demo")
             .await
             .unwrap()
             .into_iter()
-            .filter(|a| a.acked_at.is_none())
-            .collect();
-        if !open.is_empty() {
-            return open;
+            .find(|a| a.acked_at.is_none() && a.kind == "missed");
+        if let Some(alert) = open {
+            return alert;
         }
-        assert!(std::time::Instant::now() < deadline, "no alert was raised");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo night's missed post raised no alert"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
@@ -249,11 +251,7 @@ async fn open_alerts(server: &TestServer) -> Vec<fieldsync_server::store::AlertR
 async fn acknowledging(backend: Backend) {
     let server = TestServer::start_with(backend, |c| c.demo_documents = true).await;
     let url = &server.url;
-    let missed = open_alerts(&server)
-        .await
-        .into_iter()
-        .find(|a| a.kind == "missed")
-        .expect("the demo night's missed post raised an alert");
+    let missed = open_missed_alert(&server).await;
     let path = format!("/alerts/{}/ack", missed.doc_id);
 
     // An auditor sees no button, and a forged request changes nothing.
