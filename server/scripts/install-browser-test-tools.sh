@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the dashboard's browser tests (tests/it/browser.rs) need and a
-# fresh Debian machine lacks: Debian's Chromium and a Chinese font, and
-# playwright-core from npm
+# fresh Debian machine lacks: Debian's Chromium and a Chinese font, poppler's
+# pdftotext and pdftoppm (the printed reports are read back and pictured),
+# and playwright-core from npm
 # (which drives it; it never downloads a browser of its own) under
 # target/tools/browser. Idempotent: when both are there it does nothing else.
 set -euo pipefail
@@ -19,6 +20,10 @@ fi
 if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -yq fonts-wqy-microhei
+fi
+if ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -yq poppler-utils
 fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt-get update -q

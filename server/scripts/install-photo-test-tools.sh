@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the photo tests (tests/it/photos.rs) need beyond Rust: a stock
-# tus client (tuspy) and an S3-compatible server (moto), in a virtualenv at
-# target/tools/venv so the system's site-packages stay untouched. Idempotent:
-# when both import already it does nothing else (well under a second).
+# Installs the Python peers the tests need beyond Rust, in a virtualenv at
+# target/tools/venv so the system's site-packages stay untouched: for the
+# photo tests (tests/it/photos.rs) a stock tus client (tuspy) and an
+# S3-compatible server (moto); for the report tests (tests/it/reports.rs)
+# openpyxl, which opens the XLSX exports. Idempotent: when all import already
+# it does nothing else (well under a second).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 venv="$root/target/tools/venv"
@@ -11,13 +13,15 @@ python="$venv/bin/python"
 # Versions the tests were verified with.
 TUSPY_VERSION="1.1.0"
 MOTO_VERSION="5.2.5"
+OPENPYXL_VERSION="3.1.5"
 
 have_tools() {
-    [ -x "$python" ] && "$python" - "$TUSPY_VERSION" "$MOTO_VERSION" <<'PY' 2>/dev/null
+    [ -x "$python" ] && "$python" - "$TUSPY_VERSION" "$MOTO_VERSION" "$OPENPYXL_VERSION" <<'PY' 2>/dev/null
 import sys
 from importlib.metadata import version
-import tusclient.client, moto.server  # noqa: F401  (both must import)
-sys.exit(0 if (version("tuspy"), version("moto")) == (sys.argv[1], sys.argv[2]) else 1)
+import tusclient.client, moto.server, openpyxl  # noqa: F401  (all must import)
+wanted = tuple(sys.argv[1:])
+sys.exit(0 if (version("tuspy"), version("moto"), version("openpyxl")) == wanted else 1)
 PY
 }
 
@@ -41,7 +45,7 @@ if [ ! -x "$python" ]; then
     fi
 fi
 "$python" -m pip install --quiet --disable-pip-version-check \
-    "tuspy==$TUSPY_VERSION" "moto[server]==$MOTO_VERSION"
+    "tuspy==$TUSPY_VERSION" "moto[server]==$MOTO_VERSION" "openpyxl==$OPENPYXL_VERSION"
 have_tools
 echo "photo test tools: installed in $venv"
-"$python" -m pip list --disable-pip-version-check 2>/dev/null | grep -Ei '^(tuspy|moto|boto3) '
+"$python" -m pip list --disable-pip-version-check 2>/dev/null | grep -Ei '^(tuspy|moto|boto3|openpyxl) '

@@ -33,6 +33,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::now_ms;
 use crate::commit::{Committer, Outcome};
 use crate::documents;
+use crate::reports;
 use crate::store::{AttendanceRow, ComplianceRow, PostRow, Store, StoreError};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -47,6 +48,8 @@ pub const ESCALATE_AFTER_MS: i64 = 2 * HOUR_MS;
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// Keys of the shifts evaluated.
+    pub evaluated: BTreeSet<String>,
     pub shifts: usize,
     pub slots: usize,
     pub alerts_raised: usize,
@@ -58,8 +61,23 @@ pub fn spawn(commits: Committer, tick: Duration, shutdown: CancellationToken, ta
     tasks.spawn(async move {
         loop {
             for community in commits.store().community_ids().await.unwrap_or_default() {
-                if let Err(e) = run(&commits, &community, now_ms()).await {
-                    tracing::warn!(%community, error = %e, "compliance run failed");
+                let now = now_ms();
+                match run(&commits, &community, now).await {
+                    // Reports are issued from figures the engine has just
+                    // brought up to date.
+                    Ok(done) => {
+                        if let Err(e) = reports::issue::issue_due(
+                            commits.store(),
+                            &community,
+                            &done.evaluated,
+                            now,
+                        )
+                        .await
+                        {
+                            tracing::warn!(%community, error = %e, "issuing reports failed");
+                        }
+                    }
+                    Err(e) => tracing::warn!(%community, error = %e, "compliance run failed"),
                 }
             }
             tokio::select! {
@@ -186,6 +204,7 @@ pub async fn run(commits: &Committer, community: &str, now: i64) -> Result<Repor
                     alerts.push(alert);
                 }
             }
+            report.evaluated.insert(key.to_string());
             report.shifts += 1;
             report.slots += slots.len();
         }

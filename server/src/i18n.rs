@@ -1,4 +1,4 @@
-//! The dashboard's languages: zh-CN by default, English by a switch that
+//! The languages of the dashboard and the reports: zh-CN by default, English by a switch that
 //! sticks (a cookie). Every label comes from one message catalogue per
 //! language (`server/i18n/<lang>.toml`, compiled in); the domain terms in
 //! them are the ones community offices use (docs/glossary.md).
@@ -48,8 +48,8 @@ impl Lang {
 
     fn source(self) -> &'static str {
         match self {
-            Lang::ZhCn => include_str!("../../i18n/zh-CN.toml"),
-            Lang::En => include_str!("../../i18n/en.toml"),
+            Lang::ZhCn => include_str!("../i18n/zh-CN.toml"),
+            Lang::En => include_str!("../i18n/en.toml"),
         }
     }
 
@@ -158,12 +158,12 @@ mod tests {
     }
 
     /// Every `t.get("…")`, `t.fill("…"`, `t.with("…"` and `tr_key("…")` in the templates and
-    /// the dashboard's code names a key of the catalogues.
+    /// the dashboard's and the reports' code names a key of the catalogues.
     #[test]
     fn every_key_in_use_is_in_the_catalogues() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut sources = Vec::new();
-        for dir in ["templates/web", "src/web"] {
+        for dir in ["templates/web", "src/web", "src/reports"] {
             collect(&root.join(dir), &mut sources);
         }
         assert!(sources.len() > 3, "found the sources: {sources:?}");

@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::WebError;
-use crate::state::AppState;
+use crate::store::{Store, StoreError};
 
 /// The people and teams of the community by id, for naming them.
 pub struct Names {
@@ -12,16 +11,14 @@ pub struct Names {
 }
 
 impl Names {
-    pub async fn load(app: &AppState, community: &str) -> Result<Names, WebError> {
-        let users = app
-            .store
+    pub async fn load(store: &Store, community: &str) -> Result<Names, StoreError> {
+        let users = store
             .admin_users(community)
             .await?
             .into_iter()
             .map(|u| (u.id, u.display_name))
             .collect();
-        let teams = app
-            .store
+        let teams = store
             .teams(community)
             .await?
             .into_iter()

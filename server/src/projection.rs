@@ -7,7 +7,9 @@ use fieldsync_proto::DocId;
 use fieldsync_proto::model::alert::AlertDoc;
 use fieldsync_proto::model::duty::RosterDoc;
 use fieldsync_proto::model::hazard;
-use fieldsync_proto::model::hazard::HazardDoc;
+use std::collections::HashMap;
+
+use fieldsync_proto::model::hazard::{HazardAction, HazardDoc, HazardEvent};
 use fieldsync_proto::model::incident::{IncidentAction, IncidentDoc};
 use fieldsync_proto::model::patrol::{self, CheckIn, Proof};
 use fieldsync_proto::model::photo::is_photo_hash;
@@ -49,13 +51,15 @@ pub fn incident_row(doc_id: &DocId, doc: &IncidentDoc) -> IncidentRow {
 
 /// The alert's row.
 pub fn alert_row(doc_id: &DocId, doc: &AlertDoc) -> AlertRow {
+    let first_ack = doc.acks.iter().min_by_key(|a| a.at_ms);
     AlertRow {
         doc_id: doc_id.to_string(),
         kind: doc.kind.as_str().to_owned(),
         subject: doc.subject.clone(),
         raised_at: doc.raised_at_ms,
         recipients: serde_json::to_string(&doc.recipients).unwrap_or_default(),
-        acked_at: doc.acks.iter().map(|a| a.at_ms).min(),
+        acked_at: first_ack.map(|a| a.at_ms),
+        acked_by: first_ack.map(|a| a.by.clone()),
     }
 }
 
@@ -100,6 +104,7 @@ pub fn hazard_row(doc_id: &DocId, doc: &HazardDoc) -> HazardRow {
     let folded = hazard::fold(&doc.events);
     let report = doc.events.iter().find(|e| e.prev.is_none());
     let current = folded.current.as_ref();
+    let chain = followed(&doc.events, folded.head.as_deref());
     HazardRow {
         doc_id: doc_id.to_string(),
         category: doc.category.clone(),
@@ -119,7 +124,31 @@ pub fn hazard_row(doc_id: &DocId, doc: &HazardDoc) -> HazardRow {
             )
         }),
         recurring_of: None,
+        rectified_at: chain
+            .iter()
+            .find(|e| e.action == HazardAction::Rectify)
+            .map(|e| e.at_ms),
+        closed_at: chain
+            .first()
+            .filter(|e| e.action == HazardAction::Close)
+            .map(|e| e.at_ms),
     }
+}
+
+/// The followed history of a folded hazard, from `head` back to the report,
+/// newest first.
+fn followed<'a>(events: &'a [HazardEvent], head: Option<&str>) -> Vec<&'a HazardEvent> {
+    let by_id: HashMap<&str, &HazardEvent> = events.iter().map(|e| (e.id.as_str(), e)).collect();
+    let mut out = Vec::new();
+    let mut at = head;
+    while let Some(e) = at.and_then(|id| by_id.get(id)) {
+        if out.len() > events.len() {
+            break;
+        }
+        out.push(*e);
+        at = e.prev.as_deref();
+    }
+    out
 }
 
 /// The photo blobs a hazard references, in its report and its events.

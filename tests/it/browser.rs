@@ -210,12 +210,12 @@ async fn the_compliance_board_in_a_real_browser() {
     }
 }
 
-/// The admin scenario asks for nothing but the browser.
+/// The admin and reports scenarios ask for nothing but the browser.
 struct NoSteps;
 
 impl Steps for NoSteps {
     async fn act(&mut self, _server: &TestServer, step: &str) -> anyhow::Result<()> {
-        bail!("the admin scenario asks for no step, not {step}")
+        bail!("this scenario asks for no step, not {step}")
     }
 }
 
@@ -288,6 +288,28 @@ async fn the_hazard_ledger_in_a_real_browser() {
         "hazard-phone-390.png",
     ];
     let result = run_scenario("hazards", &server, &mut phone, &shots).await;
+    server.stop().await;
+    if let Err(e) = result {
+        panic!("{e:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reports_printed_from_a_real_browser() {
+    let server = TestServer::start_with(Backend::Sqlite, |c| {
+        c.demo_documents = true;
+        c.compliance_tick_secs = 1;
+    })
+    .await;
+    let shots = [
+        "list-zh.png",
+        "daily-zh.png",
+        "monthly-zh.png",
+        "monthly-zh.pdf",
+        "monthly-print.png",
+        "monthly-en.png",
+    ];
+    let result = run_scenario("reports", &server, &mut NoSteps, &shots).await;
     server.stop().await;
     if let Err(e) = result {
         panic!("{e:#}");

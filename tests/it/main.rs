@@ -20,6 +20,7 @@ mod patrols;
 mod photo_queue;
 mod photos;
 mod projections;
+mod reports;
 mod schema_migration;
 mod scopes;
 mod sdk_responsiveness;

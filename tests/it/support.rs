@@ -538,9 +538,19 @@ pub async fn assert_still_serving(server: &TestServer) {
     );
 }
 
-/// The printed tag payload of a post of building 3, as the office gets it.
+/// The printed tag payload of a demo post (`post-b<building>-…`), as the
+/// office gets it.
 pub async fn printed_payload(server: &TestServer, post: &str) -> String {
-    let tags = get_json_as(&server.url, "demo-office", "/api/v1/posts/tags?building=3").await;
+    let building = post
+        .strip_prefix("post-b")
+        .and_then(|rest| rest.split('-').next())
+        .unwrap_or("3");
+    let tags = get_json_as(
+        &server.url,
+        "demo-office",
+        &format!("/api/v1/posts/tags?building={building}"),
+    )
+    .await;
     tags.as_array()
         .unwrap()
         .iter()

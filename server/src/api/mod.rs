@@ -8,6 +8,7 @@ mod duty;
 mod hazards;
 pub mod openapi;
 mod places;
+mod reports;
 
 use axum::extract::State;
 use axum::http::Method;
@@ -40,6 +41,9 @@ pub fn routes() -> Routes<AppState> {
         .add(M::GET, "/api/v1/hazards", hazards::list_hazards)
         .add(M::GET, "/api/v1/compliance", duty::compliance)
         .add(M::GET, "/api/v1/alerts", duty::alerts)
+        .add(M::GET, "/api/v1/reports", reports::list)
+        .add(M::GET, "/api/v1/reports/{kind}", reports::report)
+        .add(M::GET, "/api/v1/exports/{what}", reports::export)
         .add(M::GET, "/api/v1/posts/tags", places::printable_tags)
         .add(M::GET, "/api/v1/posts/tags.html", places::tag_sheet)
         .add(M::GET, "/api/v1/tag-keys", places::list_tag_keys)

@@ -76,9 +76,9 @@ macro_rules! duty_impl {
                 }
                 if let Some(a) = &rows.alert {
                     sqlx::query(
-                        "INSERT INTO alert_projection (community_id, doc_id, kind, subject, raised_at, recipients, acked_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (community_id, doc_id) DO UPDATE SET acked_at = excluded.acked_at",
+                        "INSERT INTO alert_projection (community_id, doc_id, kind, subject, raised_at, recipients, acked_at, acked_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (community_id, doc_id) DO UPDATE SET acked_at = excluded.acked_at, acked_by = excluded.acked_by",
                     )
                     .bind(community)
                     .bind(&a.doc_id)
@@ -87,6 +87,7 @@ macro_rules! duty_impl {
                     .bind(a.raised_at)
                     .bind(&a.recipients)
                     .bind(a.acked_at)
+                    .bind(&a.acked_by)
                     .execute(&mut **conn)
                     .await?;
                 }

@@ -374,6 +374,11 @@ macro_rules! dispatch {
 // Declared after `dispatch!`, which it uses.
 mod blobs;
 pub use blobs::{BlobLink, BlobRow, UploadRow};
+pub(crate) mod reports;
+pub use reports::{
+    CheckinExportQuery, DutyCount, ExportCheckin, IssuedReport, PeriodHazard, PeriodIncident,
+    PersonCount, SlotLine, StatusCount,
+};
 
 impl Store {
     /// Opens the store: PostgreSQL when `database_url` is given, else SQLite in

@@ -6,6 +6,7 @@ use sqlx::{Pool, Postgres};
 use super::admin_sql::admin_impl;
 use super::blobs::blob_store_impl;
 use super::duty_sql::duty_impl;
+use super::reports::report_store_impl;
 use super::sql::store_impl;
 use super::web_sql::web_impl;
 
@@ -36,3 +37,4 @@ duty_impl!(PgStore, sqlx::Postgres);
 blob_store_impl!(PgStore);
 admin_impl!(PgStore, sqlx::Postgres);
 web_impl!(PgStore);
+report_store_impl!(PgStore);

@@ -21,6 +21,12 @@ pub struct HazardRow {
     pub due_at: Option<i64>,
     /// An earlier hazard of the same category at the same post within 90 days.
     pub recurring_of: Option<String>,
+    /// Device time of the latest rectification on the followed history.
+    #[sqlx(default)]
+    pub rectified_at: Option<i64>,
+    /// Device time of the close, while the hazard is closed.
+    #[sqlx(default)]
+    pub closed_at: Option<i64>,
 }
 
 impl HazardRow {
@@ -157,6 +163,9 @@ pub struct AlertRow {
     /// User ids, as a JSON array.
     pub recipients: String,
     pub acked_at: Option<i64>,
+    /// Who acknowledged it first.
+    #[sqlx(default)]
+    pub acked_by: Option<String>,
 }
 
 /// One post in one window of a shift, as the compliance engine last saw it.

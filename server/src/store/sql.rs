@@ -132,8 +132,8 @@ macro_rules! store_impl {
                 if let Some(h) = &rows.hazard {
                     sqlx::query(
                         "INSERT INTO hazard_projection (community_id, doc_id, category, severity, state, in_conflict, reporter, \
-                         reported_at, post_id, assigned_person, deadline_at, event_count, due_at, recurring_of) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                         reported_at, post_id, assigned_person, deadline_at, event_count, due_at, rectified_at, closed_at, recurring_of) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $16, \
                          (SELECT p.doc_id FROM hazard_projection p WHERE p.community_id = $1 AND p.doc_id <> $2 \
                           AND p.post_id = $9 AND p.category = $3 AND p.reported_at <= $8 AND p.reported_at > $8 - $14 \
                           ORDER BY p.reported_at DESC LIMIT 1)) \
@@ -142,6 +142,7 @@ macro_rules! store_impl {
                          reporter = excluded.reporter, reported_at = excluded.reported_at, post_id = excluded.post_id, \
                          assigned_person = excluded.assigned_person, deadline_at = excluded.deadline_at, \
                          event_count = excluded.event_count, due_at = excluded.due_at, \
+                         rectified_at = excluded.rectified_at, closed_at = excluded.closed_at, \
                          recurring_of = COALESCE(hazard_projection.recurring_of, excluded.recurring_of)",
                     )
                     .bind(community)
@@ -158,6 +159,8 @@ macro_rules! store_impl {
                     .bind(h.event_count)
                     .bind(h.due_at)
                     .bind(fieldsync_proto::model::hazard::RECURRENCE_WINDOW_MS)
+                    .bind(h.rectified_at)
+                    .bind(h.closed_at)
                     .execute(&mut **conn)
                     .await?;
                 }

@@ -58,3 +58,48 @@ pub async fn serve(Path(path): Path<String>) -> Result<Response, WebError> {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every block of the stylesheet is closed where it looks closed: a
+    /// missing brace silently moves every rule after it into the block before
+    /// (a media query for phones, or for print). Inside a block every line is
+    /// indented; a line at the first column belongs outside.
+    #[test]
+    fn the_stylesheet_closes_every_block() {
+        let css = include_str!("../../static/app.css");
+        let mut depth = 0i32;
+        let mut in_comment = false;
+        for (n, line) in css.lines().enumerate() {
+            let starts_outside = !line.starts_with([' ', '}']) && !line.is_empty();
+            if depth > 0 && starts_outside && !in_comment {
+                panic!("line {}: {line:?} is inside an unclosed block", n + 1);
+            }
+            let mut rest = line;
+            while !rest.is_empty() {
+                if in_comment {
+                    match rest.find("*/") {
+                        Some(end) => {
+                            in_comment = false;
+                            rest = &rest[end + 2..];
+                        }
+                        None => break,
+                    }
+                } else if rest.starts_with("/*") {
+                    in_comment = true;
+                    rest = &rest[2..];
+                } else {
+                    let c = rest.chars().next().unwrap_or_default();
+                    depth += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    assert!(depth >= 0, "line {}: a brace closes nothing", n + 1);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+        assert_eq!(depth, 0, "every block is closed");
+    }
+}

@@ -9,9 +9,9 @@ use fieldsync_proto::model::duty::{self, DEFAULT_TIME_ZONE};
 use serde::Deserialize;
 
 use super::admin::{local_datetime, require_reader};
-use super::i18n::tr_key;
 use super::session::Viewer;
 use super::{Frame, WebError, render};
+use crate::i18n::tr_key;
 use crate::state::AppState;
 use crate::store::AuditFilter;
 

@@ -14,14 +14,14 @@ use fieldsync_proto::model::hazard::HazardPlace;
 use fieldsync_proto::model::scope::Reader;
 use serde::Deserialize;
 
-use super::format::{
-    link, local_day_hm, local_day_hms, local_hm, place_label, post_label, post_label_of,
-};
-use super::i18n::{Lang, tr_key};
-use super::names::Names;
 use super::session::Viewer;
 use super::{Frame, WebError, render};
 use crate::clock::now_ms;
+use crate::format::{
+    link, local_day_hm, local_day_hms, local_hm, place_label, post_label, post_label_of,
+};
+use crate::i18n::{Lang, tr_key};
+use crate::names::Names;
 use crate::state::AppState;
 use crate::store::{CheckinRow, ComplianceRow, PostRow, ShiftRow};
 
@@ -338,7 +338,7 @@ pub async fn board(
     if asked.is_some() && chosen.is_none() {
         return Err(WebError::NotFound);
     }
-    let names = Names::load(&app, &community).await?;
+    let names = Names::load(&app.store, &community).await?;
     let zh = viewer.tr.lang == Lang::ZhCn;
     let mut prev = None;
     let mut next = None;
@@ -427,7 +427,7 @@ pub async fn post(
     }
     let last_grace = rows.iter().map(|r| r.grace_until).max().unwrap_or_default();
     let zh = viewer.tr.lang == Lang::ZhCn;
-    let names = Names::load(&app, &community).await?;
+    let names = Names::load(&app.store, &community).await?;
     let posts = app.store.posts(&community, None).await?;
     let team_patrols: BTreeSet<String> = app
         .store

@@ -25,13 +25,13 @@ use fieldsync_proto::model::validate;
 use fieldsync_proto::{DocId, DocType};
 use serde::Deserialize;
 
-use super::format::{local_date, local_date_time};
 use super::hazards::{category_label, place_label, severity_label, state_name};
-use super::i18n::{Tr, tr_key};
 use super::session::Viewer;
 use super::{Frame, WebError, render, role_key};
 use crate::blobs::Variant;
 use crate::clock::now_ms;
+use crate::format::{local_date, local_date_time};
+use crate::i18n::{Tr, tr_key};
 use crate::state::AppState;
 
 /// One entry of the history.

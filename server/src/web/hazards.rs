@@ -18,11 +18,11 @@ use fieldsync_proto::model::hazard::{HazardPlace, HazardState};
 use fieldsync_proto::model::scope::{Reader, may_read};
 use serde::Deserialize;
 
-use super::format::{local_date, local_date_time};
-use super::i18n::{Lang, Tr, tr_key};
 use super::session::Viewer;
 use super::{Frame, WebError, render};
 use crate::clock::now_ms;
+use crate::format::{local_date, local_date_time};
+use crate::i18n::{Lang, Tr, tr_key};
 use crate::state::AppState;
 use crate::store::{HazardLedgerQuery, HazardLedgerRow, PostRow};
 
@@ -138,7 +138,7 @@ pub fn place_label(t: &Tr, place: &HazardPlace, posts: &[PostRow]) -> String {
 
 /// A post's label in the page's language.
 pub fn post_label(t: &Tr, p: &PostRow) -> String {
-    super::format::post_label(p, t.lang == Lang::ZhCn)
+    crate::format::post_label(p, t.lang == Lang::ZhCn)
 }
 
 /// The ledger's query string. Empty fields are no filter.
@@ -244,6 +244,26 @@ struct LedgerPage {
 }
 
 impl LedgerPage {
+    /// The export of the ledger with the page's filters.
+    fn export_href(&self, format: &str) -> String {
+        let f = &self.form;
+        let pairs: Vec<(&str, &str)> = [
+            ("what", "hazards"),
+            ("state", f.state.as_str()),
+            ("category", f.category.as_str()),
+            ("severity", f.severity.as_str()),
+            ("grid", f.grid.as_str()),
+            ("building", f.building.as_str()),
+            ("overdue", f.overdue.as_str()),
+            ("recurring", f.recurring.as_str()),
+            ("format", format),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+        crate::format::link("/exports", &pairs)
+    }
+
     fn states(&self) -> &'static [(&'static str, &'static str)] {
         &STATES
     }

@@ -14,12 +14,12 @@ use fieldsync_proto::model::validate;
 use fieldsync_proto::{DocId, DocType};
 use serde::Deserialize;
 
-use super::format::{link, local_day_hm, place_label};
-use super::i18n::{Lang, tr_key};
-use super::names::Names;
 use super::session::Viewer;
 use super::{Frame, WebError, render};
 use crate::clock::now_ms;
+use crate::format::{link, local_day_hm, place_label};
+use crate::i18n::{Lang, tr_key};
+use crate::names::Names;
 use crate::state::AppState;
 use crate::store::IncidentRow;
 
@@ -124,7 +124,7 @@ pub async fn list(
             Some((r, validate::read_incident(&doc).ok()?))
         })
         .collect();
-    let names = Names::load(&app, &community).await?;
+    let names = Names::load(&app.store, &community).await?;
     let posts = app.store.posts(&community, None).await?;
     let zh = viewer.tr.lang == Lang::ZhCn;
     let total = readable.len();
@@ -195,7 +195,7 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let doc = read(&app, &viewer, &id).await?.ok_or(WebError::NotFound)?;
-    let names = Names::load(&app, &viewer.community).await?;
+    let names = Names::load(&app.store, &viewer.community).await?;
     let posts = app.store.posts(&viewer.community, None).await?;
     let zh = viewer.tr.lang == Lang::ZhCn;
     let (state, class) = state_key(if doc.closed() {

@@ -16,15 +16,13 @@ mod alerts;
 mod assets;
 mod audit;
 mod compliance;
-mod format;
 mod hazard;
 mod hazards;
-pub mod i18n;
 mod incidents;
-mod names;
 mod now;
 mod patrol;
 mod plan;
+mod reports;
 pub mod session;
 mod sign_in;
 mod write;
@@ -37,8 +35,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use self::i18n::{Tr, tr_key};
 use self::session::Viewer;
+use crate::i18n::{Tr, tr_key};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -58,6 +56,9 @@ pub fn router(state: AppState) -> Router {
         .route("/compliance", get(compliance::board))
         .route("/compliance/post", get(compliance::post))
         .route("/incidents", get(incidents::list))
+        .route("/reports", get(reports::list))
+        .route("/reports/{kind}", get(reports::report))
+        .route("/exports", get(reports::export))
         .route("/incidents/{id}", get(incidents::detail))
         .route("/incidents/{id}/acknowledge", post(incidents::acknowledge))
         .route("/incidents/{id}/update", post(incidents::update))
@@ -162,6 +163,7 @@ impl Frame {
             ("/hazards", tr_key("nav.hazards")),
             ("/compliance", tr_key("nav.compliance")),
             ("/incidents", tr_key("nav.incidents")),
+            ("/reports", tr_key("nav.reports")),
         ];
         if self.viewer.reads_everything() {
             menu.push(("/admin/users", tr_key("nav.admin")));

@@ -16,13 +16,13 @@ use fieldsync_proto::model::breadcrumbs;
 use fieldsync_proto::model::validate;
 use futures_util::Stream;
 
-use super::format::{local_hm, post_label_of};
-use super::i18n::{Lang, Tr, tr_key};
-use super::names::Names;
 use super::plan::Plan;
 use super::session::Viewer;
 use super::{Frame, WebError, render};
 use crate::clock::now_ms;
+use crate::format::{local_hm, post_label_of};
+use crate::i18n::{Lang, Tr, tr_key};
+use crate::names::Names;
 use crate::state::AppState;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -103,7 +103,7 @@ impl Live {
         let community = viewer.community.as_str();
         let reader = store.reader(&viewer.user_id, viewer.role).await?;
         let everything = viewer.reads_everything();
-        let names = Names::load(app, community).await?;
+        let names = Names::load(&app.store, community).await?;
         let name = |id: &str| names.user(id);
         let team = |id: &str| names.team(id);
         let zh = viewer.tr.lang == Lang::ZhCn;

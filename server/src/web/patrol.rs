@@ -11,13 +11,13 @@ use fieldsync_proto::model::breadcrumbs;
 use fieldsync_proto::model::validate;
 
 use super::compliance::CheckinLine;
-use super::format::local_day_hm;
-use super::i18n::{Lang, tr_key};
-use super::names::Names;
 use super::plan::Plan;
 use super::session::Viewer;
 use super::{Frame, WebError, render};
 use crate::clock::now_ms;
+use crate::format::local_day_hm;
+use crate::i18n::{Lang, tr_key};
+use crate::names::Names;
 use crate::state::AppState;
 
 /// Check-ins are looked for this far around the patrol's own times: device
@@ -58,7 +58,7 @@ pub async fn page(
     let doc = automerge::Automerge::load(&stored.chunks.concat())
         .map_err(WebError::internal)
         .and_then(|d| validate::read_patrol(&d).map_err(|r| WebError::internal(r.message)))?;
-    let names = Names::load(&app, &community).await?;
+    let names = Names::load(&app.store, &community).await?;
     let zh = viewer.tr.lang == Lang::ZhCn;
     let posts = app.store.posts(&community, None).await?;
     let route = app

@@ -17,10 +17,10 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use fieldsync_proto::model::Role;
 
 use super::WebError;
-use super::i18n::{self, Lang, Tr};
 use crate::admin::Actor;
 use crate::auth::{new_actor_id, new_refresh_token, token_hash};
 use crate::clock::now_ms;
+use crate::i18n::{self, Lang, Tr};
 use crate::state::AppState;
 use crate::store::{DeviceRow, UserRow, WebSessionRow};
 

@@ -9,10 +9,10 @@ use axum_extra::extract::CookieJar;
 use fieldsync_proto::model::Role;
 use serde::Deserialize;
 
-use super::i18n::{self, Lang, Tr};
 use super::session::{self, Viewer};
 use super::{WebError, render};
 use crate::auth::new_refresh_token;
+use crate::i18n::{self, Lang, Tr};
 use crate::state::{AppState, LoginRefused};
 
 #[derive(Template)]

@@ -9,8 +9,8 @@ use axum::response::Response;
 use fieldsync_proto::model::duty::{RosterDoc, RouteDoc};
 
 use super::{SECTIONS, require_reader};
+use crate::i18n::tr_key;
 use crate::state::AppState;
-use crate::web::i18n::tr_key;
 use crate::web::session::Viewer;
 use crate::web::{Frame, WebError, render};
 

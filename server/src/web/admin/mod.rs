@@ -13,9 +13,9 @@ pub mod users;
 use serde::Deserialize;
 
 use super::WebError;
-use super::i18n::{Tr, tr_key};
 use super::session::Viewer;
 use crate::admin::AdminError;
+use crate::i18n::{Tr, tr_key};
 
 /// The admin pages' own menu: (path, catalogue key).
 pub const SECTIONS: [(&str, &str); 4] = [

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use super::{CsrfForm, Done, SECTIONS, local_datetime, refused, require_reader};
 use crate::admin::keys::{self, TagSheet};
 use crate::admin::places::{GridNode, places_tree};
+use crate::i18n::{Lang, tr_key};
 use crate::state::AppState;
 use crate::tags;
-use crate::web::i18n::{Lang, tr_key};
 use crate::web::session::Viewer;
 use crate::web::{Frame, WebError, render};
 

@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::{CsrfForm, Done, SECTIONS, local_datetime, refused, require_reader};
 use crate::admin::users::{self, NewUser, UserChange};
+use crate::i18n::tr_key;
 use crate::state::AppState;
 use crate::store::{AdminDeviceRow, AdminUserRow};
-use crate::web::i18n::tr_key;
 use crate::web::session::Viewer;
 use crate::web::{Frame, WebError, render, role_key};
 

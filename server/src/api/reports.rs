@@ -1,0 +1,162 @@
+//! `/api/v1/reports`: the daily, weekly and monthly reports as JSON, CSV,
+//! XLSX or the printable page, live or as issued (`crate::reports`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fieldsync_proto::model::Role;
+use serde::Deserialize;
+
+use crate::clock::now_ms;
+use crate::http::{ApiError, Authenticated};
+use crate::i18n::{Lang, Tr};
+use crate::reports::exports::{self, ExportError, Filter};
+use crate::reports::{self, Ask, Listed, ReportError};
+use crate::state::AppState;
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        let m = e.to_string();
+        match e {
+            ReportError::Forbidden | ReportError::IssuedForbidden => {
+                ApiError::forbidden("forbidden", m)
+            }
+            ReportError::Period(_)
+            | ReportError::UnknownFormat(_)
+            | ReportError::UnknownVersion(_) => ApiError::bad_request("bad_request", m),
+            ReportError::UnknownKind(_) | ReportError::NoShift(_) | ReportError::NoPeriod(_) => {
+                ApiError::not_found("not_found", m)
+            }
+            ReportError::NotIssued(..) => ApiError::not_found("not_issued", m),
+            ReportError::Issued(reports::issue::IssuedError::Altered { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "report_altered", m)
+            }
+            ReportError::Issued(_) | ReportError::Render(_) | ReportError::Store(_) => {
+                ApiError::internal(m)
+            }
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(e: ExportError) -> Self {
+        let m = e.to_string();
+        match e {
+            ExportError::Unknown(_) => ApiError::not_found("not_found", m),
+            ExportError::Format(_) | ExportError::Date(_) | ExportError::Empty => {
+                ApiError::bad_request("bad_request", m)
+            }
+            ExportError::Io(_) | ExportError::Store(_) => ApiError::internal(m),
+        }
+    }
+}
+
+async fn audience(
+    app: &AppState,
+    claims: &crate::auth::Claims,
+) -> Result<reports::Audience, ApiError> {
+    let role = Role::parse(&claims.role).ok_or(ReportError::Forbidden)?;
+    Ok(reports::audience(&app.store, &claims.com, &claims.sub, role).await?)
+}
+
+/// `GET /api/v1/reports`: the recent shifts, weeks and months one may open
+/// a report of, and when each was issued.
+#[utoipa::path(get, path = "/api/v1/reports", tag = "reports", security(("bearer" = [])),
+    responses((status = 200, description = "Recent report periods, newest first", body = [Listed])))]
+pub async fn list(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> Result<Json<Vec<Listed>>, ApiError> {
+    let audience = audience(&app, &claims).await?;
+    Ok(Json(
+        reports::recent(&app.store, &audience, now_ms()).await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Language {
+    /// `zh-CN` (default) or `en`: the wording of the page, CSV and XLSX.
+    lang: Option<String>,
+}
+
+/// `GET /api/v1/reports/{kind}?period=…&format=…&version=…&lang=…`: one
+/// report. The office and auditors read the whole community's, a leader
+/// their team's (live only).
+#[utoipa::path(get, path = "/api/v1/reports/{kind}", tag = "reports", security(("bearer" = [])),
+    params(("kind" = String, Path, description = "`daily`, `weekly` or `monthly`"), Ask, Language),
+    responses(
+        (status = 200, description = "The report in the format asked for: JSON (this schema), CSV, XLSX or the printable page", content(
+            (reports::Report = "application/json"),
+            (String = "text/csv"),
+            (String = "text/html"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "A period, format or version that is not understood", body = crate::http::ErrorBody),
+        (status = 404, description = "No such report, shift, or issued version", body = crate::http::ErrorBody),
+        (status = 409, description = "The issued version no longer matches its hash", body = crate::http::ErrorBody)))]
+pub async fn report(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(kind): Path<String>,
+    Query(ask): Query<Ask>,
+    Query(language): Query<Language>,
+) -> Result<Response, ApiError> {
+    let audience = audience(&app, &claims).await?;
+    let lang = match language.lang.as_deref().filter(|l| !l.is_empty()) {
+        None => Lang::ZhCn,
+        Some(tag) => Lang::parse(tag).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_request",
+                format!("unknown language {tag:?}: zh-CN or en"),
+            )
+        })?,
+    };
+    let answer = reports::answer(
+        &app,
+        &audience,
+        &kind,
+        &ask,
+        Tr { lang },
+        |_, _| None,
+        now_ms(),
+    )
+    .await?;
+    Ok(answer.file.into_response())
+}
+
+/// `GET /api/v1/exports/{what}?from=&to=&format=…` (`checkins`, `hazards`,
+/// `compliance`, `incidents`): the rows with the dashboard's filters, what
+/// the reader may read only (a leader their team's), streamed.
+#[utoipa::path(get, path = "/api/v1/exports/{what}", tag = "reports", security(("bearer" = [])),
+    params(("what" = String, Path, description = "`checkins`, `hazards`, `compliance` or `incidents`"), Filter, Language),
+    responses(
+        (status = 200, description = "The rows as CSV (UTF-8 with a byte-order mark), XLSX or a JSON array", content(
+            (String = "text/csv"),
+            (Vec<serde_json::Value> = "application/json"),
+            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "A date, span or format that is not understood", body = crate::http::ErrorBody),
+        (status = 404, description = "No such export", body = crate::http::ErrorBody)))]
+pub async fn export(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(what): Path<String>,
+    Query(filter): Query<Filter>,
+    Query(language): Query<Language>,
+) -> Result<Response, ApiError> {
+    let audience = audience(&app, &claims).await?;
+    let lang = lang_of(&language)?;
+    Ok(exports::export(&app.store, &audience, &what, filter, Tr { lang }, now_ms()).await?)
+}
+
+fn lang_of(language: &Language) -> Result<Lang, ApiError> {
+    match language.lang.as_deref().filter(|l| !l.is_empty()) {
+        None => Ok(Lang::ZhCn),
+        Some(tag) => Lang::parse(tag).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_request",
+                format!("unknown language {tag:?}: zh-CN or en"),
+            )
+        }),
+    }
+}

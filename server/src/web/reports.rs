@@ -1,0 +1,192 @@
+//! `/reports`: the list of recent reports and each report's printable page,
+//! with its downloads (`crate::reports`).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+
+use super::session::Viewer;
+use super::{Frame, WebError, render};
+use crate::clock::now_ms;
+use crate::format::{link, local_day_hm};
+use crate::i18n::tr_key;
+use crate::names::Names;
+use crate::reports::exports::{ExportError, Filter};
+use crate::reports::render::{Format, Toolbar};
+use crate::reports::{self, Ask, Kind, Listed, ReportError};
+use crate::state::AppState;
+
+impl From<ReportError> for WebError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Forbidden | ReportError::IssuedForbidden => WebError::Forbidden,
+            ReportError::UnknownKind(_)
+            | ReportError::NoShift(_)
+            | ReportError::NoPeriod(_)
+            | ReportError::NotIssued(..) => WebError::NotFound,
+            ReportError::Period(_)
+            | ReportError::UnknownFormat(_)
+            | ReportError::UnknownVersion(_) => WebError::Refused(e.to_string()),
+            ReportError::Issued(_) | ReportError::Render(_) | ReportError::Store(_) => {
+                WebError::internal(e)
+            }
+        }
+    }
+}
+
+impl From<ExportError> for WebError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::Unknown(_) => WebError::NotFound,
+            ExportError::Format(_) | ExportError::Date(_) | ExportError::Empty => {
+                WebError::Refused(e.to_string())
+            }
+            ExportError::Io(_) | ExportError::Store(_) => WebError::internal(e),
+        }
+    }
+}
+
+/// The export form's choice of rows, beside the filters.
+#[derive(serde::Deserialize)]
+pub struct ExportChoice {
+    #[serde(default)]
+    what: String,
+}
+
+/// `GET /exports?what=…&from=…&to=…&format=…` and the ledger's filters: a
+/// download, in the viewer's language.
+pub async fn export(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Query(choice): Query<ExportChoice>,
+    Query(filter): Query<Filter>,
+) -> Result<Response, WebError> {
+    let audience =
+        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    Ok(crate::reports::exports::export(
+        &app.store,
+        &audience,
+        &choice.what,
+        filter,
+        viewer.tr,
+        now_ms(),
+    )
+    .await?)
+}
+
+/// One line of the list.
+struct Line {
+    href: String,
+    label: String,
+    issued: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "web/reports.html")]
+struct ListPage {
+    frame: Frame,
+    /// (heading key, lines) per kind.
+    groups: Vec<(&'static str, Vec<Line>)>,
+    /// The export form's default span: the last 30 days.
+    from: String,
+    to: String,
+}
+
+fn report_href(kind: Kind, key: &str, pairs: &[(&str, &str)]) -> String {
+    let mut all = vec![("period", key)];
+    all.extend_from_slice(pairs);
+    link(&format!("/reports/{}", kind.as_str()), &all)
+}
+
+/// `GET /reports`.
+pub async fn list(State(app): State<AppState>, viewer: Viewer) -> Result<Response, WebError> {
+    let audience =
+        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    let listed = reports::recent(&app.store, &audience, now_ms()).await?;
+    let names = Names::load(&app.store, &viewer.community).await?;
+    let t = viewer.tr;
+    let line = |l: &Listed| Line {
+        href: report_href(l.kind, &l.key, &[]),
+        label: match l.kind {
+            Kind::Daily => format!(
+                "{} – {} · {}",
+                local_day_hm(l.from_ms),
+                local_day_hm(l.to_ms),
+                names.team(l.team.as_deref().unwrap_or_default())
+            ),
+            Kind::Weekly => t.with("report.week_of", "date", &l.key),
+            Kind::Monthly => l.key.clone(),
+        },
+        issued: l.issued_at_ms.map(reports::sheets::local_time),
+    };
+    let groups = [
+        (Kind::Daily, tr_key("report.recent_shifts")),
+        (Kind::Weekly, tr_key("report.recent_weeks")),
+        (Kind::Monthly, tr_key("report.recent_months")),
+    ]
+    .into_iter()
+    .map(|(kind, key)| {
+        (
+            key,
+            listed.iter().filter(|l| l.kind == kind).map(line).collect(),
+        )
+    })
+    .collect();
+    let day = |ms: i64| reports::sheets::local_time(ms)[..10].to_owned();
+    let now = now_ms();
+    render(&ListPage {
+        frame: Frame::new(viewer, tr_key("nav.reports"), "/reports"),
+        groups,
+        from: day(now - 30 * 24 * 3_600_000),
+        to: day(now),
+    })
+}
+
+/// `GET /reports/{kind}?period=…&format=…&version=…`: the printable page,
+/// or a download.
+pub async fn report(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path(kind): Path<String>,
+    Query(ask): Query<Ask>,
+) -> Result<Response, WebError> {
+    let audience =
+        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    let whole = audience.team.is_none();
+    let toolbar = |r: &reports::Report, _: Format| {
+        let version = ask.version.clone().unwrap_or_default();
+        let mut pairs = vec![];
+        if !version.is_empty() {
+            pairs.push(("version", version.as_str()));
+        }
+        let downloads = [Format::Csv, Format::Xlsx, Format::Json]
+            .into_iter()
+            .map(|f| {
+                let mut with = pairs.clone();
+                with.push(("format", f.as_str()));
+                (f.as_str(), report_href(r.kind, &r.period.key, &with))
+            })
+            .collect();
+        // Only the whole community's report is issued.
+        let other_version = ((whole && r.issued.is_some()) || version == "issued").then(|| {
+            if version == "issued" {
+                (
+                    report_href(r.kind, &r.period.key, &[]),
+                    tr_key("report.live"),
+                )
+            } else {
+                (
+                    report_href(r.kind, &r.period.key, &[("version", "issued")]),
+                    tr_key("report.as_issued"),
+                )
+            }
+        });
+        Some(Toolbar {
+            downloads,
+            other_version,
+        })
+    };
+    let answer =
+        reports::answer(&app, &audience, &kind, &ask, viewer.tr, toolbar, now_ms()).await?;
+    Ok(answer.file.into_response())
+}
