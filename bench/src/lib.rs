@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod night;
 pub mod proc_stats;
+pub mod reports;
 pub mod scratch_db;
 pub mod sdk;
 pub mod server;

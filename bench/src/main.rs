@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use fieldsync_bench::{dashboard, night, report, sdk, sync, uploads};
+use fieldsync_bench::{dashboard, night, report, reports, sdk, sync, uploads};
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +41,9 @@ enum BenchCommand {
     /// The dashboard's pages over PostgreSQL loaded with a million check-ins
     /// and a hundred thousand hazards: p50 and p95 per page
     Dashboard(dashboard::DashboardArgs),
+    /// The monthly report and the month's check-in export over PostgreSQL
+    /// loaded with a month of a million check-ins: time and server memory
+    Reports(reports::ReportsArgs),
     /// Photo uploads through the tus endpoint: one photo, then many at once;
     /// throughput and the server's peak memory
     Uploads(uploads::UploadArgs),
@@ -73,6 +76,11 @@ async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Dashboard(args) => report(
             dashboard::run(&args).await?,
             dashboard::print,
+            args.json.as_deref(),
+        ),
+        BenchCommand::Reports(args) => report(
+            reports::run(&args).await?,
+            reports::print,
             args.json.as_deref(),
         ),
         BenchCommand::Sdk(args) => report(sdk::run(&args).await?, sdk::print, args.json.as_deref()),

@@ -1,4 +1,4 @@
-//! The benchmarks work: `fieldsync-bench`'s sync and night, run at a tiny
+//! The benchmarks work: `fieldsync-bench`'s sync, night and reports, run at a tiny
 //! size against the server binary as a child process, produce figures that
 //! make sense. Nothing here checks how fast anything is.
 
@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use fieldsync_bench::night::{self, NightArgs};
+use fieldsync_bench::reports::{self, ReportsArgs};
 use fieldsync_bench::server::ServerArgs;
 use fieldsync_bench::sync::{self, SyncArgs};
 
@@ -72,6 +73,31 @@ async fn a_night_of_team_1() {
     assert!(f.members_wire_bytes > 0 && f.leader_wire_bytes > 0, "{f:?}");
     assert!(
         f.stored_document_bytes > 0 && f.server_db_growth_bytes > 0,
+        "{f:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_of_reports_on_postgres() {
+    let args = ReportsArgs {
+        checkins: 2_400,
+        repeat: 1,
+        admin_url: crate::support::admin_url(),
+        json: None,
+        server: server(),
+    };
+    let f = tokio::time::timeout(RUN_TIMEOUT, reports::run(&args))
+        .await
+        .expect("the benchmark ends")
+        .expect("the benchmark succeeds");
+    assert_eq!(
+        f.report_checkins, 2_400,
+        "the report counts what was loaded"
+    );
+    assert_eq!(f.export_rows, 2_400, "the export holds every check-in");
+    assert_eq!(f.requests.len(), 5);
+    assert!(
+        f.requests.iter().all(|r| r.bytes > 0 && r.median_s > 0.0),
         "{f:?}"
     );
 }

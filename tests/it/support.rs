@@ -43,7 +43,7 @@ macro_rules! both_backends {
     };
 }
 
-fn admin_url() -> String {
+pub fn admin_url() -> String {
     std::env::var("FIELDSYNC_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
