@@ -1,4 +1,5 @@
-//! Command line: `fieldsync [serve]`, `fieldsync rebuild-projections`.
+//! Command line: `fieldsync [serve]`, `fieldsync rebuild-projections`,
+//! `fieldsync verify-evidence <pack.zip>`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -30,6 +31,12 @@ enum Command {
     /// Recompute the projection tables (hazards, patrols, check-ins) from the
     /// stored documents; same storage flags as `serve`
     RebuildProjections(ServeArgs),
+    /// Check an auditors' evidence pack (zip): every file against its
+    /// sha256, every issued report against the hash kept when it was issued
+    VerifyEvidence {
+        /// The pack, as downloaded.
+        pack: std::path::PathBuf,
+    },
 }
 
 /// Parses arguments and runs the chosen command.
@@ -61,6 +68,7 @@ pub fn main() -> ExitCode {
             None => serve(cli.serve).await,
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::RebuildProjections(args)) => rebuild_projections(args).await,
+            Some(Command::VerifyEvidence { pack }) => verify_evidence(&pack),
         }
     });
     match result {
@@ -69,6 +77,26 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn verify_evidence(pack: &std::path::Path) -> anyhow::Result<()> {
+    let v = crate::reports::evidence::verify(pack)?;
+    for p in &v.problems {
+        println!("MISMATCH {p}");
+    }
+    println!(
+        "{}: {} files, {} issued reports, {} photos listed",
+        pack.display(),
+        v.files,
+        v.issued,
+        v.photos
+    );
+    if v.problems.is_empty() {
+        println!("ok: every file and every issued report is as the server wrote it");
+        Ok(())
+    } else {
+        anyhow::bail!("{} mismatches: the pack was altered", v.problems.len())
     }
 }
 

@@ -957,3 +957,122 @@ both_backends!(
     exports_hold_the_rows_the_reader_may_read,
     exports_hold_what_the_reader_may_read
 );
+
+async fn the_evidence_pack_checks_out(backend: Backend) {
+    let server = TestServer::start_with(backend, |c| c.compliance_tick_secs = 1).await;
+    let night = the_night();
+    make_the_night(&server, night).await;
+    let office = token(&server, "demo-office").await;
+    let daily = "/api/v1/reports/daily?period=roster-team-1-night/night&format=json";
+    until(&server, &office, daily, |v| !v["issued"].is_null()).await;
+    let month = night.strftime("%Y-%m").to_string();
+    let auditor = token(&server, "demo-auditor").await;
+    let pack = download(
+        &server,
+        &auditor,
+        &format!("/api/v1/reports/evidence/{month}"),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("pack.zip");
+    std::fs::write(&zip, &pack).unwrap();
+
+    // The server's own check.
+    let verify = |path: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fieldsync-test-server"))
+            .arg("verify-evidence")
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&zip);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("ok: every file"), "{said}");
+
+    // The documented procedure with standard tools: unzip, sha256sum -c.
+    let unpacked = dir.path().join("unpacked");
+    let unzip = std::process::Command::new(tools_python())
+        .args(["-m", "zipfile", "-e"])
+        .arg(&zip)
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(unzip.success());
+    let sums = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&unpacked)
+        .output()
+        .unwrap();
+    assert!(
+        sums.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sums.stdout)
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
+    let paths: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "issued/daily-roster-team-1-night_night.json",
+        "exports/checkins.csv",
+        "exports/compliance.csv",
+        "exports/incidents.csv",
+        "exports/hazards.csv",
+    ] {
+        assert!(paths.contains(&expected), "{expected} in {paths:?}");
+    }
+    let checkins = std::fs::read_to_string(unpacked.join("exports/checkins.csv")).unwrap();
+    assert_eq!(
+        checkins.lines().count(),
+        1 + 11 + 4,
+        "every check-in of the month"
+    );
+
+    // A forged issued report with fresh SHA256SUMS fools sha256sum, not the check.
+    let forged = dir.path().join("forged.zip");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/tamper_pack.py");
+    let tampered = std::process::Command::new(tools_python())
+        .arg(script)
+        .arg(&zip)
+        .arg(&forged)
+        .output()
+        .unwrap();
+    assert!(
+        tampered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tampered.stderr)
+    );
+    let out = verify(&forged);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "the forgery is caught: {said}");
+    assert!(
+        said.contains("MISMATCH") && said.contains("as issued"),
+        "{said}"
+    );
+
+    // Leaders and volunteers get no pack.
+    for who in ["demo-leader", "demo-volunteer"] {
+        let t = token(&server, who).await;
+        let resp = get_with_token(
+            &server.url,
+            &t,
+            &format!("/api/v1/reports/evidence/{month}"),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{who}");
+    }
+    server.stop().await;
+}
+both_backends!(
+    the_evidence_pack_is_verified_and_a_forgery_is_caught,
+    the_evidence_pack_checks_out
+);

@@ -44,6 +44,11 @@ pub fn routes() -> Routes<AppState> {
         .add(M::GET, "/api/v1/reports", reports::list)
         .add(M::GET, "/api/v1/reports/{kind}", reports::report)
         .add(M::GET, "/api/v1/exports/{what}", reports::export)
+        .add(
+            M::GET,
+            "/api/v1/reports/evidence/{month}",
+            reports::evidence,
+        )
         .add(M::GET, "/api/v1/posts/tags", places::printable_tags)
         .add(M::GET, "/api/v1/posts/tags.html", places::tag_sheet)
         .add(M::GET, "/api/v1/tag-keys", places::list_tag_keys)

@@ -54,6 +54,7 @@ pub async fn spec() -> Response {
         super::reports::list,
         super::reports::report,
         super::reports::export,
+        super::reports::evidence,
         crate::sync::upgrade,
         super::admin::users::list,
         super::admin::users::create,

@@ -32,9 +32,11 @@ impl From<ReportError> for ApiError {
             ReportError::Issued(reports::issue::IssuedError::Altered { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "report_altered", m)
             }
-            ReportError::Issued(_) | ReportError::Render(_) | ReportError::Store(_) => {
-                ApiError::internal(m)
-            }
+            ReportError::Export(e) => e.into(),
+            ReportError::Issued(_)
+            | ReportError::Render(_)
+            | ReportError::Pack(_)
+            | ReportError::Store(_) => ApiError::internal(m),
         }
     }
 }
@@ -159,4 +161,21 @@ fn lang_of(language: &Language) -> Result<Lang, ApiError> {
             )
         }),
     }
+}
+
+/// `GET /api/v1/reports/evidence/{month}` (office, auditors): the month's
+/// evidence pack, a zip of the issued reports, the summary, the exports, a
+/// manifest of sha256 hashes and `SHA256SUMS` (docs/reports.md).
+#[utoipa::path(get, path = "/api/v1/reports/evidence/{month}", tag = "reports", security(("bearer" = [])),
+    params(("month" = String, Path, description = "`YYYY-MM`")),
+    responses(
+        (status = 200, description = "The evidence pack", content_type = "application/zip", body = Vec<u8>),
+        (status = 400, description = "Not a month", body = crate::http::ErrorBody)))]
+pub async fn evidence(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(month): Path<String>,
+) -> Result<Response, ApiError> {
+    let audience = audience(&app, &claims).await?;
+    Ok(reports::evidence::download(&app, &audience, &month, now_ms()).await?)
 }

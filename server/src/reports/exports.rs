@@ -135,8 +135,8 @@ fn span(f: &Filter, now: i64) -> Result<(i64, i64), ExportError> {
     Ok((from, to))
 }
 
-/// Where the rows come from, a page at a time.
-struct Source {
+/// Where the rows of an export come from, a page at a time.
+pub struct Source {
     store: Store,
     community: String,
     reader: Reader,
@@ -498,16 +498,16 @@ async fn xlsx_body(mut source: Source) -> Result<Body, ExportError> {
     Ok(Body::from_stream(tokio_util::io::ReaderStream::new(opened)))
 }
 
-/// The export `what` for `audience`, with `filter`, worded in the language
-/// of `t`.
-pub async fn export(
+/// The rows of export `what` for `audience`, with `filter`, worded in the
+/// language of `t`; and the format the filter asks for.
+pub async fn source(
     store: &Store,
     audience: &Audience,
     what: &str,
     filter: Filter,
     t: Tr,
     now: i64,
-) -> Result<Response, ExportError> {
+) -> Result<(Source, Format), ExportError> {
     let what = What::parse(what).ok_or_else(|| ExportError::Unknown(what.to_owned()))?;
     let format = match given(&filter.format).as_deref() {
         None | Some("csv") => Format::Csv,
@@ -544,17 +544,48 @@ pub async fn export(
         shifts: None,
         done: false,
     };
+    Ok((source, format))
+}
+
+/// Writes every row of `source` as CSV (with the byte-order mark) to `w`,
+/// reading its pages through `handle`: for a blocking thread.
+pub fn write_csv(
+    source: &mut Source,
+    handle: &tokio::runtime::Handle,
+    w: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    w.write_all(b"\xEF\xBB\xBF")?;
+    w.write_all(&csv_line(source.columns()))?;
+    while let Some(rows) = handle.block_on(source.next_page())? {
+        for row in rows {
+            w.write_all(&csv_line(row.iter().map(sheets::display)))?;
+        }
+    }
+    Ok(())
+}
+
+/// The export `what` for `audience`, with `filter`, worded in the language
+/// of `t`, as a streamed download.
+pub async fn export(
+    store: &Store,
+    audience: &Audience,
+    what: &str,
+    filter: Filter,
+    t: Tr,
+    now: i64,
+) -> Result<Response, ExportError> {
+    let (source, format) = source(store, audience, what, filter, t, now).await?;
+    let filename = format!(
+        "fieldsync-{}-{}-{}.{}",
+        source.what.as_str(),
+        &sheets::local_time(source.from)[..10],
+        &sheets::local_time(source.to - 1)[..10],
+        format.as_str()
+    );
     let body = match format {
         Format::Xlsx => xlsx_body(source).await?,
         _ => text_body(source, format),
     };
-    let filename = format!(
-        "fieldsync-{}-{}-{}.{}",
-        what.as_str(),
-        &sheets::local_time(from)[..10],
-        &sheets::local_time(to - 1)[..10],
-        format.as_str()
-    );
     Ok(Response::builder()
         .header(axum::http::header::CONTENT_TYPE, format.content_type())
         .header(

@@ -9,6 +9,7 @@
 //! - `sheets`: a report as tables, the one shape CSV, XLSX and the page are
 //!   written from.
 //! - `render`: a report in the format asked for.
+//! - `evidence`: the auditors' monthly evidence pack, and its check.
 //! - `exports`: check-ins, hazards, compliance and incidents as streamed
 //!   CSV, XLSX or JSON, with the dashboard's filters.
 //!
@@ -16,6 +17,7 @@
 //! both go through `view`.
 
 pub mod content;
+pub mod evidence;
 pub mod exports;
 pub mod issue;
 pub mod period;
@@ -64,6 +66,10 @@ pub enum ReportError {
     NoPeriod(&'static str),
     #[error(transparent)]
     Render(#[from] render::RenderError),
+    #[error(transparent)]
+    Export(#[from] exports::ExportError),
+    #[error("the evidence pack could not be written: {0}")]
+    Pack(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/incidents", get(incidents::list))
         .route("/reports", get(reports::list))
         .route("/reports/{kind}", get(reports::report))
+        .route("/reports/evidence/{month}", get(reports::evidence))
         .route("/exports", get(reports::export))
         .route("/incidents/{id}", get(incidents::detail))
         .route("/incidents/{id}/acknowledge", post(incidents::acknowledge))

@@ -27,9 +27,11 @@ impl From<ReportError> for WebError {
             ReportError::Period(_)
             | ReportError::UnknownFormat(_)
             | ReportError::UnknownVersion(_) => WebError::Refused(e.to_string()),
-            ReportError::Issued(_) | ReportError::Render(_) | ReportError::Store(_) => {
-                WebError::internal(e)
-            }
+            ReportError::Export(e) => e.into(),
+            ReportError::Issued(_)
+            | ReportError::Render(_)
+            | ReportError::Pack(_)
+            | ReportError::Store(_) => WebError::internal(e),
         }
     }
 }
@@ -72,6 +74,17 @@ pub async fn export(
         now_ms(),
     )
     .await?)
+}
+
+/// `GET /reports/evidence/{month}`: the month's evidence pack.
+pub async fn evidence(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path(month): Path<String>,
+) -> Result<Response, WebError> {
+    let audience =
+        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    Ok(crate::reports::evidence::download(&app, &audience, &month, now_ms()).await?)
 }
 
 /// One line of the list.
