@@ -1076,3 +1076,72 @@ both_backends!(
     the_evidence_pack_is_verified_and_a_forgery_is_caught,
     the_evidence_pack_checks_out
 );
+
+async fn one_persons_data_is_exported(backend: Backend) {
+    let server = TestServer::start_with(backend, |c| c.compliance_tick_secs = 1).await;
+    let night = the_night();
+    let (t1, _) = make_the_night(&server, night).await;
+    let office = token(&server, "demo-office").await;
+    let who = user("demo-volunteer");
+    let path = format!("/api/v1/admin/users/{who}/export");
+    let zip = download(&server, &office, &path).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.zip"), &zip).unwrap();
+    let unpacked = dir.path().join("p");
+    let ok = std::process::Command::new(tools_python())
+        .args(["-m", "zipfile", "-e"])
+        .arg(dir.path().join("p.zip"))
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let sums = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&unpacked)
+        .output()
+        .unwrap();
+    assert!(
+        sums.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sums.stdout)
+    );
+    let read = |name: &str| std::fs::read_to_string(unpacked.join(name)).unwrap();
+    let account: Value = serde_json::from_str(&read("account.json")).unwrap();
+    assert_eq!(account["username"], "demo-volunteer");
+    assert_eq!(
+        read("checkins.csv").lines().count() as i64,
+        1 + t1.checkins,
+        "every check-in they made, and no one else's"
+    );
+    let hazards: Value = serde_json::from_str(&read("hazards.json")).unwrap();
+    assert_eq!(
+        hazards.as_array().unwrap().len(),
+        3,
+        "the hazards they reported"
+    );
+    let incidents: Value = serde_json::from_str(&read("incidents.json")).unwrap();
+    assert_eq!(incidents.as_array().unwrap().len(), 1);
+    let shifts: Value = serde_json::from_str(&read("shifts.json")).unwrap();
+    assert_eq!(shifts.as_array().unwrap().len(), 1, "rostered on one shift");
+    assert!(read("audit.json").starts_with('['));
+    assert!(read("photos.json").starts_with('['));
+
+    // Only the office; an unknown user is 404.
+    for name in ["demo-auditor", "demo-leader"] {
+        let t = token(&server, name).await;
+        let resp = get_with_token(&server.url, &t, &path).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{name}");
+    }
+    let none = get_with_token(
+        &server.url,
+        &office,
+        "/api/v1/admin/users/user-nobody/export",
+    )
+    .await;
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+both_backends!(
+    one_persons_data_is_exported_for_the_office,
+    one_persons_data_is_exported
+);

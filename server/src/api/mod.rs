@@ -67,6 +67,7 @@ pub fn routes() -> Routes<AppState> {
             "/api/v1/admin/users/{id}/password",
             admin::users::reset_password,
         )
+        .add(M::GET, "/api/v1/admin/users/{id}/export", reports::person)
         .add(M::GET, "/api/v1/admin/devices", admin::users::devices)
         .add(M::GET, "/api/v1/admin/teams", admin::users::teams)
         .add(M::POST, "/api/v1/admin/teams", admin::users::create_team)

@@ -55,6 +55,7 @@ pub async fn spec() -> Response {
         super::reports::report,
         super::reports::export,
         super::reports::evidence,
+        super::reports::person,
         crate::sync::upgrade,
         super::admin::users::list,
         super::admin::users::create,

@@ -25,9 +25,10 @@ impl From<ReportError> for ApiError {
             ReportError::Period(_)
             | ReportError::UnknownFormat(_)
             | ReportError::UnknownVersion(_) => ApiError::bad_request("bad_request", m),
-            ReportError::UnknownKind(_) | ReportError::NoShift(_) | ReportError::NoPeriod(_) => {
-                ApiError::not_found("not_found", m)
-            }
+            ReportError::UnknownKind(_)
+            | ReportError::NoShift(_)
+            | ReportError::NoUser(_)
+            | ReportError::NoPeriod(_) => ApiError::not_found("not_found", m),
             ReportError::NotIssued(..) => ApiError::not_found("not_issued", m),
             ReportError::Issued(reports::issue::IssuedError::Altered { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "report_altered", m)
@@ -178,4 +179,20 @@ pub async fn evidence(
 ) -> Result<Response, ApiError> {
     let audience = audience(&app, &claims).await?;
     Ok(reports::evidence::download(&app, &audience, &month, now_ms()).await?)
+}
+
+/// `GET /api/v1/admin/users/{id}/export` (office): everything recorded about
+/// one person, as a zip with a manifest and SHA256SUMS (docs/reports.md).
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}/export", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user id")),
+    responses(
+        (status = 200, description = "The person's data", content_type = "application/zip", body = Vec<u8>),
+        (status = 404, description = "No such user", body = crate::http::ErrorBody)))]
+pub async fn person(
+    State(app): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let audience = audience(&app, &claims).await?;
+    Ok(reports::person::download(&app, &audience, &id, now_ms()).await?)
 }

@@ -9,28 +9,20 @@
 //! The pack is written on a blocking thread into a temporary file, each
 //! export a page at a time, then streamed; it never sits in memory whole.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use fieldsync_proto::model::Role;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::content::Audience;
 use super::exports::{self, Filter};
 use super::issue::{self, sha256_hex};
+use super::pack::{self, PackFile, add, safe};
 use super::period::{self, Kind};
 use super::render::{self, Format};
 use super::{ReportError, Version};
 use crate::i18n::{Lang, Tr};
 use crate::state::AppState;
-
-/// One file of the pack.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PackFile {
-    pub path: String,
-    pub sha256: String,
-    pub bytes: u64,
-}
 
 /// A report issued for the month, and the hash the server kept for it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,67 +54,9 @@ pub struct Manifest {
     pub photos: Vec<PackPhoto>,
 }
 
-/// Counts and hashes what passes through.
-struct Hashing<'a, W: Write> {
-    inner: &'a mut W,
-    hash: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> Write for Hashing<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-type Zip = zip::ZipWriter<std::fs::File>;
-
-fn options() -> zip::write::SimpleFileOptions {
-    zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated)
-}
-
-/// Adds `path` to the zip, written by `fill`; its hash and size.
-fn add(
-    zip: &mut Zip,
-    path: &str,
-    fill: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
-) -> anyhow::Result<PackFile> {
-    zip.start_file(path, options())?;
-    let mut w = Hashing {
-        inner: zip,
-        hash: Sha256::new(),
-        bytes: 0,
-    };
-    fill(&mut w)?;
-    Ok(PackFile {
-        path: path.to_owned(),
-        sha256: hex::encode(w.hash.finalize()),
-        bytes: w.bytes,
-    })
-}
-
-fn safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// The evidence pack of `month` (`YYYY-MM`): a temporary zip file. For the
 /// office and auditors.
-pub async fn pack(
+pub async fn pack_month(
     app: &AppState,
     audience: &Audience,
     month: &str,
@@ -200,8 +134,7 @@ pub async fn pack(
     let handle = tokio::runtime::Handle::current();
     let month = month.to_owned();
     let file = tokio::task::spawn_blocking(move || -> anyhow::Result<tempfile::NamedTempFile> {
-        let out = tempfile::NamedTempFile::new()?;
-        let mut zip = zip::ZipWriter::new(out.reopen()?);
+        let (out, mut zip) = pack::create()?;
         let mut files = Vec::new();
         let mut issues = Vec::new();
         for row in &issued {
@@ -240,22 +173,7 @@ pub async fn pack(
             issued: issues,
             photos,
         };
-        let manifest_json = serde_json::to_vec_pretty(&manifest)?;
-        let manifest_file = add(&mut zip, "manifest.json", |w| {
-            Ok(w.write_all(&manifest_json)?)
-        })?;
-        let sums: String = manifest
-            .files
-            .iter()
-            .chain(std::iter::once(&manifest_file))
-            .map(|f| format!("{}  {}\n", f.sha256, f.path))
-            .collect();
-        add(
-            &mut zip,
-            "SHA256SUMS",
-            |w| Ok(w.write_all(sums.as_bytes())?),
-        )?;
-        zip.finish()?;
+        pack::finish(zip, &manifest.files, &serde_json::to_vec_pretty(&manifest)?)?;
         Ok(out)
     })
     .await
@@ -329,25 +247,11 @@ pub async fn download(
     month: &str,
     now: i64,
 ) -> Result<axum::response::Response, ReportError> {
-    let file = pack(app, audience, month, now).await?;
-    let opened = tokio::fs::File::open(file.path())
-        .await
-        .map_err(|e| ReportError::Pack(e.to_string()))?;
-    // The open file outlives its name.
-    drop(file);
+    let file = pack_month(app, audience, month, now).await?;
     let name = format!(
         "fieldsync-evidence-{}-{}.zip",
         safe(&audience.community),
         safe(month)
     );
-    Ok(axum::response::Response::builder()
-        .header(axum::http::header::CONTENT_TYPE, "application/zip")
-        .header(
-            axum::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        )
-        .body(axum::body::Body::from_stream(
-            tokio_util::io::ReaderStream::new(opened),
-        ))
-        .expect("a valid response"))
+    pack::download(file, &name).await
 }

@@ -10,6 +10,8 @@
 //!   written from.
 //! - `render`: a report in the format asked for.
 //! - `evidence`: the auditors' monthly evidence pack, and its check.
+//! - `person`: everything recorded about one user, for the office.
+//! - `pack`: a zip with its files' sha256, a manifest and SHA256SUMS.
 //! - `exports`: check-ins, hazards, compliance and incidents as streamed
 //!   CSV, XLSX or JSON, with the dashboard's filters.
 //!
@@ -20,7 +22,9 @@ pub mod content;
 pub mod evidence;
 pub mod exports;
 pub mod issue;
+pub mod pack;
 pub mod period;
+pub mod person;
 pub mod render;
 pub mod sheets;
 
@@ -50,6 +54,8 @@ pub enum ReportError {
     IssuedForbidden,
     #[error(transparent)]
     Period(#[from] PeriodError),
+    #[error("no such user: {0}")]
+    NoUser(String),
     #[error("no such shift: {0}")]
     NoShift(String),
     #[error("the {0} report of {1} has not been issued")]

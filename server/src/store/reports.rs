@@ -318,6 +318,64 @@ macro_rules! report_store_impl {
                 .await?)
             }
 
+            pub async fn person_hazards(&self, community: &str, user: &str) -> $crate::store::Result<Vec<$crate::store::HazardRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT doc_id, category, severity, state, in_conflict, reporter, reported_at, post_id, \
+                     assigned_person, deadline_at, event_count, due_at, recurring_of, rectified_at, closed_at \
+                     FROM hazard_projection WHERE community_id = $1 AND (reporter = $2 OR assigned_person = $2) \
+                     ORDER BY reported_at, doc_id",
+                )
+                .bind(community)
+                .bind(user)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn person_incidents(&self, community: &str, user: &str) -> $crate::store::Result<Vec<$crate::store::IncidentRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT doc_id, reporter, occurred_at, reported_at, state, acknowledged_at, event_count \
+                     FROM incident_projection WHERE community_id = $1 AND reporter = $2 ORDER BY occurred_at, doc_id",
+                )
+                .bind(community)
+                .bind(user)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn person_attendance(&self, community: &str, user: &str) -> $crate::store::Result<Vec<$crate::store::AttendanceRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT shift_key, user_id, signed_on, signed_off FROM attendance_projection \
+                     WHERE community_id = $1 AND user_id = $2 ORDER BY shift_key",
+                )
+                .bind(community)
+                .bind(user)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            pub async fn person_photos(&self, community: &str, user: &str) -> $crate::store::Result<Vec<$crate::store::BlobRow>> {
+                Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {} FROM blobs WHERE community_id = $1 AND uploaded_by = $2 ORDER BY created_at, hash",
+                    $crate::store::blobs::BLOB_COLUMNS
+                )))
+                .bind(community)
+                .bind(user)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
+            /// Audit entries the user made, and those about them.
+            pub async fn person_audit(&self, community: &str, user: &str) -> $crate::store::Result<Vec<$crate::store::AuditRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, at, user_id, device_id, action, subject, detail FROM admin_audit \
+                     WHERE community_id = $1 AND (user_id = $2 OR subject = $2) ORDER BY id",
+                )
+                .bind(community)
+                .bind(user)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
             /// Keeps an issued report; false when that period was issued already.
             pub async fn insert_issued_report(&self, community: &str, r: &$crate::store::IssuedReport) -> $crate::store::Result<bool> {
                 let done = sqlx::query(
@@ -491,6 +549,43 @@ impl Store {
         q: &CheckinExportQuery,
     ) -> Result<Vec<ExportCheckin>> {
         dispatch!(self.export_checkins(community, q))
+    }
+
+    /// Hazards the user reported or was assigned.
+    pub async fn person_hazards(
+        &self,
+        community: &str,
+        user: &str,
+    ) -> Result<Vec<super::HazardRow>> {
+        dispatch!(self.person_hazards(community, user))
+    }
+
+    /// Incidents the user reported.
+    pub async fn person_incidents(
+        &self,
+        community: &str,
+        user: &str,
+    ) -> Result<Vec<super::IncidentRow>> {
+        dispatch!(self.person_incidents(community, user))
+    }
+
+    /// The user's sign-on and sign-off on every shift they were rostered.
+    pub async fn person_attendance(
+        &self,
+        community: &str,
+        user: &str,
+    ) -> Result<Vec<super::AttendanceRow>> {
+        dispatch!(self.person_attendance(community, user))
+    }
+
+    /// Photos the user uploaded.
+    pub async fn person_photos(&self, community: &str, user: &str) -> Result<Vec<super::BlobRow>> {
+        dispatch!(self.person_photos(community, user))
+    }
+
+    /// Audit entries the user made, and those about them.
+    pub async fn person_audit(&self, community: &str, user: &str) -> Result<Vec<super::AuditRow>> {
+        dispatch!(self.person_audit(community, user))
     }
 
     /// Keeps an issued report; false when its period was issued already.

@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
             get(admin::users::page).post(admin::users::update),
         )
         .route("/admin/users/{id}/disable", post(admin::users::disable))
+        .route("/admin/users/{id}/export", get(reports::person))
         .route("/admin/users/{id}/enable", post(admin::users::enable))
         .route(
             "/admin/users/{id}/password",

@@ -22,6 +22,7 @@ impl From<ReportError> for WebError {
             ReportError::Forbidden | ReportError::IssuedForbidden => WebError::Forbidden,
             ReportError::UnknownKind(_)
             | ReportError::NoShift(_)
+            | ReportError::NoUser(_)
             | ReportError::NoPeriod(_)
             | ReportError::NotIssued(..) => WebError::NotFound,
             ReportError::Period(_)
@@ -85,6 +86,17 @@ pub async fn evidence(
     let audience =
         reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
     Ok(crate::reports::evidence::download(&app, &audience, &month, now_ms()).await?)
+}
+
+/// `GET /admin/users/{id}/export`: everything recorded about one person.
+pub async fn person(
+    State(app): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let audience =
+        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    Ok(crate::reports::person::download(&app, &audience, &id, now_ms()).await?)
 }
 
 /// One line of the list.
