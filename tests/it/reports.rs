@@ -494,6 +494,34 @@ fn beside<'a>(rows: &'a Value, item: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row {item:?} in {rows}"))
 }
 
+/// Writes a downloaded zip to a temporary folder as `pack.zip`, unpacks it
+/// (Python's zipfile) and checks it with `sha256sum -c SHA256SUMS`: the
+/// folder and where it was unpacked.
+fn unpack_and_check(zip: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pack.zip");
+    std::fs::write(&path, zip).unwrap();
+    let unpacked = dir.path().join("unpacked");
+    let ok = std::process::Command::new(tools_python())
+        .args(["-m", "zipfile", "-e"])
+        .arg(&path)
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "the zip unpacks");
+    let sums = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&unpacked)
+        .output()
+        .unwrap();
+    assert!(
+        sums.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sums.stdout)
+    );
+    (dir, unpacked)
+}
+
 async fn download(server: &TestServer, token: &str, path: &str) -> Vec<u8> {
     let resp = get_with_token(&server.url, token, path).await;
     assert_eq!(resp.status(), StatusCode::OK, "{path}");
@@ -973,9 +1001,8 @@ async fn the_evidence_pack_checks_out(backend: Backend) {
         &format!("/api/v1/reports/evidence/{month}"),
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, unpacked) = unpack_and_check(&pack);
     let zip = dir.path().join("pack.zip");
-    std::fs::write(&zip, &pack).unwrap();
 
     // The server's own check.
     let verify = |path: &Path| {
@@ -994,25 +1021,8 @@ async fn the_evidence_pack_checks_out(backend: Backend) {
     );
     assert!(said.contains("ok: every file"), "{said}");
 
-    // The documented procedure with standard tools: unzip, sha256sum -c.
-    let unpacked = dir.path().join("unpacked");
-    let unzip = std::process::Command::new(tools_python())
-        .args(["-m", "zipfile", "-e"])
-        .arg(&zip)
-        .arg(&unpacked)
-        .status()
-        .unwrap();
-    assert!(unzip.success());
-    let sums = std::process::Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(&unpacked)
-        .output()
-        .unwrap();
-    assert!(
-        sums.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sums.stdout)
-    );
+    // The documented procedure with standard tools (unzip, sha256sum -c)
+    // passed in unpack_and_check.
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
     let paths: Vec<&str> = manifest["files"]
@@ -1085,26 +1095,7 @@ async fn one_persons_data_is_exported(backend: Backend) {
     let who = user("demo-volunteer");
     let path = format!("/api/v1/admin/users/{who}/export");
     let zip = download(&server, &office, &path).await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("p.zip"), &zip).unwrap();
-    let unpacked = dir.path().join("p");
-    let ok = std::process::Command::new(tools_python())
-        .args(["-m", "zipfile", "-e"])
-        .arg(dir.path().join("p.zip"))
-        .arg(&unpacked)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let sums = std::process::Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(&unpacked)
-        .output()
-        .unwrap();
-    assert!(
-        sums.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sums.stdout)
-    );
+    let (_dir, unpacked) = unpack_and_check(&zip);
     let read = |name: &str| std::fs::read_to_string(unpacked.join(name)).unwrap();
     let account: Value = serde_json::from_str(&read("account.json")).unwrap();
     assert_eq!(account["username"], "demo-volunteer");

@@ -302,16 +302,8 @@ impl Source {
                                     .unwrap_or_default(),
                             ),
                             Cell::Time(h.due_at),
-                            text(t.get(if h.is_overdue(self.now) {
-                                tr_key("report.yes")
-                            } else {
-                                tr_key("report.no")
-                            })),
-                            text(t.get(if h.recurring_of.is_some() {
-                                tr_key("report.yes")
-                            } else {
-                                tr_key("report.no")
-                            })),
+                            sheets::yes_no(&t, h.is_overdue(self.now)),
+                            sheets::yes_no(&t, h.recurring_of.is_some()),
                             text(&h.doc_id),
                         ]
                     })

@@ -31,7 +31,8 @@ fn text(s: impl Into<String>) -> Cell {
     Cell::Text(s.into())
 }
 
-fn yes_no(t: &Tr, b: bool) -> Cell {
+/// "Yes" or "No" in the language of `t`.
+pub fn yes_no(t: &Tr, b: bool) -> Cell {
     text(if b {
         t.get("report.yes")
     } else {

@@ -22,6 +22,7 @@ use crate::format::{
 };
 use crate::i18n::{Lang, tr_key};
 use crate::names::Names;
+use crate::reports::content::STATUSES;
 use crate::state::AppState;
 use crate::store::{CheckinRow, ComplianceRow, PostRow, ShiftRow};
 
@@ -41,16 +42,6 @@ pub fn status_key(status: &str) -> (&'static str, &'static str) {
         _ => (tr_key("compliance.pending"), "pending"),
     }
 }
-
-/// The statuses in the order the board's totals list them.
-const STATUSES: [&str; 6] = [
-    "on_time",
-    "late",
-    "missed",
-    "unverified",
-    "out_of_order",
-    "pending",
-];
 
 #[derive(Deserialize)]
 pub struct ShiftQuery {

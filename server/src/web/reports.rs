@@ -64,8 +64,7 @@ pub async fn export(
     Query(choice): Query<ExportChoice>,
     Query(filter): Query<Filter>,
 ) -> Result<Response, WebError> {
-    let audience =
-        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    let audience = audience(&app, &viewer).await?;
     Ok(crate::reports::exports::export(
         &app.store,
         &audience,
@@ -83,8 +82,7 @@ pub async fn evidence(
     viewer: Viewer,
     Path(month): Path<String>,
 ) -> Result<Response, WebError> {
-    let audience =
-        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    let audience = audience(&app, &viewer).await?;
     Ok(crate::reports::evidence::download(&app, &audience, &month, now_ms()).await?)
 }
 
@@ -94,9 +92,13 @@ pub async fn person(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let audience =
-        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    let audience = audience(&app, &viewer).await?;
     Ok(crate::reports::person::download(&app, &audience, &id, now_ms()).await?)
+}
+
+/// What the signed-in viewer may read of the reports.
+async fn audience(app: &AppState, viewer: &Viewer) -> Result<reports::Audience, WebError> {
+    Ok(reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?)
 }
 
 /// One line of the list.
@@ -125,8 +127,7 @@ fn report_href(kind: Kind, key: &str, pairs: &[(&str, &str)]) -> String {
 
 /// `GET /reports`.
 pub async fn list(State(app): State<AppState>, viewer: Viewer) -> Result<Response, WebError> {
-    let audience =
-        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    let audience = audience(&app, &viewer).await?;
     let listed = reports::recent(&app.store, &audience, now_ms()).await?;
     let names = Names::load(&app.store, &viewer.community).await?;
     let t = viewer.tr;
@@ -175,8 +176,7 @@ pub async fn report(
     Path(kind): Path<String>,
     Query(ask): Query<Ask>,
 ) -> Result<Response, WebError> {
-    let audience =
-        reports::audience(&app.store, &viewer.community, &viewer.user_id, viewer.role).await?;
+    let audience = audience(&app, &viewer).await?;
     let whole = audience.team.is_none();
     let toolbar = |r: &reports::Report, _: Format| {
         let version = ask.version.clone().unwrap_or_default();
