@@ -110,6 +110,7 @@ pub async fn run(args: &ReportsArgs) -> anyhow::Result<ReportsFigures> {
         let dir = tempfile::tempdir()?;
         let server = ChildServer::spawn(&binary, dir.path(), Some(&db.url))?;
         let started = Instant::now();
+        eprintln!("loading {} check-ins into {month} …", args.checkins);
         load(&db.url, args.checkins, start, days).await?;
         let load_s = started.elapsed().as_secs_f64();
         let http = reqwest::Client::new();
@@ -143,6 +144,7 @@ pub async fn run(args: &ReportsArgs) -> anyhow::Result<ReportsFigures> {
         for (what, path) in requests {
             let mut times = Vec::new();
             let mut bytes = 0;
+            eprintln!("{what} …");
             for _ in 0..args.repeat.max(1) {
                 let t = Instant::now();
                 let resp = http
@@ -248,7 +250,7 @@ async fn load(db_url: &str, checkins: i64, start: i64, days: i64) -> anyhow::Res
          31.2, 121.4, 8.0, CASE WHEN g % 20 = 0 THEN 'unverified' ELSE 'verified' END, NULL \
          FROM generate_series(0, $1 - 1) AS g",
         "INSERT INTO compliance_projection (community_id, shift_key, route_id, post_id, window_start, deadline, \
-         grace_until, status, checkin_id, checked_at, updated_at) \
+         grace_until, status, checkin_id, checked_at, updated_at, decided_by) \
          SELECT 'demo', 'bench-roster/' || (((g / 24) / 3) % $3) || '-' || (1 + (g / 24) % 3), \
          'route-team-' || (1 + (g / 24) % 3), \
          'post-b' || (1 + (g / 2) % 6) || '-u' || (1 + (g / 12) % 2) || '-f' || (CASE WHEN g % 2 = 0 THEN 5 ELSE 9 END), \
@@ -256,7 +258,8 @@ async fn load(db_url: &str, checkins: i64, start: i64, days: i64) -> anyhow::Res
          $2 + (((g / 24) / 3) % $3) * 86400000 + 22 * 3600000 + g, \
          $2 + (((g / 24) / 3) % $3) * 86400000 + 22 * 3600000 + 900000 + g, \
          (ARRAY['on_time','on_time','on_time','on_time','on_time','on_time','on_time','late','unverified','missed'])[1 + g % 10], \
-         CASE WHEN g % 10 = 9 THEN NULL ELSE 'c' || g END, NULL, $2 \
+         CASE WHEN g % 10 = 9 THEN NULL ELSE 'c' || g END, NULL, $2, \
+         CASE WHEN g % 10 = 9 THEN NULL WHEN (g / 24) % 2 = 0 THEN 'user-demo-volunteer' ELSE 'user-demo-volunteer-2' END \
          FROM generate_series(0, $1 - 1) AS g",
         "INSERT INTO hazard_projection (community_id, doc_id, category, severity, state, in_conflict, reporter, \
          reported_at, post_id, assigned_person, deadline_at, event_count, due_at, recurring_of, rectified_at, closed_at) \

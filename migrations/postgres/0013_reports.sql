@@ -1,11 +1,14 @@
 -- Reports (docs/reports.md): the times a hazard was last rectified and was
--- closed, who acknowledged an alert first, the indexes the periods' queries
+-- closed, who acknowledged an alert first, whose check-in decided a post's
+-- window, the indexes the periods' queries
 -- use, and the reports the server issued, kept as they were issued. The new
 -- projection columns fill in on the next write of each document, or at once
 -- with `fieldsync rebuild-projections`.
 ALTER TABLE hazard_projection ADD COLUMN rectified_at BIGINT;
 ALTER TABLE hazard_projection ADD COLUMN closed_at BIGINT;
 ALTER TABLE alert_projection ADD COLUMN acked_by TEXT;
+-- Whose check-in decided a post's window (the duty assessment counts by it).
+ALTER TABLE compliance_projection ADD COLUMN decided_by TEXT;
 CREATE INDEX hazard_projection_reported ON hazard_projection(community_id, reported_at);
 CREATE INDEX incident_projection_occurred ON incident_projection(community_id, occurred_at);
 CREATE INDEX alert_projection_raised ON alert_projection(community_id, raised_at);

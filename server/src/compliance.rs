@@ -160,6 +160,10 @@ pub async fn run(commits: &Committer, community: &str, now: i64) -> Result<Repor
                 ended_at_ms: p.ended_at,
             })
             .collect();
+        let by: HashMap<&str, &str> = checkins
+            .iter()
+            .map(|c| (c.id.as_str(), c.by.as_str()))
+            .collect();
         for (key, span, tz) in &spans {
             let mut slots = Vec::new();
             for route_id in &span.shift.routes {
@@ -173,7 +177,8 @@ pub async fn run(commits: &Committer, community: &str, now: i64) -> Result<Repor
                     }
                 }
             }
-            let rows: Vec<ComplianceRow> = slots.iter().map(|s| compliance_row(key, s)).collect();
+            let rows: Vec<ComplianceRow> =
+                slots.iter().map(|s| compliance_row(key, s, &by)).collect();
             let attendance: Vec<AttendanceRow> = duty::attendance(span, &patrols, &checkins)
                 .into_iter()
                 .map(|a| AttendanceRow {
@@ -219,8 +224,13 @@ pub async fn run(commits: &Committer, community: &str, now: i64) -> Result<Repor
     Ok(report)
 }
 
-fn compliance_row(shift_key: &str, s: &Slot) -> ComplianceRow {
+fn compliance_row(shift_key: &str, s: &Slot, by: &HashMap<&str, &str>) -> ComplianceRow {
     ComplianceRow {
+        decided_by: s
+            .checkin_id
+            .as_deref()
+            .and_then(|id| by.get(id))
+            .map(|u| u.to_string()),
         shift_key: shift_key.to_owned(),
         route_id: s.route_id.clone(),
         post_id: s.post_id.clone(),

@@ -21,6 +21,7 @@ await run("reports", async (browser, watch) => {
   check((await page.textContent("h1")).includes("报表"), "the reports list, in Chinese");
   check((await page.textContent("main")).includes("近期月度总结"), "with the monthly summaries");
   await page.screenshot({ path: `${shots}/list-zh.png`, fullPage: true });
+  check((await page.locator("a[href^='/reports/evidence/']").count()) >= 12, "an evidence pack per month");
 
   // The demo night's shift: the skipped 9F post is missed, in words.
   const shifts = page.locator(".report-list").first().locator("a");

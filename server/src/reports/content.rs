@@ -359,12 +359,10 @@ pub async fn build(
         }
         None => audience,
     };
-    let team = audience.team.as_deref();
-    let mut totals = totals(store, audience, period, now).await?;
-    let counts = store
-        .report_status_counts(community, from, to, team)
-        .await?;
-    let by_team = groups(&counts, |c| &c.team)
+    let facts = facts(store, audience, period).await?;
+    let mut totals = totals(store, audience, period, now, &facts).await?;
+    let counts = &facts.posts;
+    let by_team = groups(counts, |c| &c.team)
         .into_iter()
         .map(|(id, posts)| Group {
             name: Label {
@@ -375,7 +373,7 @@ pub async fn build(
             posts,
         })
         .collect();
-    let by_building = groups(&counts, |c| &c.building)
+    let by_building = groups(counts, |c| &c.building)
         .into_iter()
         .map(|(id, posts)| Group {
             name: Label {
@@ -396,7 +394,7 @@ pub async fn build(
         .collect();
 
     let end = to.min(now);
-    let hazard_rows = readable_hazards(store, audience, period).await?;
+    let hazard_rows = &facts.hazards;
     let mut links: HashMap<String, Vec<String>> = HashMap::new();
     for (doc, hash) in store.report_photos(community, from, to).await? {
         links.entry(doc).or_default().push(hash);
@@ -441,14 +439,17 @@ pub async fn build(
     let members = if period.kind == Kind::Daily {
         Vec::new()
     } else {
-        members(store, audience, period, &names).await?
+        members(store, audience, period, &names, &facts).await?
     };
     let previous = match (period.kind, super::period::previous_month(&period.key)) {
         (Kind::Monthly, Some(prev)) => {
             let tz = fieldsync_proto::model::duty::time_zone(time_zone)
                 .unwrap_or(jiff::tz::TimeZone::UTC);
             match super::period::month(&prev, &tz) {
-                Ok(p) => Some(self::totals(store, audience, &p, now).await?),
+                Ok(p) => {
+                    let before = self::facts(store, audience, &p).await?;
+                    Some(self::totals(store, audience, &p, now, &before).await?)
+                }
                 Err(_) => None,
             }
         }
@@ -502,12 +503,35 @@ async fn readable_hazards(
         .collect())
 }
 
+/// What a period's figures are counted from, each read once: posts by team,
+/// building, status and deciding person; check-ins per person; the hazards
+/// the period touches that the audience may read.
+struct Facts {
+    posts: Vec<StatusCount>,
+    checkins: Vec<crate::store::PersonCount>,
+    hazards: Vec<PeriodHazard>,
+}
+
+async fn facts(store: &Store, audience: &Audience, period: &Period) -> Result<Facts, StoreError> {
+    let community = audience.community.as_str();
+    let team = audience.team.as_deref();
+    let (from, to) = (period.from_ms, period.to_ms);
+    Ok(Facts {
+        posts: store
+            .report_status_counts(community, from, to, team)
+            .await?,
+        checkins: store.report_checkins_by(community, from, to, team).await?,
+        hazards: readable_hazards(store, audience, period).await?,
+    })
+}
+
 /// The period's figures (without its incidents' lines).
 async fn totals(
     store: &Store,
     audience: &Audience,
     period: &Period,
     now: i64,
+    facts: &Facts,
 ) -> Result<Totals, StoreError> {
     let community = audience.community.as_str();
     let team = audience.team.as_deref();
@@ -515,28 +539,20 @@ async fn totals(
     let mut t = Totals {
         shifts: store.report_shifts(community, from, to, team).await?.len() as i64,
         patrols: store.report_patrol_count(community, from, to, team).await?,
-        checkins: store
-            .report_checkins_by(community, from, to, team)
-            .await?
-            .iter()
-            .map(|c| c.n)
-            .sum(),
+        checkins: facts.checkins.iter().map(|c| c.n).sum(),
         ..Totals::default()
     };
-    for c in store
-        .report_status_counts(community, from, to, team)
-        .await?
-    {
+    for c in &facts.posts {
         t.posts.add(&c.status, c.n);
     }
     let end = to.min(now);
     let within = |x: Option<i64>| x.is_some_and(|x| (from..to).contains(&x));
-    for h in readable_hazards(store, audience, period).await? {
+    for h in &facts.hazards {
         let reported = h.row.reported_at >= from;
         t.hazards_reported += i64::from(reported);
         t.hazards_rectified += i64::from(within(h.row.rectified_at));
         t.hazards_closed += i64::from(within(h.row.closed_at));
-        t.hazards_overdue += i64::from(overdue_at(&h, end));
+        t.hazards_overdue += i64::from(overdue_at(h, end));
         t.hazards_recurring += i64::from(reported && h.row.recurring_of.is_some());
         t.major_hazards += i64::from(reported && h.row.severity == "major");
     }
@@ -703,26 +719,28 @@ async fn members(
     audience: &Audience,
     period: &Period,
     names: &Names,
+    facts: &Facts,
 ) -> Result<Vec<MemberDuty>, StoreError> {
     let community = audience.community.as_str();
     let team = audience.team.as_deref();
     let (from, to) = (period.from_ms, period.to_ms);
-    let by_user = |rows: Vec<crate::store::PersonCount>| -> HashMap<String, i64> {
-        rows.into_iter().map(|r| (r.user_id, r.n)).collect()
-    };
-    let checkins = by_user(store.report_checkins_by(community, from, to, team).await?);
-    let decided = by_user(
-        store
-            .report_decided_by(community, from, to, team, "")
-            .await?,
-    );
-    let on_time = by_user(
-        store
-            .report_decided_by(community, from, to, team, "on_time")
-            .await?,
-    );
+    let checkins: HashMap<String, i64> = facts
+        .checkins
+        .iter()
+        .map(|r| (r.user_id.clone(), r.n))
+        .collect();
+    let (mut decided, mut on_time): (HashMap<String, i64>, HashMap<String, i64>) =
+        Default::default();
+    for c in &facts.posts {
+        if let Some(by) = &c.decided_by {
+            *decided.entry(by.clone()).or_default() += c.n;
+            if c.status == "on_time" {
+                *on_time.entry(by.clone()).or_default() += c.n;
+            }
+        }
+    }
     let mut reported: HashMap<String, i64> = HashMap::new();
-    for h in readable_hazards(store, audience, period).await? {
+    for h in &facts.hazards {
         if h.row.reported_at >= from {
             *reported.entry(h.row.reporter.clone()).or_default() += 1;
         }

@@ -161,8 +161,8 @@ macro_rules! duty_impl {
 
             pub async fn compliance_rows(&self, community: &str, shift_key: &str) -> $crate::store::Result<Vec<$crate::store::ComplianceRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT shift_key, route_id, post_id, window_start, deadline, grace_until, status, checkin_id, checked_at \
-                     FROM compliance_projection WHERE community_id = $1 AND shift_key = $2 \
+                    "SELECT shift_key, route_id, post_id, window_start, deadline, grace_until, status, checkin_id, checked_at, \
+                     decided_by FROM compliance_projection WHERE community_id = $1 AND shift_key = $2 \
                      ORDER BY window_start, route_id, post_id",
                 )
                 .bind(community)
@@ -191,8 +191,8 @@ macro_rules! duty_impl {
                 for r in rows {
                     sqlx::query(
                         "INSERT INTO compliance_projection (community_id, shift_key, route_id, post_id, window_start, deadline, \
-                         grace_until, status, checkin_id, checked_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                         grace_until, status, checkin_id, checked_at, updated_at, decided_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     )
                     .bind(community)
                     .bind(&r.shift_key)
@@ -205,6 +205,7 @@ macro_rules! duty_impl {
                     .bind(&r.checkin_id)
                     .bind(r.checked_at)
                     .bind(now)
+                    .bind(&r.decided_by)
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -8,13 +8,15 @@
 
 use super::{Result, Store};
 
-/// Posts of one status in one team's shifts in one building.
+/// Posts of one status in one team's shifts in one building, decided by one
+/// person's check-ins (or by none).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct StatusCount {
     pub team: String,
     /// Empty for a post that names no building.
     pub building: String,
     pub status: String,
+    pub decided_by: Option<String>,
     pub n: i64,
 }
 
@@ -134,12 +136,12 @@ macro_rules! report_store_impl {
 
             pub async fn report_status_counts(&self, community: &str, from: i64, to: i64, team: Option<&str>) -> $crate::store::Result<Vec<$crate::store::StatusCount>> {
                 Ok(sqlx::query_as(
-                    "SELECT s.team, COALESCE(p.building, '') AS building, c.status, COUNT(*) AS n \
+                    "SELECT s.team, COALESCE(p.building, '') AS building, c.status, c.decided_by, COUNT(*) AS n \
                      FROM compliance_projection c \
                      JOIN shift_projection s ON s.community_id = c.community_id AND s.shift_key = c.shift_key \
                      LEFT JOIN posts p ON p.community_id = c.community_id AND p.id = c.post_id \
                      WHERE c.community_id = $1 AND s.starts_at >= $2 AND s.starts_at < $3 AND ($4 IS NULL OR s.team = $4) \
-                     GROUP BY s.team, COALESCE(p.building, ''), c.status ORDER BY 1, 2, 3",
+                     GROUP BY s.team, COALESCE(p.building, ''), c.status, c.decided_by ORDER BY 1, 2, 3, 4",
                 )
                 .bind(community)
                 .bind(from)
@@ -182,35 +184,22 @@ macro_rules! report_store_impl {
 
             /// Check-ins made in the period, per member.
             pub async fn report_checkins_by(&self, community: &str, from: i64, to: i64, team: Option<&str>) -> $crate::store::Result<Vec<$crate::store::PersonCount>> {
-                Ok(sqlx::query_as(
+                // The whole community needs no patrol for the team.
+                let sql = if team.is_none() {
+                    "SELECT k.member AS user_id, COUNT(*) AS n FROM checkin_projection k \
+                     WHERE k.community_id = $1 AND k.device_time >= $2 AND k.device_time < $3 AND $4 IS NULL \
+                     GROUP BY k.member ORDER BY k.member"
+                } else {
                     "SELECT k.member AS user_id, COUNT(*) AS n FROM checkin_projection k \
                      JOIN patrol_projection t ON t.community_id = k.community_id AND t.doc_id = k.patrol_id \
-                     WHERE k.community_id = $1 AND k.device_time >= $2 AND k.device_time < $3 AND ($4 IS NULL OR t.team = $4) \
-                     GROUP BY k.member ORDER BY k.member",
-                )
+                     WHERE k.community_id = $1 AND k.device_time >= $2 AND k.device_time < $3 AND t.team = $4 \
+                     GROUP BY k.member ORDER BY k.member"
+                };
+                Ok(sqlx::query_as(sql)
                 .bind(community)
                 .bind(from)
                 .bind(to)
                 .bind(team)
-                .fetch_all(&self.read)
-                .await?)
-            }
-
-            /// Posts of the period's shifts decided by a member's check-in
-            /// with `status`, per member.
-            pub async fn report_decided_by(&self, community: &str, from: i64, to: i64, team: Option<&str>, status: &str) -> $crate::store::Result<Vec<$crate::store::PersonCount>> {
-                Ok(sqlx::query_as(
-                    "SELECT k.member AS user_id, COUNT(*) AS n FROM compliance_projection c \
-                     JOIN shift_projection s ON s.community_id = c.community_id AND s.shift_key = c.shift_key \
-                     JOIN checkin_projection k ON k.community_id = c.community_id AND k.checkin_id = c.checkin_id \
-                     WHERE c.community_id = $1 AND s.starts_at >= $2 AND s.starts_at < $3 AND ($4 IS NULL OR s.team = $4) \
-                     AND ($5 = '' OR c.status = $5) GROUP BY k.member ORDER BY k.member",
-                )
-                .bind(community)
-                .bind(from)
-                .bind(to)
-                .bind(team)
-                .bind(status)
                 .fetch_all(&self.read)
                 .await?)
             }
@@ -294,7 +283,9 @@ macro_rules! report_store_impl {
 
             /// One page of a check-in export (`CheckinExportQuery`).
             pub async fn export_checkins(&self, community: &str, q: &$crate::store::CheckinExportQuery) -> $crate::store::Result<Vec<$crate::store::ExportCheckin>> {
-                let (after_at, after_id) = q.after.clone().unzip();
+                // The cursor as a range on the time index: the first page
+                // starts at `from` (every id sorts after "").
+                let (after_at, after_id) = q.after.clone().unwrap_or((q.from, String::new()));
                 Ok(sqlx::query_as(
                     "SELECT k.patrol_id, k.checkin_id, k.post_id, k.member, k.device_id, k.method, k.device_time, \
                      k.received_at, k.lat, k.lon, k.accuracy_m, k.status, k.flag_reason, t.team \
@@ -302,7 +293,7 @@ macro_rules! report_store_impl {
                      JOIN patrol_projection t ON t.community_id = k.community_id AND t.doc_id = k.patrol_id \
                      WHERE k.community_id = $1 AND k.device_time >= $2 AND k.device_time < $3 \
                      AND ($4 IS NULL OR t.team = $4) AND ($5 IS NULL OR k.post_id = $5) AND ($6 IS NULL OR k.member = $6) \
-                     AND ($7 IS NULL OR k.device_time > $7 OR (k.device_time = $7 AND k.checkin_id > $8)) \
+                     AND k.device_time >= $7 AND (k.device_time > $7 OR k.checkin_id > $8) \
                      ORDER BY k.device_time, k.checkin_id LIMIT $9",
                 )
                 .bind(community)
@@ -440,7 +431,8 @@ impl Store {
         dispatch!(self.shift(community, shift_key))
     }
 
-    /// Posts per team, building and status over the period's shifts.
+    /// Posts per team, building, status and deciding person over the
+    /// period's shifts.
     pub async fn report_status_counts(
         &self,
         community: &str,
@@ -476,19 +468,6 @@ impl Store {
         team: Option<&str>,
     ) -> Result<Vec<PersonCount>> {
         dispatch!(self.report_checkins_by(community, from, to, team))
-    }
-
-    /// Posts decided by each member's check-ins, with `status` (all
-    /// statuses for `""`).
-    pub async fn report_decided_by(
-        &self,
-        community: &str,
-        from: i64,
-        to: i64,
-        team: Option<&str>,
-        status: &str,
-    ) -> Result<Vec<PersonCount>> {
-        dispatch!(self.report_decided_by(community, from, to, team, status))
     }
 
     /// Patrols started in the period.

@@ -181,6 +181,8 @@ pub struct ComplianceRow {
     pub status: String,
     pub checkin_id: Option<String>,
     pub checked_at: Option<i64>,
+    /// Who made the check-in that decided it.
+    pub decided_by: Option<String>,
 }
 
 /// Sign-on and sign-off of one person on one shift.

@@ -106,6 +106,8 @@ struct Line {
     href: String,
     label: String,
     issued: Option<String>,
+    /// A month's evidence pack, for the office and auditors.
+    pack: Option<String>,
 }
 
 #[derive(Template)]
@@ -129,6 +131,7 @@ fn report_href(kind: Kind, key: &str, pairs: &[(&str, &str)]) -> String {
 pub async fn list(State(app): State<AppState>, viewer: Viewer) -> Result<Response, WebError> {
     let audience = audience(&app, &viewer).await?;
     let listed = reports::recent(&app.store, &audience, now_ms()).await?;
+    let whole = audience.team.is_none();
     let names = Names::load(&app.store, &viewer.community).await?;
     let t = viewer.tr;
     let line = |l: &Listed| Line {
@@ -144,6 +147,7 @@ pub async fn list(State(app): State<AppState>, viewer: Viewer) -> Result<Respons
             Kind::Monthly => l.key.clone(),
         },
         issued: l.issued_at_ms.map(reports::sheets::local_time),
+        pack: (l.kind == Kind::Monthly && whole).then(|| format!("/reports/evidence/{}", l.key)),
     };
     let groups = [
         (Kind::Daily, tr_key("report.recent_shifts")),
