@@ -1092,6 +1092,9 @@ async fn one_persons_data_is_exported(backend: Backend) {
     let night = the_night();
     let (t1, _) = make_the_night(&server, night).await;
     let office = token(&server, "demo-office").await;
+    // The engine writes the shift's attendance before it issues its report.
+    let daily = "/api/v1/reports/daily?period=roster-team-1-night/night&format=json";
+    until(&server, &office, daily, |v| !v["issued"].is_null()).await;
     let who = user("demo-volunteer");
     let path = format!("/api/v1/admin/users/{who}/export");
     let zip = download(&server, &office, &path).await;
