@@ -6,10 +6,14 @@ use fieldsync_proto::model::hazard::HazardPlace;
 
 use crate::store::PostRow;
 
+/// The community's time zone.
+pub fn time_zone() -> jiff::tz::TimeZone {
+    duty::time_zone(DEFAULT_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
 fn local(ms: i64, pattern: &str) -> String {
-    let tz = duty::time_zone(DEFAULT_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
     jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_zoned(tz).strftime(pattern).to_string())
+        .map(|t| t.to_zoned(time_zone()).strftime(pattern).to_string())
         .unwrap_or_default()
 }
 
@@ -32,6 +36,12 @@ pub fn local_day_hm(ms: i64) -> String {
 /// Local date and time of `ms`, `YYYY-MM-DD HH:MM`.
 pub fn local_date_time(ms: i64) -> String {
     local(ms, "%Y-%m-%d %H:%M")
+}
+
+/// Local date and time of `ms` to the second, `YYYY-MM-DD HH:MM:SS`: what
+/// reports and exports print.
+pub fn local_date_time_s(ms: i64) -> String {
+    local(ms, "%Y-%m-%d %H:%M:%S")
 }
 
 /// Local date of `ms`, `YYYY-MM-DD`.

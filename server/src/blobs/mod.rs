@@ -92,6 +92,26 @@ impl Photos {
         &self.inner.links
     }
 
+    /// Signed links to the thumbnail and the display size of photo `hash`,
+    /// valid until `exp` (Unix seconds); `None` while the community holds no
+    /// blob of it (not uploaded yet). For a viewer who may read the record
+    /// that references it.
+    pub async fn viewable(
+        &self,
+        store: &Store,
+        community: &str,
+        hash: &str,
+        exp: i64,
+    ) -> Result<Option<(String, String)>, crate::store::StoreError> {
+        Ok(store.blob(community, hash).await?.map(|_| {
+            let signer = self.links();
+            (
+                signer.path(hash, Variant::Thumb, exp),
+                signer.path(hash, Variant::Display, exp),
+            )
+        }))
+    }
+
     /// The file holding an unfinished upload's bytes.
     pub(crate) fn partial_path(&self, id: &str) -> PathBuf {
         self.inner.uploads_dir.join(id)

@@ -67,7 +67,7 @@ pub async fn pack_month(
     }
     let store = &app.store;
     let community = audience.community.clone();
-    let tz = issue::time_zone();
+    let tz = crate::format::time_zone();
     let p = period::month(month, &tz)?;
 
     // The reports issued for the month, exactly as kept.

@@ -115,7 +115,7 @@ fn local_midnight(date: &str) -> Result<i64, ExportError> {
     let d: jiff::civil::Date = date
         .parse()
         .map_err(|_| ExportError::Date(date.to_owned()))?;
-    d.to_zoned(super::issue::time_zone())
+    d.to_zoned(crate::format::time_zone())
         .map(|z| z.timestamp().as_millisecond())
         .map_err(|_| ExportError::Date(date.to_owned()))
 }
@@ -123,7 +123,7 @@ fn local_midnight(date: &str) -> Result<i64, ExportError> {
 /// The export's time span `[from, to)`.
 fn span(f: &Filter, now: i64) -> Result<(i64, i64), ExportError> {
     const DAY: i64 = 24 * 3_600_000;
-    let today = sheets::local_time(now)[..10].to_owned();
+    let today = crate::format::local_date_time_s(now)[..10].to_owned();
     let to = local_midnight(&given(&f.to).unwrap_or(today))? + DAY;
     let from = match given(&f.from) {
         Some(d) => local_midnight(&d)?,
@@ -384,7 +384,7 @@ fn json_value(c: &Cell) -> serde_json::Value {
         Cell::Time(t) => t
             .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
             .map(|t| {
-                t.to_zoned(super::issue::time_zone())
+                t.to_zoned(crate::format::time_zone())
                     .strftime("%Y-%m-%dT%H:%M:%S%:z")
                     .to_string()
                     .into()
@@ -570,8 +570,8 @@ pub async fn export(
     let filename = format!(
         "fieldsync-{}-{}-{}.{}",
         source.what.as_str(),
-        &sheets::local_time(source.from)[..10],
-        &sheets::local_time(source.to - 1)[..10],
+        &crate::format::local_date_time_s(source.from)[..10],
+        &crate::format::local_date_time_s(source.to - 1)[..10],
         format.as_str()
     );
     let body = match format {

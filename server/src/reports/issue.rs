@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 
 use fieldsync_proto::model::Role;
-use fieldsync_proto::model::duty::{self, DEFAULT_TIME_ZONE};
+use fieldsync_proto::model::duty::DEFAULT_TIME_ZONE;
 use fieldsync_proto::model::scope::Reader;
 use sha2::{Digest, Sha256};
 
@@ -43,11 +43,6 @@ pub fn community_audience(community: &str) -> Audience {
     }
 }
 
-/// The community's time zone.
-pub fn time_zone() -> jiff::tz::TimeZone {
-    duty::time_zone(DEFAULT_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC)
-}
-
 /// sha256 of `body`, hex.
 pub fn sha256_hex(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
@@ -62,7 +57,7 @@ pub async fn issue_due(
     evaluated: &BTreeSet<String>,
     now: i64,
 ) -> Result<usize, StoreError> {
-    let tz = time_zone();
+    let tz = crate::format::time_zone();
     let mut due: Vec<Period> = store
         .shifts_between(community, now - DAILY_WITHIN_MS, now - ISSUE_AFTER_MS)
         .await?

@@ -167,7 +167,7 @@ pub async fn period_of(
     kind: Kind,
     key: &str,
 ) -> Result<Period, ReportError> {
-    let tz = issue::time_zone();
+    let tz = crate::format::time_zone();
     match kind {
         Kind::Weekly => Ok(period::week(key, &tz)?),
         Kind::Monthly => Ok(period::month(key, &tz)?),
@@ -240,7 +240,7 @@ pub async fn recent(
     now: i64,
 ) -> Result<Vec<Listed>, ReportError> {
     let community = audience.community.as_str();
-    let tz = issue::time_zone();
+    let tz = crate::format::time_zone();
     let issued_at =
         |rows: &[(String, i64)], key: &str| rows.iter().find(|(k, _)| k == key).map(|(_, at)| *at);
     let mut out = Vec::new();
@@ -304,7 +304,7 @@ pub async fn latest_key(
     kind: Kind,
     now: i64,
 ) -> Result<Option<String>, ReportError> {
-    let tz = issue::time_zone();
+    let tz = crate::format::time_zone();
     Ok(match kind {
         Kind::Weekly => Some(period::last_week(now, &tz)),
         Kind::Monthly => Some(period::last_month(now, &tz)),

@@ -6,7 +6,7 @@ use askama::Template;
 use super::content::Report;
 use super::period::Kind;
 use super::sheets::{self, Cell, Sheet};
-use crate::blobs::{Photos, Variant};
+use crate::blobs::Photos;
 use crate::i18n::Tr;
 use crate::store::{Store, StoreError};
 
@@ -127,11 +127,11 @@ impl Printable<'_> {
         self.r
             .issued
             .as_ref()
-            .map(|i| sheets::local_time(i.issued_at_ms))
+            .map(|i| crate::format::local_date_time_s(i.issued_at_ms))
     }
 
     fn generated(&self) -> String {
-        sheets::local_time(self.r.generated_at_ms)
+        crate::format::local_date_time_s(self.r.generated_at_ms)
     }
 
     fn zero(&self) -> Option<&'static str> {
@@ -143,7 +143,12 @@ impl Printable<'_> {
 
 /// The period in words: the shift's times, the week's days, the month.
 pub fn period_label(r: &Report) -> String {
-    let day = |ms: i64| sheets::local_time(ms).chars().take(16).collect::<String>();
+    let day = |ms: i64| {
+        crate::format::local_date_time_s(ms)
+            .chars()
+            .take(16)
+            .collect::<String>()
+    };
     match r.kind {
         Kind::Monthly => r.period.key.clone(),
         _ => format!("{} – {}", day(r.period.from_ms), day(r.period.to_ms)),
@@ -152,19 +157,12 @@ pub fn period_label(r: &Report) -> String {
 
 /// The file name of a download.
 pub fn filename(r: &Report, format: Format) -> String {
-    let key: String = r
-        .period
-        .key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("fieldsync-{}-{key}.{}", r.kind.as_str(), format.as_str())
+    format!(
+        "fieldsync-{}-{}.{}",
+        r.kind.as_str(),
+        super::pack::safe(&r.period.key),
+        format.as_str()
+    )
 }
 
 /// Signed links to the photos of the report's hazards that the store holds.
@@ -180,13 +178,7 @@ async fn photo_strips(
     for h in r.hazards.iter().filter(|h| !h.photos.is_empty()) {
         let mut links = Vec::new();
         for hash in &h.photos {
-            if store.blob(&r.community, hash).await?.is_some() {
-                let signer = photos.links();
-                links.push((
-                    signer.path(hash, Variant::Thumb, exp),
-                    signer.path(hash, Variant::Display, exp),
-                ));
-            }
+            links.extend(photos.viewable(store, &r.community, hash, exp).await?);
         }
         if !links.is_empty() {
             let place = if t.lang == crate::i18n::Lang::ZhCn {
@@ -197,7 +189,7 @@ async fn photo_strips(
             out.push(PhotoStrip {
                 caption: format!(
                     "{} · {} · {}",
-                    &sheets::local_time(h.reported_at_ms)[..16],
+                    &crate::format::local_date_time_s(h.reported_at_ms)[..16],
                     t.get(&format!("hazard.cat.{}", h.category)),
                     place
                 ),

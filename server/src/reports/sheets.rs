@@ -2,8 +2,6 @@
 //! written from, so both hold the same rows. Times are local to the
 //! community; in XLSX they are date cells, numbers are number cells.
 
-use fieldsync_proto::model::duty::DEFAULT_TIME_ZONE;
-
 use super::content::{Label, Posts, Report, STATUSES};
 use super::period::Kind;
 use crate::i18n::{Lang, Tr, tr_key};
@@ -67,15 +65,6 @@ pub fn title_key(kind: Kind) -> &'static str {
         Kind::Weekly => tr_key("report.weekly"),
         Kind::Monthly => tr_key("report.monthly"),
     }
-}
-
-/// The local wall-clock time of `ms`, `YYYY-MM-DD HH:MM:SS`.
-pub fn local_time(ms: i64) -> String {
-    let tz = fieldsync_proto::model::duty::time_zone(DEFAULT_TIME_ZONE)
-        .unwrap_or(jiff::tz::TimeZone::UTC);
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_zoned(tz).strftime("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
 }
 
 fn zero_row(t: &Tr, width: usize, kind: Kind) -> Vec<Cell> {
@@ -446,7 +435,7 @@ pub fn display(c: &Cell) -> String {
         Cell::Text(s) => s.clone(),
         Cell::Int(n) => n.to_string(),
         Cell::Percent(p) => p.map(|p| format!("{p:.1}")).unwrap_or_default(),
-        Cell::Time(t) => t.map(local_time).unwrap_or_default(),
+        Cell::Time(t) => t.map(crate::format::local_date_time_s).unwrap_or_default(),
     }
 }
 
@@ -472,11 +461,10 @@ pub fn to_csv(sheets: &[Sheet]) -> Result<Vec<u8>, csv::Error> {
 
 /// The local civil time of `ms`, for a date cell.
 fn civil(ms: i64) -> Option<jiff::civil::DateTime> {
-    let tz = fieldsync_proto::model::duty::time_zone(DEFAULT_TIME_ZONE).ok()?;
     Some(
         jiff::Timestamp::from_millisecond(ms)
             .ok()?
-            .to_zoned(tz)
+            .to_zoned(crate::format::time_zone())
             .datetime(),
     )
 }

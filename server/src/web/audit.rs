@@ -5,7 +5,6 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use fieldsync_proto::model::duty::{self, DEFAULT_TIME_ZONE};
 use serde::Deserialize;
 
 use super::admin::{local_datetime, require_reader};
@@ -84,7 +83,7 @@ struct AuditPage {
 /// Milliseconds at the local midnight starting `day` (`YYYY-MM-DD`), or
 /// `None` when it is not a date; `next_day` moves to the midnight after it.
 fn day_start(day: &str, next_day: bool) -> Option<i64> {
-    let tz = duty::time_zone(DEFAULT_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = crate::format::time_zone();
     let mut date: jiff::civil::Date = day.trim().parse().ok()?;
     if next_day {
         date = date.tomorrow().ok()?;

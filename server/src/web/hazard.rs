@@ -19,7 +19,6 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use fieldsync_proto::model::duty::{self, DEFAULT_TIME_ZONE};
 use fieldsync_proto::model::hazard::{self, HazardAction, HazardDoc, HazardEvent};
 use fieldsync_proto::model::validate;
 use fieldsync_proto::{DocId, DocType};
@@ -28,7 +27,6 @@ use serde::Deserialize;
 use super::hazards::{category_label, place_label, severity_label, state_name};
 use super::session::Viewer;
 use super::{Frame, WebError, render, role_key};
-use crate::blobs::Variant;
 use crate::clock::now_ms;
 use crate::format::{local_date, local_date_time};
 use crate::i18n::{Tr, tr_key};
@@ -302,13 +300,10 @@ async fn photo_link(
     hash: &str,
     exp: i64,
 ) -> Result<PhotoLink, WebError> {
-    let links = app.store.blob(community, hash).await?.map(|_| {
-        let signer = app.photos.links();
-        (
-            signer.path(hash, Variant::Thumb, exp),
-            signer.path(hash, Variant::Display, exp),
-        )
-    });
+    let links = app
+        .photos
+        .viewable(&app.store, community, hash, exp)
+        .await?;
     Ok(PhotoLink { links })
 }
 
@@ -348,7 +343,7 @@ pub struct ActForm {
 
 /// The end of a local calendar day (`YYYY-MM-DD`), in ms since the epoch.
 fn end_of_day_ms(date: &str) -> Option<i64> {
-    let tz = duty::time_zone(DEFAULT_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = crate::format::time_zone();
     let day: jiff::civil::Date = date.trim().parse().ok()?;
     let end = day.at(23, 59, 59, 0).to_zoned(tz).ok()?;
     Some(end.timestamp().as_millisecond())

@@ -146,7 +146,7 @@ pub async fn list(State(app): State<AppState>, viewer: Viewer) -> Result<Respons
             Kind::Weekly => t.with("report.week_of", "date", &l.key),
             Kind::Monthly => l.key.clone(),
         },
-        issued: l.issued_at_ms.map(reports::sheets::local_time),
+        issued: l.issued_at_ms.map(crate::format::local_date_time_s),
         pack: (l.kind == Kind::Monthly && whole).then(|| format!("/reports/evidence/{}", l.key)),
     };
     let groups = [
@@ -162,7 +162,7 @@ pub async fn list(State(app): State<AppState>, viewer: Viewer) -> Result<Respons
         )
     })
     .collect();
-    let day = |ms: i64| reports::sheets::local_time(ms)[..10].to_owned();
+    let day = |ms: i64| crate::format::local_date_time_s(ms)[..10].to_owned();
     let now = now_ms();
     render(&ListPage {
         frame: Frame::new(viewer, tr_key("nav.reports"), "/reports"),

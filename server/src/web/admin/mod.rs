@@ -92,8 +92,7 @@ impl Done {
 /// Local date and time of `ms` in the community's time zone,
 /// `YYYY-MM-DD HH:MM`.
 pub fn local_datetime(ms: i64) -> String {
-    use fieldsync_proto::model::duty::{self, DEFAULT_TIME_ZONE};
-    let tz = duty::time_zone(DEFAULT_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = crate::format::time_zone();
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| t.to_zoned(tz).strftime("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
