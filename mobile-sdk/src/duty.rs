@@ -1,9 +1,12 @@
 //! Routes, rosters and alerts on the phone: leaders plan routes and rosters;
 //! everyone sees their route's posts with today's status (computed with the
 //! server's own rules from the documents on the device, so it works offline)
-//! and the alerts addressed to them, and acknowledges those.
+//! and the alerts addressed to them, and acknowledges those; their check-ins
+//! the server flagged.
 
-use fieldsync_proto::model::alert::{AlertAck, AlertDoc};
+use std::collections::HashSet;
+
+use fieldsync_proto::model::alert::{AlertAck, AlertDoc, AlertKind};
 use fieldsync_proto::model::duty::{self, CheckinFact, RosterDoc, RouteDoc, Slot};
 use fieldsync_proto::model::patrol::Proof;
 use fieldsync_proto::model::validate;
@@ -18,6 +21,20 @@ pub struct PostStatus {
     pub route_id: String,
     pub post_id: String,
     pub slot: Slot,
+}
+
+/// A check-in of mine the server stored flagged: kept as evidence, never
+/// counted as verified (its tag did not verify, or it was made away from the
+/// post). The phone learns of it from the alert the server addresses to the
+/// check-in's author.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlaggedCheckIn {
+    pub patrol_id: String,
+    pub checkin_id: String,
+    pub post_id: String,
+    /// Why, `code: explanation` (several joined by `; `).
+    pub reason: String,
+    pub flagged_at_ms: i64,
 }
 
 impl Client {
@@ -54,6 +71,26 @@ impl Client {
         Ok(out)
     }
 
+    /// My check-ins the server stored flagged, as synced to this device,
+    /// newest first.
+    pub fn flagged_checkins(&self) -> Result<Vec<FlaggedCheckIn>> {
+        let me = self.author()?.user_id;
+        Ok(self
+            .alerts()?
+            .into_iter()
+            .filter(|(_, a)| a.kind == AlertKind::Flagged && a.recipients.contains(&me))
+            .filter_map(|(_, a)| {
+                Some(FlaggedCheckIn {
+                    patrol_id: a.doc_id?,
+                    checkin_id: a.checkin_id?,
+                    post_id: a.post_id.unwrap_or_default(),
+                    reason: a.reason.unwrap_or_default(),
+                    flagged_at_ms: a.raised_at_ms,
+                })
+            })
+            .collect())
+    }
+
     /// Acknowledges an alert addressed to me; works offline.
     pub fn acknowledge_alert(&self, id: &DocId, note: &str) -> Result<()> {
         let author = self.author()?;
@@ -79,17 +116,23 @@ impl Client {
     /// The posts of every route of my shifts running at `at_ms`, with their
     /// status in every window of the shift as of `at_ms` (windows still to
     /// come are pending), from the rosters, routes and
-    /// patrols on this device. Tag check-ins count as verified here; the
-    /// server has the last word once they arrive.
+    /// patrols on this device. Tag check-ins count as verified here until
+    /// the server flags them ([`Client::flagged_checkins`]): it has the
+    /// last word once they arrive.
     pub fn my_route_status(&self, at_ms: i64) -> Result<Vec<PostStatus>> {
         let author = self.author()?;
+        let flagged: HashSet<String> = self
+            .flagged_checkins()?
+            .into_iter()
+            .map(|f| f.checkin_id)
+            .collect();
         let mut checkins = Vec::new();
         for id in self.document_ids(Some(DocType::Patrol))? {
             let Ok(p) = self.read_document(&id, validate::read_patrol)? else {
                 continue;
             };
             checkins.extend(p.checkins.into_iter().map(|c| CheckinFact {
-                verified: matches!(c.proof, Proof::Tag { .. }),
+                verified: matches!(c.proof, Proof::Tag { .. }) && !flagged.contains(&c.id),
                 id: c.id,
                 post_id: c.post_id,
                 at_ms: c.at_ms,

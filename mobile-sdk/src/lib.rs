@@ -29,7 +29,7 @@ use fieldsync_proto::json;
 use serde::Deserialize;
 use tokio::sync::{Notify, broadcast};
 
-pub use duty::PostStatus;
+pub use duty::{FlaggedCheckIn, PostStatus};
 pub use error::{Error, Result};
 pub use fieldsync_proto::model::hazard::{HazardAction, HazardState, Severity};
 pub use fieldsync_proto::model::hazard::{HazardDoc, HazardPlace};

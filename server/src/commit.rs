@@ -6,10 +6,10 @@
 //! A source applies and checks the change (`validate::check_change`, as the
 //! author it knows) and hands over a [`Write`] with the checked content. Here
 //! the same steps follow for every source: the checks only the database can
-//! make (a route's posts exist, the tag of every new check-in), the read
-//! scope, the projection rows and photo links, the commit with the optimistic
-//! sequence check, compaction, publishing the community's change sequence,
-//! and waking the compliance engine.
+//! make (a route's posts exist), the read scope, the projection rows (with
+//! the flags of check-ins whose tag does not verify) and photo links, the
+//! commit with the optimistic sequence check, compaction, publishing the
+//! community's change sequence, and waking the compliance engine.
 //!
 //! # Invariants
 //! - Nothing else calls `Store::commit`.
@@ -163,13 +163,22 @@ impl Committer {
         let mut doc_writes = Vec::with_capacity(writes.len());
         let mut kept = Vec::with_capacity(writes.len());
         for (i, (w, seed)) in writes.into_iter().zip(&seeds).enumerate() {
-            if let Err(rejection) = facts.check(community, &w.header, &w.checked) {
+            if let Err(rejection) = facts.check(&w.header, &w.checked) {
                 outcomes[i] = Some(Outcome::Rejected(rejection));
                 continue;
             }
             doc_writes.push(DocWrite {
                 scope: facts.grids.resolve(seed),
-                projection: crate::projection::rows(&w.header.id, w.checked, &facts.posts, now),
+                projection: crate::projection::rows(
+                    &w.header.id,
+                    w.checked,
+                    crate::projection::Judge {
+                        community,
+                        posts: &facts.posts,
+                        keys: &facts.keys,
+                    },
+                    |_| now,
+                ),
                 header: w.header,
                 expected_seq: w.expected_seq,
                 chunk: w.chunk,
@@ -254,12 +263,7 @@ impl Facts {
     }
 
     /// The checks of a write that need the database.
-    fn check(
-        &self,
-        community: &str,
-        header: &DocHeader,
-        checked: &Checked,
-    ) -> Result<(), Rejection> {
+    fn check(&self, header: &DocHeader, checked: &Checked) -> Result<(), Rejection> {
         if checked.doc_type() != header.doc_type {
             return Err(Rejection {
                 code: RejectCode::InvalidHeader,
@@ -275,10 +279,10 @@ impl Facts {
             Checked::Route(route) => {
                 validate::check_route_posts(route, |id| self.posts.iter().any(|p| p.id == id))
             }
-            Checked::Patrol { new_checkins, .. } => {
-                crate::tags::check_checkins(community, &self.posts, &self.keys, new_checkins)
-            }
-            Checked::Hazard(_)
+            // A check-in whose post or tag does not check out is evidence
+            // all the same: it is stored, flagged (`crate::tags::flag`).
+            Checked::Patrol { .. }
+            | Checked::Hazard(_)
             | Checked::Incident(_)
             | Checked::Roster(_)
             | Checked::Alert(_)

@@ -215,6 +215,11 @@ pub async fn run(commits: &Committer, community: &str, now: i64) -> Result<Repor
         }
     }
 
+    for alert in flag_alerts(store, community, &posts, now).await? {
+        if existing.insert((alert.kind.as_str().to_owned(), alert.subject.clone())) {
+            alerts.push(alert);
+        }
+    }
     for alert in hazard_alerts(store, community, now).await? {
         if existing.insert((alert.kind.as_str().to_owned(), alert.subject.clone())) {
             alerts.push(alert);
@@ -289,8 +294,53 @@ fn slot_alert(
         shift_id: Some(shift_key.to_owned()),
         due_at_ms: Some(slot.deadline_ms),
         doc_id: None,
+        checkin_id: None,
+        reason: None,
         acks: Vec::new(),
     }
+}
+
+/// Check-ins stored flagged in the last [`ALERT_MAX_AGE_MS`], to whoever
+/// made them (the office sees them too): the phone cannot check a tag
+/// offline, so this is how its owner learns that a scan did not count.
+async fn flag_alerts(
+    store: &Store,
+    community: &str,
+    posts: &[PostRow],
+    now: i64,
+) -> Result<Vec<AlertDoc>, StoreError> {
+    let flagged = store
+        .flagged_checkins(community, now - ALERT_MAX_AGE_MS)
+        .await?;
+    Ok(flagged
+        .into_iter()
+        .map(|c| {
+            let post = posts.iter().find(|p| p.id == c.post_id);
+            let (label_zh, label_en) = post.map_or((c.post_id.as_str(), c.post_id.as_str()), |p| {
+                (p.label_zh.as_str(), p.label_en.as_str())
+            });
+            let reason = c.flag_reason.unwrap_or_default();
+            let (why_zh, why_en): (Vec<_>, Vec<_>) = crate::tags::flag_codes(&reason)
+                .map(crate::tags::flag_title)
+                .unzip();
+            AlertDoc {
+                kind: AlertKind::Flagged,
+                subject: format!("checkin:{}:{}:{}", c.patrol_id, c.checkin_id, c.post_id),
+                raised_at_ms: now,
+                recipients: vec![c.member],
+                roles: vec![Role::Office],
+                title_zh: format!("{label_zh} 打卡存疑：{}", why_zh.join("，")),
+                title_en: format!("Check-in flagged: {label_en} ({})", why_en.join(", ")),
+                post_id: Some(c.post_id),
+                shift_id: None,
+                due_at_ms: None,
+                doc_id: Some(c.patrol_id),
+                checkin_id: Some(c.checkin_id),
+                reason: Some(reason),
+                acks: Vec::new(),
+            }
+        })
+        .collect())
 }
 
 /// Overdue hazards; major hazards and incidents not acknowledged in time.
@@ -318,6 +368,8 @@ async fn hazard_alerts(
         shift_id: None,
         due_at_ms: due,
         doc_id: Some(doc.to_owned()),
+        checkin_id: None,
+        reason: None,
         acks: Vec::new(),
     };
     for h in store.hazard_rows(community).await? {

@@ -253,6 +253,8 @@ mod tests {
             shift_id: Some("shift-1".into()),
             due_at_ms: Some(1_794_834_000_000),
             doc_id: None,
+            checkin_id: None,
+            reason: None,
             acks: Vec::new(),
         };
         let mut stored = Automerge::new();

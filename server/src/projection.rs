@@ -18,7 +18,7 @@ use fieldsync_proto::model::validate::{self, Checked};
 use crate::scope::{self, Grids};
 use crate::store::{
     AlertRow, BlobLink, CheckinRow, HazardRow, IncidentRow, PatrolRow, PostRow, ProjectionRows,
-    RosterRow, RouteRow, ShiftRow, Store, StoreError,
+    RosterRow, RouteRow, ShiftRow, Store, StoreError, TagKeyRow,
 };
 
 /// The incident's row: its state from the events.
@@ -179,10 +179,24 @@ fn links(doc_id: &str, photos: &[String]) -> Vec<BlobLink> {
         .collect()
 }
 
+/// What new check-ins are judged against: the community's posts (the
+/// geofence) and its tag keys (their proofs).
+#[derive(Clone, Copy)]
+pub struct Judge<'a> {
+    pub community: &'a str,
+    pub posts: &'a [PostRow],
+    pub keys: &'a [TagKeyRow],
+}
+
 /// The rows a document that passed the checks writes besides itself, in the
-/// same transaction: `posts` place check-ins for the geofence, and
-/// `received_at` is when the server took the change.
-pub fn rows(id: &DocId, checked: Checked, posts: &[PostRow], received_at: i64) -> ProjectionRows {
+/// same transaction; `received_at` gives when the server took each new
+/// check-in (by its id).
+pub fn rows(
+    id: &DocId,
+    checked: Checked,
+    judge: Judge<'_>,
+    received_at: impl Fn(&str) -> i64,
+) -> ProjectionRows {
     match checked {
         Checked::Hazard(h) => ProjectionRows {
             blob_links: links(id.as_str(), &hazard_photos(&h)),
@@ -192,10 +206,7 @@ pub fn rows(id: &DocId, checked: Checked, posts: &[PostRow], received_at: i64) -
         Checked::Patrol { doc, new_checkins } => ProjectionRows {
             checkins: new_checkins
                 .iter()
-                .map(|c| {
-                    let post = posts.iter().find(|p| p.id == c.post_id);
-                    checkin_row(id.as_str(), c, post, received_at)
-                })
+                .map(|c| checkin_row(id.as_str(), c, judge, received_at(&c.id)))
                 .collect(),
             // Check-ins are append-only: earlier ones were linked when they came.
             blob_links: links(
@@ -240,32 +251,36 @@ pub fn rows(id: &DocId, checked: Checked, posts: &[PostRow], received_at: i64) -
     }
 }
 
-/// A check-in's row: verified by its tag (the server checked it before), or
-/// unverified when manual; flagged when a GPS fix puts the phone clearly away
-/// from the post.
-pub fn checkin_row(
-    patrol_id: &str,
-    c: &CheckIn,
-    post: Option<&PostRow>,
-    received_at: i64,
-) -> CheckinRow {
-    let (method, mut status) = match c.proof {
-        Proof::Tag { .. } => ("tag", "verified"),
-        Proof::Manual { .. } => ("manual", "unverified"),
+/// A check-in's row: verified by its tag, unverified when manual; flagged,
+/// with the reasons, when its tag does not verify (`crate::tags::flag`) or a
+/// GPS fix puts the phone clearly away from the post.
+pub fn checkin_row(patrol_id: &str, c: &CheckIn, judge: Judge<'_>, received_at: i64) -> CheckinRow {
+    let method = match c.proof {
+        Proof::Tag { .. } => "tag",
+        Proof::Manual { .. } => "manual",
     };
-    let mut flag_reason = None;
+    let mut reasons: Vec<String> =
+        crate::tags::flag(judge.community, judge.posts, judge.keys, c, received_at)
+            .into_iter()
+            .collect();
+    let post = judge.posts.iter().find(|p| p.id == c.post_id);
     if let (Some(fix), Some(post)) = (&c.fix, post)
         && let (Some(lat), Some(lon)) = (post.lat, post.lon)
     {
         let distance = patrol::distance_m((fix.lat, fix.lon), (lat, lon));
         let allowed = post.radius_m.unwrap_or(50.0) + fix.accuracy_m.max(0.0);
         if distance > allowed {
-            status = "flagged";
-            flag_reason = Some(format!(
+            reasons.push(format!(
                 "far_from_post: {distance:.0} m from the post (allowed {allowed:.0} m)"
             ));
         }
     }
+    let status = match (reasons.is_empty(), method) {
+        (false, _) => "flagged",
+        (true, "tag") => "verified",
+        (true, _) => "unverified",
+    };
+    let flag_reason = (!reasons.is_empty()).then(|| reasons.join("; "));
     CheckinRow {
         patrol_id: patrol_id.to_owned(),
         checkin_id: c.id.clone(),
@@ -292,6 +307,19 @@ pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
     let mut hazards = Vec::new();
     for community in store.community_ids().await? {
         let posts = store.posts(&community, None).await?;
+        let keys = store.tag_keys(&community).await?;
+        let judge = Judge {
+            community: &community,
+            posts: &posts,
+            keys: &keys,
+        };
+        // A check-in's proof is judged as of when the server first took it.
+        let received: HashMap<(String, String), i64> = store
+            .checkin_rows(&community)
+            .await?
+            .into_iter()
+            .map(|c| ((c.patrol_id, c.checkin_id), c.received_at))
+            .collect();
         let grids = Grids::new(&posts, &store.teams(&community).await?);
         let mut cursor = 0;
         loop {
@@ -320,7 +348,12 @@ pub async fn rebuild(store: &Store) -> Result<RebuildReport, StoreError> {
                 };
                 let scope = grids.resolve(&scope::seed(&checked));
                 store.set_scope(&community, &id, &scope).await?;
-                let projected = rows(&id, checked, &posts, now);
+                let projected = rows(&id, checked, judge, |checkin| {
+                    received
+                        .get(&(id.to_string(), checkin.to_owned()))
+                        .copied()
+                        .unwrap_or(now)
+                });
                 store.write_projection(&community, &projected).await?;
                 if projected.hazard.is_some() {
                     hazards.push(projected);

@@ -194,36 +194,55 @@ async fn printed_tag(url: &str, token: &str, post: &str) -> String {
         .to_owned()
 }
 
-/// Checks in with `payload` and expects the server to refuse it with `rule`.
-async fn assert_tag_refused(
-    server: &TestServer,
+/// Waits until `d` holds an alert for each of `want` of its check-ins the
+/// server flagged (the compliance engine raises them), syncing as it goes.
+async fn flagged_on_phone(
     d: &crate::support::Device,
-    patrol: &DocId,
-    post: &str,
-    payload: &str,
-    rule: &str,
-) {
-    let stored = stored_checkins(server, patrol).await;
-    d.client
-        .check_in(patrol, post, Some(payload), "", None, "")
-        .unwrap();
-    let report = d.client.sync_now().await.unwrap();
-    assert_eq!(report.rejected, 1, "{rule}");
-    let q = d.client.quarantined().unwrap();
-    assert!(
-        q.last().unwrap().message.contains(rule),
-        "{rule}: {:?}",
-        q.last()
-    );
-    assert_eq!(
-        stored_checkins(server, patrol).await,
-        stored,
-        "{rule}: nothing stored"
-    );
-    assert_eq!(d.client.patrol(patrol).unwrap().checkins.len(), stored);
+    want: usize,
+) -> Vec<fieldsync_sdk::FlaggedCheckIn> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        d.client.sync_now().await.unwrap();
+        let flagged = d.client.flagged_checkins().unwrap();
+        if flagged.len() >= want || std::time::Instant::now() > deadline {
+            return flagged;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
-async fn tags_are_verified_by_the_server(backend: Backend) {
+/// A tag check-in the way a phone that skips the SDK's own checks makes it
+/// (the SDK refuses another post's tag before storing it).
+fn scan_unchecked(d: &crate::support::Device, patrol: &DocId, post: &str, payload: &str) -> String {
+    let session = d.client.session().unwrap().unwrap();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let checkin = fieldsync_sdk::CheckIn {
+        id: id.clone(),
+        post_id: post.to_owned(),
+        proof: Proof::Tag {
+            payload: payload.to_owned(),
+        },
+        at_ms: fieldsync_sdk::now_ms(),
+        fix: None,
+        by: session.user_id,
+        device: session.device_id,
+        note: String::new(),
+        photos: Vec::new(),
+        corrects: None,
+    };
+    let item = serde_json::to_string(&checkin).unwrap();
+    d.client
+        .append_document_json(patrol, "checkins", &item)
+        .unwrap();
+    id
+}
+
+/// One offline session with good, forged, revoked-key, another post's and
+/// another community's tags: every check-in is stored, each one that does
+/// not verify is flagged with its reason, and the phone that made them
+/// learns which.
+async fn bad_tags_are_flagged(backend: Backend) {
+    const POST5: &str = "post-b3-u2-f5";
     let server = TestServer::start(backend).await;
     let office = crate::support::login_json(&server.url, "demo-office", "dev-office-laptop").await;
     let token = office["access_token"].as_str().unwrap();
@@ -237,59 +256,112 @@ async fn tags_are_verified_by_the_server(backend: Backend) {
     .status();
     assert_eq!(status, 403, "only the office prints tags");
 
-    let good = printed_tag(&server.url, token, POST).await;
-    assert!(good.starts_with("fs1.post-b3-u2-f9.k1."), "{good}");
     let a = server.device("demo-volunteer").await;
+    let b = server.device("demo-volunteer-2").await;
     let patrol = a.client.start_patrol("team-1", "route-stairwells").unwrap();
-    a.client
-        .check_in(&patrol, POST, Some(&good), "", None, "")
-        .unwrap();
-    assert_eq!(a.client.sync_now().await.unwrap().rejected, 0);
-    assert_eq!(stored_checkins(&server, &patrol).await, 1);
+    let tag = |d: &crate::support::Device, post: &str, payload: &str| {
+        d.client
+            .check_in(&patrol, post, Some(payload), "", None, "")
+            .unwrap()
+    };
 
-    // A forged signature.
-    let (prefix, _) = good.rsplit_once('.').unwrap();
+    // A sticker printed with k1, scanned before the office revokes k1.
+    let old = printed_tag(&server.url, token, POST).await;
+    assert!(old.starts_with("fs1.post-b3-u2-f9.k1."), "{old}");
+    let before_revoke = tag(&a, POST, &old);
+    a.client.sync_now().await.unwrap();
+    b.client.sync_now().await.unwrap();
+    let rotated = office_post(&server.url, token, "/api/v1/tag-keys").await;
+    assert_eq!(rotated["key_id"], "k2");
+    office_post(&server.url, token, "/api/v1/tag-keys/k1/revoke").await;
+    let good5 = printed_tag(&server.url, token, POST5).await;
+    let good9 = printed_tag(&server.url, token, POST).await;
+    assert!(good5.contains(".k2.") && good9.contains(".k2."), "{good5}");
+    let (prefix, _) = good5.rsplit_once('.').unwrap();
     let forged = format!("{prefix}.AAAAAAAAAAAAAAAAAAAAAA");
-    assert_tag_refused(&server, &a, &patrol, POST, &forged, "bad_tag_signature").await;
-
-    // A genuine tag of a post in another community.
-    server
-        .state
-        .store
-        .insert_community("elsewhere", "Another community", "Asia/Shanghai", 0)
-        .await
-        .unwrap();
     let foreign =
         fieldsync_proto::model::tag::Tag::sign(b"their key", "elsewhere", "post-b9-u1-f5", "k1")
             .unwrap()
             .encode();
-    assert_tag_refused(
-        &server,
-        &a,
-        &patrol,
-        "post-b9-u1-f5",
-        &foreign,
-        "unknown_post",
-    )
-    .await;
 
-    // The office rotates and revokes the old key: photographed tags stop working.
-    let rotated = office_post(&server.url, token, "/api/v1/tag-keys").await;
-    assert_eq!(rotated["key_id"], "k2");
-    office_post(&server.url, token, "/api/v1/tag-keys/k1/revoke").await;
-    assert_tag_refused(&server, &a, &patrol, POST, &good, "tag_key_revoked").await;
-    let fresh = printed_tag(&server.url, token, POST).await;
-    assert!(fresh.contains(".k2."), "{fresh}");
-    a.client
-        .check_in(&patrol, POST, Some(&fresh), "", None, "")
-        .unwrap();
+    // Offline: both at 5F with the good sticker; then B's bad scans.
+    let a5 = tag(&a, POST5, &good5);
+    let b5 = tag(&b, POST5, &good5);
+    let expected_flags = [
+        (tag(&b, POST5, &forged), "bad_tag_signature"),
+        (tag(&b, POST, &old), "tag_key_revoked"),
+        (
+            scan_unchecked(&b, &patrol, POST, &good5),
+            "tag_post_mismatch",
+        ),
+        (tag(&b, "post-b9-u1-f5", &foreign), "unknown_post"),
+    ];
+    let b9 = tag(&b, POST, &good9);
     assert_eq!(a.client.sync_now().await.unwrap().rejected, 0);
-    assert_eq!(stored_checkins(&server, &patrol).await, 2);
+    assert_eq!(
+        b.client.sync_now().await.unwrap().rejected,
+        0,
+        "nothing refused"
+    );
+    a.client.sync_now().await.unwrap();
+    assert!(b.client.quarantined().unwrap().is_empty());
+    assert_eq!(
+        stored_checkins(&server, &patrol).await,
+        8,
+        "every scan kept"
+    );
+    for d in [&a, &b] {
+        assert_eq!(d.client.patrol(&patrol).unwrap().checkins.len(), 8);
+    }
+
+    // The office's rows: the good ones verified, the rest flagged with why.
+    let rows = || async {
+        let mut rows = server.state.store.checkin_rows("demo").await.unwrap();
+        rows.retain(|r| r.patrol_id == patrol.as_str());
+        rows
+    };
+    let stored = rows().await;
+    let row = |id: &str| stored.iter().find(|r| r.checkin_id == id).unwrap();
+    for id in [&before_revoke, &a5, &b5, &b9] {
+        assert_eq!(row(id).status, "verified", "{id}");
+        assert_eq!(row(id).flag_reason, None);
+    }
+    for (id, code) in &expected_flags {
+        assert_eq!(row(id).status, "flagged", "{code}");
+        let reason = row(id).flag_reason.clone().unwrap();
+        assert!(reason.starts_with(&format!("{code}: ")), "{code}: {reason}");
+    }
+
+    // B's phone learns which of its scans did not count, and why; A's none.
+    let flagged = flagged_on_phone(&b, expected_flags.len()).await;
+    let mut got: Vec<(String, String)> = flagged
+        .iter()
+        .map(|f| {
+            assert_eq!(f.patrol_id, patrol.as_str());
+            let code = f.reason.split(':').next().unwrap().to_owned();
+            (f.checkin_id.clone(), code)
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = expected_flags
+        .iter()
+        .map(|(id, code)| (id.clone(), code.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(a.client.flagged_checkins().unwrap().is_empty());
+
+    // A rebuild from the documents judges every proof the same way: the k1
+    // scan that arrived before the revocation stays verified.
+    fieldsync_server::projection::rebuild(&server.state.store)
+        .await
+        .unwrap();
+    assert_eq!(rows().await, stored);
     server.stop().await;
 }
 both_backends!(
-    forged_revoked_and_foreign_tags_are_rejected,
-    tags_are_verified_by_the_server
+    forged_revoked_and_foreign_tags_are_kept_flagged,
+    bad_tags_are_flagged
 );
 
 /// The office's print view: one QR code per post, labels escaped.

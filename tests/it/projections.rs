@@ -96,11 +96,24 @@ async fn projections_follow_changes(backend: Backend) {
         assert!(c.device_time > 0, "device time kept");
     }
 
+    // The flagged check-in raises an alert to who made it: a third document.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !store
+        .alert_rows("demo")
+        .await
+        .unwrap()
+        .iter()
+        .any(|a| a.kind == "flagged")
+    {
+        assert!(std::time::Instant::now() < deadline, "no flagged alert");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
     // Rebuilt from nothing but the documents, the rows are the same.
     store.clear_projections().await.unwrap();
     assert!(store.hazard_rows("demo").await.unwrap().is_empty());
     let report = projection::rebuild(store).await.unwrap();
-    assert_eq!(report.documents, 2);
+    assert_eq!(report.documents, 3);
     assert_eq!(store.hazard_rows("demo").await.unwrap(), hazards);
     assert_eq!(store.patrol_rows("demo").await.unwrap(), patrols);
     // Check-ins keep the time they first arrived: no document holds it.

@@ -25,13 +25,16 @@ pub struct NewRoute {
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct AlertSummary {
     pub id: String,
-    /// `missed`, `late`, `overdue` or `escalation`.
+    /// `missed`, `late`, `overdue`, `escalation` or `flagged`.
     pub kind: String,
     pub title_zh: String,
     pub title_en: String,
     pub post_id: Option<String>,
-    /// The hazard or incident it is about.
+    /// The hazard, incident or patrol it is about.
     pub doc_id: Option<String>,
+    /// A flagged check-in of the patrol `doc_id`, and why.
+    pub checkin_id: Option<String>,
+    pub reason: Option<String>,
     pub due_at_ms: Option<i64>,
     pub raised_at_ms: i64,
     pub acknowledged: bool,
@@ -106,6 +109,8 @@ impl FieldsyncClient {
                 title_en: a.title_en,
                 post_id: a.post_id,
                 doc_id: a.doc_id,
+                checkin_id: a.checkin_id,
+                reason: a.reason,
                 due_at_ms: a.due_at_ms,
                 raised_at_ms: a.raised_at_ms,
             })

@@ -375,6 +375,10 @@ pub struct CheckInSummary {
     pub manual_reason: Option<String>,
     pub at_ms: i64,
     pub by: String,
+    /// Set when the server stored it flagged (its tag did not verify, or it
+    /// was made away from the post): why, `code: explanation`. A flagged
+    /// check-in is kept as evidence and never counts as verified.
+    pub flag_reason: Option<String>,
 }
 
 /// A note on a patrol: a handover note, a remark on the round.
@@ -833,7 +837,12 @@ impl FieldsyncClient {
     pub async fn patrol(&self, patrol_id: String) -> FfiResult<PatrolSummary> {
         let c = self.client()?;
         let id = parse_doc_id(&patrol_id)?;
-        let p = blocking(move || c.patrol(&id)).await?;
+        let (p, flagged) = blocking(move || Ok((c.patrol(&id)?, c.flagged_checkins()?))).await?;
+        let mut flags: std::collections::HashMap<String, String> = flagged
+            .into_iter()
+            .filter(|f| f.patrol_id == patrol_id)
+            .map(|f| (f.checkin_id, f.reason))
+            .collect();
         Ok(PatrolSummary {
             id: patrol_id,
             team: p.team,
@@ -850,6 +859,7 @@ impl FieldsyncClient {
                         fieldsync_sdk::Proof::Manual { reason } => (None, Some(reason)),
                     };
                     CheckInSummary {
+                        flag_reason: flags.remove(&ci.id),
                         id: ci.id,
                         post_id: ci.post_id,
                         tag_payload,

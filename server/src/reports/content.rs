@@ -673,10 +673,11 @@ async fn incidents(
 
 /// What an alert is about, from its subject: a post's window or a document.
 fn alert_subject(subject: &str, posts: &HashMap<&str, &PostRow>) -> Label {
-    // `slot:<shift key>:<route>:<post>:<window start>`
+    // `slot:<shift key>:<route>:<post>:<window start>`, or
+    // `checkin:<patrol>:<check-in>:<post>` (a flagged check-in)
     let parts: Vec<&str> = subject.split(':').collect();
     match parts.as_slice() {
-        ["slot", .., post, _window] => post_label(posts, post),
+        ["slot", .., post, _] | ["checkin", _, _, post] => post_label(posts, post),
         _ => Label {
             zh: subject.to_owned(),
             en: subject.to_owned(),

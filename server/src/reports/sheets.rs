@@ -617,7 +617,7 @@ mod tests {
                 late: false,
             })
             .collect();
-        let alerts = ["missed", "late", "overdue", "escalation"]
+        let alerts = ["missed", "late", "overdue", "escalation", "flagged"]
             .iter()
             .map(|kind| AlertLine {
                 kind: kind.to_string(),

@@ -146,6 +146,19 @@ macro_rules! duty_impl {
                 .await?)
             }
 
+            /// Flagged check-ins the server took at `since` or later.
+            pub async fn flagged_checkins(&self, community: &str, since: i64) -> $crate::store::Result<Vec<$crate::store::CheckinRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT patrol_id, checkin_id, post_id, member, device_id, method, device_time, received_at, lat, lon, \
+                     accuracy_m, status, flag_reason FROM checkin_projection \
+                     WHERE community_id = $1 AND status = 'flagged' AND received_at >= $2 ORDER BY received_at",
+                )
+                .bind(community)
+                .bind(since)
+                .fetch_all(&self.read)
+                .await?)
+            }
+
             /// Patrols started in `[from, to)`.
             pub async fn patrols_between(&self, community: &str, from: i64, to: i64) -> $crate::store::Result<Vec<$crate::store::PatrolRow>> {
                 Ok(sqlx::query_as(

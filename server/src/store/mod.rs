@@ -664,6 +664,11 @@ impl Store {
         dispatch!(self.checkins_between(community, from, to))
     }
 
+    /// Flagged check-ins the server took at `since` or later.
+    pub async fn flagged_checkins(&self, community: &str, since: i64) -> Result<Vec<CheckinRow>> {
+        dispatch!(self.flagged_checkins(community, since))
+    }
+
     /// Patrols started in `[from, to)`.
     pub async fn patrols_between(
         &self,

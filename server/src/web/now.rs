@@ -92,6 +92,7 @@ pub fn alert_kind_key(kind: AlertKind) -> &'static str {
         AlertKind::Late => tr_key("alert.kind.late"),
         AlertKind::Overdue => tr_key("alert.kind.overdue"),
         AlertKind::Escalation => tr_key("alert.kind.escalation"),
+        AlertKind::Flagged => tr_key("alert.kind.flagged"),
     }
 }
 

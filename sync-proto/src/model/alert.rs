@@ -1,7 +1,7 @@
 //! Alerts (docs/alerts.md): raised by the server alone — a missed or late
 //! check-in, an overdue hazard, a major hazard or incident nobody
-//! acknowledged within two hours — and delivered as documents to the people
-//! they concern. Recipients acknowledge them by appending to `acks`; nothing
+//! acknowledged within two hours, a check-in stored flagged — and delivered
+//! as documents to the people they concern. Recipients acknowledge them by appending to `acks`; nothing
 //! else in an alert ever changes.
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,10 @@ pub enum AlertKind {
     Overdue,
     /// A major hazard or an incident was not acknowledged within 2 hours.
     Escalation,
+    /// A check-in was stored flagged: its tag did not verify (forged,
+    /// revoked or unknown key, another post's tag) or it was made away from
+    /// the post. Addressed to who made it.
+    Flagged,
 }
 
 impl AlertKind {
@@ -29,6 +33,7 @@ impl AlertKind {
             AlertKind::Late => "late",
             AlertKind::Overdue => "overdue",
             AlertKind::Escalation => "escalation",
+            AlertKind::Flagged => "flagged",
         }
     }
 }
@@ -67,9 +72,15 @@ pub struct AlertDoc {
     /// The check-in deadline or rectification deadline it is about.
     #[serde(default)]
     pub due_at_ms: Option<i64>,
-    /// The hazard or incident it is about.
+    /// The hazard, incident or patrol it is about.
     #[serde(default)]
     pub doc_id: Option<String>,
+    /// A flagged check-in (of the patrol `doc_id`): its id and why it did not
+    /// verify, `code: explanation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkin_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(default)]
     pub acks: Vec<AlertAck>,
 }
