@@ -1,5 +1,5 @@
 //! Command line: `fieldsync [serve]`, `fieldsync rebuild-projections`,
-//! `fieldsync verify-evidence <pack.zip>`.
+//! `fieldsync verify-evidence <pack.zip>`, `fieldsync audit verify`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -37,6 +37,18 @@ enum Command {
         /// The pack, as downloaded.
         pack: std::path::PathBuf,
     },
+    /// The audit chain of every community
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every link of every community's audit chain and report the
+    /// first broken one; same storage flags as `serve`
+    Verify(ServeArgs),
 }
 
 /// Parses arguments and runs the chosen command.
@@ -69,6 +81,9 @@ pub fn main() -> ExitCode {
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::RebuildProjections(args)) => rebuild_projections(args).await,
             Some(Command::VerifyEvidence { pack }) => verify_evidence(&pack),
+            Some(Command::Audit {
+                command: AuditCommand::Verify(args),
+            }) => audit_verify(args).await,
         }
     });
     match result {
@@ -98,6 +113,29 @@ fn verify_evidence(pack: &std::path::Path) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("{} mismatches: the pack was altered", v.problems.len())
     }
+}
+
+async fn audit_verify(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args)?;
+    let store = crate::store::Store::open(config.database_url.as_deref(), &config.data_dir).await?;
+    let mut broken = 0;
+    for community in store.community_ids().await? {
+        match crate::audit::verify_stored(&store, &community).await? {
+            Ok(n) => {
+                let head = store.audit_head(&community).await?;
+                println!("{community}: ok, {n} entries, head {}", head.hash);
+            }
+            Err(e) => {
+                broken += 1;
+                println!("{community}: BROKEN at {e}");
+            }
+        }
+    }
+    store.close().await;
+    if broken > 0 {
+        anyhow::bail!("{broken} audit chains are broken");
+    }
+    Ok(())
 }
 
 async fn rebuild_projections(args: ServeArgs) -> anyhow::Result<()> {

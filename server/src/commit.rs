@@ -49,8 +49,9 @@ pub struct Write {
     pub chunk: Vec<u8>,
     /// The document's heads after this write.
     pub heads: Vec<ChangeHash>,
-    /// The device the write is attributed to (`"server"` for the server's own).
-    pub device_id: String,
+    /// Who made it and which changes it holds (the device is `"server"` for
+    /// the server's own): its audit chain entry.
+    pub record: crate::audit::Record,
     /// What the checks read of the document after the change.
     pub checked: Checked,
     /// The whole document saved, when it has grown to
@@ -183,7 +184,8 @@ impl Committer {
                 expected_seq: w.expected_seq,
                 chunk: w.chunk,
                 heads: encode_heads(&w.heads),
-                device_id: w.device_id,
+                device_id: w.record.device_id.clone(),
+                record: w.record,
             });
             kept.push((i, w.snapshot));
         }

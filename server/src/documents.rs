@@ -18,6 +18,7 @@ use fieldsync_proto::model::{Role, migrate};
 use fieldsync_proto::session::Rejection;
 use fieldsync_proto::{DocHeader, DocType, RejectCode};
 
+use crate::audit::Record;
 use crate::auth::Claims;
 use crate::commit::{self, Committer, Outcome, Write};
 use crate::store::StoreError;
@@ -87,6 +88,14 @@ pub fn created(header: DocHeader, content: &serde_json::Value, checked: Checked)
     doc.set_actor(ActorId::from(SERVER_ACTOR));
     replace_root(&mut doc, header.doc_type, content);
     Write {
+        record: Record::change(
+            SERVER_DEVICE,
+            SERVER_DEVICE,
+            header.id.as_str(),
+            header.doc_type.as_str(),
+            &doc,
+            &[],
+        ),
         header: DocHeader {
             schema_version: migrate::version_of(header.doc_type, &doc),
             ..header
@@ -94,7 +103,6 @@ pub fn created(header: DocHeader, content: &serde_json::Value, checked: Checked)
         expected_seq: None,
         chunk: doc.save(),
         heads: doc.get_heads(),
-        device_id: SERVER_DEVICE.to_owned(),
         checked,
         snapshot: None,
     }
@@ -210,6 +218,14 @@ pub async fn write(
         let checked =
             validate::check_change(doc_type, &prior, &doc, author).map_err(PutError::Rejected)?;
         Ok::<_, PutError>(Write {
+            record: Record::change(
+                &writer.user_id,
+                &writer.device_id,
+                header.id.as_str(),
+                doc_type.as_str(),
+                &doc,
+                &stored_heads,
+            ),
             header: DocHeader {
                 schema_version: migrate::version_of(doc_type, &doc),
                 ..header
@@ -218,7 +234,6 @@ pub async fn write(
             chunk: chunk_since(&doc, &stored_heads),
             heads: doc.get_heads(),
             snapshot: commit::wants_snapshot(chunk_count).then(|| doc.save()),
-            device_id: writer.device_id,
             checked,
         })
     })

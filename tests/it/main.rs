@@ -2,6 +2,7 @@
 //! process), real SDK clients, on SQLite and on PostgreSQL.
 
 mod admin;
+mod audit;
 mod auth;
 mod authz;
 mod bad_input;

@@ -68,7 +68,14 @@ async fn store_as_previous_release(server: &TestServer, id: &DocId, doc: &Autome
         expected_seq: None,
         chunk: doc.save(),
         heads: doc.get_heads(),
-        device_id: "dev-old-app".into(),
+        record: fieldsync_server::audit::Record::change(
+            user,
+            "dev-old-app",
+            id.as_str(),
+            "patrol",
+            doc,
+            &[],
+        ),
         checked,
         snapshot: None,
     };

@@ -255,6 +255,10 @@ pub struct Report {
     /// This view compared with the issued report: the issue it is read
     /// against (lines received later are marked `late`).
     pub issued: Option<Issued>,
+    /// Monthly, for the whole community: where the audit chain ended when
+    /// the report was made, so a copy of it lives outside the database.
+    #[serde(default)]
+    pub audit_head: Option<crate::audit::Head>,
 }
 
 impl Report {
@@ -455,6 +459,11 @@ pub async fn build(
         }
         _ => None,
     };
+    let audit_head = if period.kind == Kind::Monthly && audience.team.is_none() {
+        Some(store.audit_head(community).await?)
+    } else {
+        None
+    };
     Ok(Report {
         kind: period.kind,
         period: period.clone(),
@@ -472,6 +481,7 @@ pub async fn build(
         alerts,
         members,
         issued,
+        audit_head,
     })
 }
 

@@ -182,6 +182,14 @@ fn summary(t: &Tr, r: &Report) -> Sheet {
             row
         })
         .collect();
+    if let Some(head) = &r.audit_head {
+        let mut row = vec![
+            text(t.get(tr_key("report.audit_head"))),
+            text(format!("#{} {}", head.seq, head.hash)),
+        ];
+        row.resize(columns.len(), text(""));
+        rows.push(row);
+    }
     if r.nothing_to_report() {
         let mut row = vec![
             text(t.get(tr_key("report.conclusion"))),
@@ -677,6 +685,10 @@ mod tests {
                 hazards_reported: 3,
             }],
             issued: None,
+            audit_head: (kind == Kind::Monthly).then(|| crate::audit::Head {
+                seq: 42,
+                hash: "ab".repeat(32),
+            }),
         }
     }
 

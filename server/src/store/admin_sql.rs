@@ -39,6 +39,16 @@ macro_rules! admin_impl {
                 .bind(e.detail.to_string())
                 .execute(&mut **conn)
                 .await?;
+                let record = $crate::audit::Record {
+                    kind: "admin".into(),
+                    user_id: e.user_id.clone(),
+                    device_id: e.device_id.clone(),
+                    actor: String::new(),
+                    subject: e.subject.clone(),
+                    action: e.action.clone(),
+                    detail: e.detail.to_string(),
+                };
+                Self::chain_in(conn, community, e.at, vec![record]).await?;
                 Ok(())
             }
 

@@ -10,6 +10,7 @@
 //! - Every chunk of a document, loaded in `chunk_id` order, rebuilds it exactly.
 
 mod admin_sql;
+mod chain_sql;
 mod duty_sql;
 mod postgres;
 mod rows;
@@ -323,6 +324,8 @@ pub struct DocWrite {
     /// The document's heads after this write.
     pub heads: Vec<u8>,
     pub device_id: String,
+    /// Its entry in the audit chain, appended in the same transaction.
+    pub record: crate::audit::Record,
     /// Who may read it (JSON of a `DocScope`), derived from its content.
     pub scope: String,
     /// Projection rows to write in the same transaction when the write is stored.
@@ -494,6 +497,21 @@ impl Store {
 
     pub async fn load_doc(&self, community: &str, id: &DocId) -> Result<Option<StoredDoc>> {
         dispatch!(self.load_doc(community, id))
+    }
+
+    /// Where the community's audit chain ends.
+    pub async fn audit_head(&self, community: &str) -> Result<crate::audit::Head> {
+        dispatch!(self.audit_head(community))
+    }
+
+    /// Up to `limit` audit chain entries after `after`, in order.
+    pub async fn audit_chain_page(
+        &self,
+        community: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::audit::Entry>> {
+        dispatch!(self.audit_chain_page(community, after, limit))
     }
 
     pub async fn community_ids(&self) -> Result<Vec<String>> {

@@ -5,6 +5,7 @@ use sqlx::{Pool, Postgres};
 
 use super::admin_sql::admin_impl;
 use super::blobs::blob_store_impl;
+use super::chain_sql::chain_impl;
 use super::duty_sql::duty_impl;
 use super::reports::report_store_impl;
 use super::sql::store_impl;
@@ -36,5 +37,6 @@ store_impl!(PgStore, sqlx::Postgres);
 duty_impl!(PgStore, sqlx::Postgres);
 blob_store_impl!(PgStore);
 admin_impl!(PgStore, sqlx::Postgres);
+chain_impl!(PgStore, sqlx::Postgres);
 web_impl!(PgStore);
 report_store_impl!(PgStore);

@@ -603,6 +603,8 @@ macro_rules! store_impl {
                     }
                     q.execute(&mut *tx).await?;
                 }
+                let records = stored.iter().map(|w| w.record.clone()).collect();
+                Self::chain_in(&mut tx, community, now, records).await?;
                 tx.commit().await?;
                 Ok(out)
             }

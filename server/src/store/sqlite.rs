@@ -10,6 +10,7 @@ use sqlx::{Pool, Sqlite};
 
 use super::admin_sql::admin_impl;
 use super::blobs::blob_store_impl;
+use super::chain_sql::chain_impl;
 use super::duty_sql::duty_impl;
 use super::reports::report_store_impl;
 use super::sql::store_impl;
@@ -58,5 +59,6 @@ store_impl!(SqliteStore, sqlx::Sqlite);
 duty_impl!(SqliteStore, sqlx::Sqlite);
 blob_store_impl!(SqliteStore);
 admin_impl!(SqliteStore, sqlx::Sqlite);
+chain_impl!(SqliteStore, sqlx::Sqlite);
 web_impl!(SqliteStore);
 report_store_impl!(SqliteStore);

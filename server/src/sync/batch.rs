@@ -13,6 +13,7 @@ use fieldsync_proto::wire::to_wire_heads;
 use fieldsync_proto::{DocHeader, DocId, RejectCode, ServerMsg};
 
 use super::Fatal;
+use crate::audit::Record;
 use crate::auth::Claims;
 use crate::commit::{self, Outcome, Write};
 use crate::state::AppState;
@@ -156,6 +157,7 @@ fn apply_one(
     } else {
         validate::Prior::Nothing
     };
+    let before = doc.get_heads();
     let applied = match apply_client_sync(
         &mut doc,
         header.doc_type,
@@ -196,11 +198,18 @@ fn apply_one(
     };
     Applied::Write {
         write: Box::new(Write {
+            record: Record::change(
+                author.user_id,
+                author.device_id,
+                id.as_str(),
+                header.doc_type.as_str(),
+                &doc,
+                &before,
+            ),
             header,
             expected_seq,
             chunk: applied.incremental,
             heads,
-            device_id: author.device_id.to_owned(),
             checked,
             snapshot: commit::wants_snapshot(chunk_count).then(|| doc.save()),
         }),
