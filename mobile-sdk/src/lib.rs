@@ -86,7 +86,7 @@ pub struct Session {
     pub device_id: String,
 }
 
-mod keys {
+pub(crate) mod keys {
     pub const DEVICE_ID: &str = "device_id";
     pub const DEVICE_NAME: &str = "device_name";
     pub const ACTOR: &str = "actor_id";
@@ -753,7 +753,7 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
-fn hex_actor(hex: &str) -> Result<ActorId> {
+pub(crate) fn hex_actor(hex: &str) -> Result<ActorId> {
     let bytes = (0..hex.len())
         .step_by(2)
         .map(|i| {

@@ -44,8 +44,9 @@ const DB_FILE: &str = "fieldsync.db";
 /// writer's own checkpoints, another process) before it fails.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// 2 added the photo queue (created by `SCHEMA`'s `IF NOT EXISTS`).
-const SCHEMA_VERSION: i64 = 2;
+/// 2 added the photo queue, 3 the documents in recovery (both created by
+/// `SCHEMA`'s `IF NOT EXISTS`).
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -91,6 +92,9 @@ CREATE TABLE IF NOT EXISTS photos (
     created_at  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS photos_due ON photos(state, next_try_at);
+CREATE TABLE IF NOT EXISTS recovery (
+    doc_id TEXT PRIMARY KEY
+);
 ";
 
 /// A rejected local change set, kept so nothing typed on the device is lost.
@@ -204,6 +208,39 @@ impl LocalStore {
                 Err(e)
             }
         }
+    }
+
+    /// The server lost changes it had acknowledged (restored from an older
+    /// backup): every local document goes into recovery and forgets what the
+    /// server was last known to hold of it. Returns them all.
+    pub fn start_recovery(&self) -> Result<Vec<DocHeader>> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO recovery (doc_id) SELECT id FROM documents",
+            [],
+        )?;
+        self.conn
+            .execute("UPDATE documents SET sync_state = NULL", [])?;
+        self.recovering()
+    }
+
+    /// Documents in recovery: exchanged in every session until the server
+    /// holds all of them (see [`pushable`]).
+    pub fn recovering(&self) -> Result<Vec<DocHeader>> {
+        self.headers(
+            "SELECT d.id, d.doc_type, d.schema_version FROM recovery r JOIN documents d ON d.id = r.doc_id ORDER BY d.id",
+        )
+    }
+
+    fn in_recovery(&self, id: &DocId) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM recovery WHERE doc_id = ?1",
+                [id.as_str()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
 
     /// Sets a value in the `meta` table.
@@ -341,9 +378,13 @@ pub(crate) trait Reads {
 
     /// Headers of documents with unacknowledged local changes.
     fn unsynced(&self) -> Result<Vec<DocHeader>> {
-        let mut stmt = self.conn().prepare_cached(
+        self.headers(
             "SELECT DISTINCT d.id, d.doc_type, d.schema_version FROM outbox o JOIN documents d ON d.id = o.doc_id",
-        )?;
+        )
+    }
+
+    fn headers(&self, sql: &str) -> Result<Vec<DocHeader>> {
+        let mut stmt = self.conn().prepare_cached(sql)?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
@@ -490,10 +531,18 @@ impl LocalDocs for LocalStore {
     }
 
     fn generate(&mut self, id: &DocId, state: &mut sync::State) -> Result<Option<sync::Message>> {
-        Ok(match self.load(id)? {
-            Some((_, doc)) => doc.generate_sync_message(state),
-            None => Automerge::new().generate_sync_message(state),
-        })
+        let Some((_, doc)) = self.load(id)? else {
+            return Ok(Automerge::new().generate_sync_message(state));
+        };
+        // In recovery, once the server has said what it holds: only what
+        // this device may push (the server refuses others' changes from it).
+        if let Some(theirs) = state.their_heads.clone()
+            && self.in_recovery(id)?
+        {
+            let mine = crate::hex_actor(&self.meta(crate::keys::ACTOR)?.unwrap_or_default())?;
+            return Ok(pushable(&doc, &theirs, &mine).generate_sync_message(state));
+        }
+        Ok(doc.generate_sync_message(state))
     }
 
     fn receive(
@@ -556,6 +605,14 @@ impl LocalDocs for LocalStore {
             "UPDATE documents SET sync_state = ?2 WHERE id = ?1",
             params![id.as_str(), state.encode()],
         )?;
+        // Out of recovery once the server holds the whole document.
+        if let Some((_, doc)) = self.load(id)?
+            && let Some(theirs) = &state.their_heads
+            && doc.get_heads().iter().all(|h| theirs.contains(h))
+        {
+            self.conn
+                .execute("DELETE FROM recovery WHERE doc_id = ?1", [id.as_str()])?;
+        }
         Ok(())
     }
 
@@ -585,6 +642,40 @@ impl LocalDocs for LocalStore {
             Ok(())
         })
     }
+}
+
+/// What of `doc` this device may push to a server that holds `theirs` (its
+/// heads): the server takes new changes only from the pushing device's own
+/// actor (and schema migration steps from anyone), so after a restore each
+/// device gives back its own changes, and those of others reach the server
+/// from their authors. A change of ours that depends on another's change the
+/// server lacks waits for it (the document stays in recovery).
+pub fn pushable(doc: &Automerge, theirs: &[ChangeHash], mine: &automerge::ActorId) -> Automerge {
+    let known: Vec<ChangeHash> = theirs
+        .iter()
+        .filter(|h| doc.get_change_by_hash(h).is_some())
+        .copied()
+        .collect();
+    let beyond = doc.get_changes(&known);
+    let missing: HashSet<ChangeHash> = beyond.iter().map(|c| c.hash()).collect();
+    let mut ok: HashSet<ChangeHash> = HashSet::new();
+    // `get_changes` lists them in causal order: deps come first.
+    for c in &beyond {
+        let ours =
+            c.actor_id() == mine || fieldsync_proto::model::migrate::is_step_change(&c.hash());
+        if ours
+            && c.deps()
+                .iter()
+                .all(|d| !missing.contains(d) || ok.contains(d))
+        {
+            ok.insert(c.hash());
+        }
+    }
+    if ok.len() == beyond.len() {
+        return doc.clone();
+    }
+    let heads: Vec<ChangeHash> = known.into_iter().chain(ok).collect();
+    doc.fork_at(&heads).unwrap_or_else(|_| doc.clone())
 }
 
 #[cfg(test)]

@@ -70,6 +70,9 @@ pub struct SyncReport {
     pub rejected: usize,
     /// The cursor after the session.
     pub cursor: u64,
+    /// The server was behind this device (restored from an older backup):
+    /// every local document was exchanged again.
+    pub resynced_all: bool,
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -240,18 +243,32 @@ fn apply_events(
     for ev in events {
         match ev {
             ClientEvent::Send(m) => out.send.push(m),
-            ClientEvent::Welcome { .. } => {
+            ClientEvent::Welcome { server_behind, .. } => {
                 // The server is reachable again: photos waiting out a retry
                 // delay go now.
                 store.photos_due_now()?;
                 out.wake_uploader = true;
-                // Everything in the outbox, including edits made while offline.
                 inner
                     .local_changes
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .clear();
-                for header in store.unsynced()? {
+                // Everything in the outbox, including edits made while
+                // offline, and the documents in recovery. When the server
+                // lost changes it had acknowledged (restored from an older
+                // backup), every document goes into recovery, so the server
+                // gets back from this device what it lost.
+                let mut headers = if server_behind {
+                    tracing::warn!(
+                        "the server is behind this device's cursor: every document goes into recovery"
+                    );
+                    report.resynced_all = true;
+                    store.start_recovery()?
+                } else {
+                    store.recovering()?
+                };
+                headers.extend(store.unsynced()?);
+                for header in headers {
                     let evs = session.local_change(header, store).map_err(session_error)?;
                     apply_events(evs, store, session, out, report, inner)?;
                 }

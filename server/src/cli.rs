@@ -1,5 +1,6 @@
 //! Command line: `fieldsync [serve]`, `fieldsync rebuild-projections`,
-//! `fieldsync verify-evidence <pack.zip>`, `fieldsync audit verify`.
+//! `fieldsync verify-evidence <pack.zip>`, `fieldsync audit verify`,
+//! `fieldsync backup FILE`, `fieldsync restore FILE`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -36,6 +37,22 @@ enum Command {
     VerifyEvidence {
         /// The pack, as downloaded.
         pack: std::path::PathBuf,
+    },
+    /// Write a consistent backup of the embedded store (database and photo
+    /// blobs) to FILE, while the server runs; same storage flags as `serve`
+    Backup {
+        /// The backup file to write (a zip).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+    /// Restore a backup into a fresh data dir (`--data-dir`), checking every
+    /// file against its sha256
+    Restore {
+        /// The backup file, as `fieldsync backup` wrote it.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        args: ServeArgs,
     },
     /// The audit chain of every community
     Audit {
@@ -81,6 +98,8 @@ pub fn main() -> ExitCode {
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::RebuildProjections(args)) => rebuild_projections(args).await,
             Some(Command::VerifyEvidence { pack }) => verify_evidence(&pack),
+            Some(Command::Backup { file, args }) => backup(&file, args).await,
+            Some(Command::Restore { file, args }) => restore(&file, args).await,
             Some(Command::Audit {
                 command: AuditCommand::Verify(args),
             }) => audit_verify(args).await,
@@ -113,6 +132,43 @@ fn verify_evidence(pack: &std::path::Path) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("{} mismatches: the pack was altered", v.problems.len())
     }
+}
+
+/// The embedded store's data dir; PostgreSQL has its own tools.
+fn embedded_data_dir(args: &ServeArgs) -> anyhow::Result<std::path::PathBuf> {
+    let config = Config::load(args)?;
+    if config.database_url.is_some() {
+        anyhow::bail!(
+            "the store is PostgreSQL: back it up with pg_dump and the blobs with the object store's tools (docs/storage.md)"
+        );
+    }
+    Ok(config.data_dir)
+}
+
+async fn backup(file: &std::path::Path, args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir = embedded_data_dir(&args)?;
+    let s = crate::backup::backup(&data_dir, file).await?;
+    println!(
+        "backed up {} to {}: {} files, {} bytes",
+        data_dir.display(),
+        file.display(),
+        s.files,
+        s.bytes
+    );
+    Ok(())
+}
+
+async fn restore(file: &std::path::Path, args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir = embedded_data_dir(&args)?;
+    let s = crate::backup::restore(file, &data_dir).await?;
+    println!(
+        "restored {} into {}: {} files, {} bytes; start the server on it",
+        file.display(),
+        data_dir.display(),
+        s.files,
+        s.bytes
+    );
+    Ok(())
 }
 
 async fn audit_verify(args: ServeArgs) -> anyhow::Result<()> {

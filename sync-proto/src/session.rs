@@ -81,6 +81,12 @@ pub enum ClientEvent {
     Welcome {
         user_id: String,
         community_id: String,
+        /// The server's change sequence is behind the cursor this device
+        /// sent: it lost changes it had acknowledged (restored from an older
+        /// backup). The server announces everything again; the driver
+        /// should exchange every local document from scratch, so the server
+        /// gets back what it lost ([`ClientSession::local_change`]).
+        server_behind: bool,
     },
     /// Remote changes were applied to a local document.
     RemoteChange(DocId),
@@ -135,6 +141,8 @@ pub struct ClientSession {
     cursor_waits: VecDeque<(u64, HashSet<DocId>)>,
     caught_up: bool,
     idle_reported: bool,
+    /// The cursor sent in the `Hello`.
+    cursor: u64,
 }
 
 impl ClientSession {
@@ -149,6 +157,7 @@ impl ClientSession {
             cursor_waits: VecDeque::new(),
             caught_up: false,
             idle_reported: false,
+            cursor,
         };
         let hello = ClientMsg::Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -218,7 +227,7 @@ impl ClientSession {
                     protocol_version,
                     user_id,
                     community_id,
-                    ..
+                    server_cursor,
                 },
             ) => {
                 if protocol_version != PROTOCOL_VERSION {
@@ -230,6 +239,7 @@ impl ClientSession {
                 out.push(ClientEvent::Welcome {
                     user_id,
                     community_id,
+                    server_behind: server_cursor < self.cursor,
                 });
             }
             (Phase::AwaitWelcome, other) => {

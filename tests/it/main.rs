@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod auth;
 mod authz;
+mod backup;
 mod bad_input;
 mod bench_smoke;
 mod browser;

@@ -178,6 +178,13 @@ impl TestServer {
         Self::launch(self.config, listener, self.storage).await
     }
 
+    /// Shuts the server down gracefully and starts it again on the same
+    /// address with another data dir (a restored backup).
+    pub async fn restart_on(mut self, data_dir: std::path::PathBuf) -> TestServer {
+        self.config.data_dir = data_dir;
+        self.restart().await
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.handle).await;
@@ -208,7 +215,7 @@ impl TestServer {
 
     /// The server's data directory (its SQLite file lives here).
     pub fn data_dir(&self) -> std::path::PathBuf {
-        self.storage.dir.path().join("server")
+        self.config.data_dir.clone()
     }
 
     /// The PostgreSQL database of this server, if it runs on one.
