@@ -344,6 +344,8 @@ impl ClientSession {
         if let Some(bytes) = message {
             let msg = sync::Message::decode(&bytes)
                 .map_err(|e| SessionError::Protocol(format!("bad sync message for {doc}: {e}")))?;
+            check_sync_message(&msg)
+                .map_err(|e| SessionError::Protocol(format!("bad sync message for {doc}: {e}")))?;
             let (changed, heads) = docs
                 .receive(&ex.header, &mut ex.state, msg)
                 .map_err(store)?;
@@ -582,6 +584,12 @@ pub fn apply_client_sync(
             format!("cannot decode sync message: {e}"),
         )
     })?;
+    check_sync_message(&msg).map_err(|e| {
+        Rejection::new(
+            RejectCode::InvalidSyncMessage,
+            format!("bad sync message: {e}"),
+        )
+    })?;
     let before = doc.get_heads();
     let mut state = sync::State::new();
     doc.receive_sync_message(&mut state, msg).map_err(|e| {
@@ -638,6 +646,50 @@ pub fn apply_client_sync(
         incremental,
         reply,
     })
+}
+
+/// Most hash probes a bloom filter of a sync message may ask for (automerge
+/// writes 7).
+const MAX_BLOOM_PROBES: u64 = 64;
+
+/// Refuses a decoded sync message that automerge would fail on instead of
+/// answering: a bloom filter with entries but no bits (a division by zero)
+/// or an absurd number of probes (an allocation of gigabytes). Found by the
+/// fuzz harness `server_apply`.
+pub fn check_sync_message(msg: &sync::Message) -> Result<(), String> {
+    fn leb(bytes: &mut &[u8]) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = bytes.split_first()?;
+            *bytes = rest;
+            value |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    for have in &msg.have {
+        let encoded = have.bloom.to_bytes();
+        if encoded.is_empty() {
+            continue;
+        }
+        let mut r = &encoded[..];
+        let (Some(_entries), Some(bits_per_entry), Some(probes)) =
+            (leb(&mut r), leb(&mut r), leb(&mut r))
+        else {
+            return Err("a bloom filter does not parse".into());
+        };
+        if bits_per_entry == 0 || r.is_empty() {
+            return Err("a bloom filter has entries but no bits".into());
+        }
+        if probes == 0 || probes > MAX_BLOOM_PROBES {
+            return Err(format!(
+                "a bloom filter asks for {probes} probes (at most {MAX_BLOOM_PROBES})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ mod access;
 mod expiry;
 mod ingest;
 pub(crate) mod serve;
-pub(crate) mod tus;
+pub mod tus;
 
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;

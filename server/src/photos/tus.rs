@@ -36,8 +36,8 @@ const TUS_VERSION_H: HeaderName = HeaderName::from_static("tus-version");
 const TUS_EXTENSION: HeaderName = HeaderName::from_static("tus-extension");
 const TUS_MAX_SIZE: HeaderName = HeaderName::from_static("tus-max-size");
 const TUS_CHECKSUM_ALGORITHM: HeaderName = HeaderName::from_static("tus-checksum-algorithm");
-const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
-const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+pub const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+pub const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
 const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
 const UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
 const UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
@@ -491,7 +491,8 @@ fn finished(length: i64, hash: &str, stored: &str) -> Response {
     (StatusCode::NO_CONTENT, headers).into_response()
 }
 
-fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, ApiError> {
+/// A tus header that must be a non-negative whole number, if present.
+pub fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, ApiError> {
     let Some(v) = headers.get(name) else {
         return Ok(None);
     };
@@ -510,7 +511,7 @@ fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, Api
 }
 
 /// `Upload-Checksum: sha256 <base64>` → the expected digest.
-fn upload_checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>, ApiError> {
+pub fn upload_checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>, ApiError> {
     let Some(v) = headers.get(UPLOAD_CHECKSUM) else {
         return Ok(None);
     };
@@ -544,7 +545,7 @@ fn bad_metadata(message: impl Into<String>) -> ApiError {
 
 /// `Upload-Metadata`: comma-separated `key base64value` pairs (the value may
 /// be absent).
-fn parse_metadata(raw: &str) -> Result<HashMap<String, Vec<u8>>, ApiError> {
+pub fn parse_metadata(raw: &str) -> Result<HashMap<String, Vec<u8>>, ApiError> {
     let mut out = HashMap::new();
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = match pair.split_once(' ') {
@@ -566,7 +567,7 @@ fn parse_metadata(raw: &str) -> Result<HashMap<String, Vec<u8>>, ApiError> {
 }
 
 /// The optional `sha256` metadata value: the whole file's hash, hex.
-fn declared_sha256(metadata: &HashMap<String, Vec<u8>>) -> Result<Option<String>, ApiError> {
+pub fn declared_sha256(metadata: &HashMap<String, Vec<u8>>) -> Result<Option<String>, ApiError> {
     let Some(value) = metadata.get("sha256") else {
         return Ok(None);
     };
