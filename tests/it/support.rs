@@ -367,6 +367,36 @@ impl RawClient {
         RawClient { ws }
     }
 
+    /// Sends `bytes` as one frame while reading what the server says, for
+    /// frames the server may refuse (and close on) before they are sent
+    /// whole; returns the first error the server sent.
+    pub async fn send_refused(
+        self,
+        bytes: Vec<u8>,
+    ) -> Option<(fieldsync_proto::ErrorCode, String)> {
+        let (mut sink, mut stream) = self.ws.split();
+        let send = tokio::spawn(async move {
+            let _ = sink.send(Message::Binary(bytes.into())).await;
+        });
+        let mut error = None;
+        while let Ok(Some(frame)) =
+            tokio::time::timeout(Duration::from_secs(20), stream.next()).await
+        {
+            match frame {
+                Ok(Message::Binary(b)) => {
+                    if let Ok(ServerMsg::Error { code, message }) = ServerMsg::decode(&b) {
+                        error = Some((code, message));
+                        break;
+                    }
+                }
+                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        send.abort();
+        error
+    }
+
     pub async fn send_bytes(&mut self, bytes: Vec<u8>) {
         self.ws.send(Message::Binary(bytes.into())).await.unwrap();
     }

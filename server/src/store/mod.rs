@@ -42,6 +42,21 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// The database ran out of space (SQLite `SQLITE_FULL`, PostgreSQL
+    /// `disk_full`): nothing of the write was stored, and the same write can
+    /// succeed once space returns.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("13" | "53100"))
+                    || e.message().contains("database or disk is full")
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A user account.
@@ -384,6 +399,19 @@ pub use reports::{
 };
 
 impl Store {
+    /// Caps the embedded database at `pages` pages (SQLite's
+    /// `max_page_count`, on the one writer connection), or lifts the cap: a
+    /// safety valve that makes the store refuse writes as if the disk were
+    /// full before it really is. PostgreSQL has no such cap (an error).
+    pub async fn cap_pages(&self, pages: Option<u64>) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.cap_pages(pages).await,
+            Store::Postgres(_) => Err(StoreError::Corrupt(
+                "a page cap exists on the embedded store only".into(),
+            )),
+        }
+    }
+
     /// Opens the store: PostgreSQL when `database_url` is given, else SQLite in
     /// `data_dir`. Applies migrations.
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Store> {

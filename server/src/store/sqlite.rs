@@ -55,6 +55,20 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// `PRAGMA max_page_count` on the writer (the largest it can be when
+    /// `None`); see `Store::cap_pages`.
+    pub async fn cap_pages(&self, pages: Option<u64>) -> super::Result<()> {
+        let pages = pages.unwrap_or(u64::from(u32::MAX - 1));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {pages}"
+        )))
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}
+
 store_impl!(SqliteStore, sqlx::Sqlite);
 duty_impl!(SqliteStore, sqlx::Sqlite);
 blob_store_impl!(SqliteStore);

@@ -82,6 +82,15 @@ impl Fatal {
 
 impl From<crate::store::StoreError> for Fatal {
     fn from(e: crate::store::StoreError) -> Self {
+        if e.is_storage_full() {
+            // Nothing of the batch was committed and nothing was acked; the
+            // device keeps its changes and retries (`internal` is retryable).
+            tracing::error!(error = %e, "storage full: refusing writes until space returns");
+            return Fatal::new(
+                ErrorCode::Internal,
+                "storage_full: the server's storage is full; nothing was stored, retry later",
+            );
+        }
         Fatal::internal(e)
     }
 }
