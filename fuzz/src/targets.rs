@@ -370,16 +370,7 @@ fn scalar(input: &mut Input<'_>) -> ScalarValue {
 /// never panic.
 pub fn validators(data: &[u8]) {
     let mut input = Input::new(data);
-    let doc_type = *input.pick(&[
-        DocType::Patrol,
-        DocType::Hazard,
-        DocType::Incident,
-        DocType::Alert,
-        DocType::Note,
-        DocType::Route,
-        DocType::Roster,
-        DocType::Places,
-    ]);
+    let doc_type = *input.pick(&DocType::ALL);
     let stored = sample(doc_type);
     let prior = validate::prior(doc_type, &stored);
     let mut doc = stored.fork();
@@ -437,14 +428,7 @@ pub fn validators(data: &[u8]) {
         }
         tx.commit();
     }
-    let role = *input.pick(&[
-        Role::Volunteer,
-        Role::Guard,
-        Role::GridWorker,
-        Role::Leader,
-        Role::Office,
-        Role::Auditor,
-    ]);
+    let role = *input.pick(&Role::ALL);
     let author = Author {
         user_id: "u1",
         role,

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "";
 
 /// What an entry records, before it is placed in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, sqlx::FromRow, Serialize)]
 pub struct Record {
     /// `change` (a document change set) or `admin` (an admin action).
     pub kind: String,
@@ -68,19 +68,15 @@ impl Record {
     }
 }
 
-/// One entry as stored.
+/// One entry as stored: a record in its place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize)]
 pub struct Entry {
     pub seq: i64,
     /// Server time, ms.
     pub at: i64,
-    pub kind: String,
-    pub user_id: String,
-    pub device_id: String,
-    pub actor: String,
-    pub subject: String,
-    pub action: String,
-    pub detail: String,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub record: Record,
     /// The hash of the entry before (hex), [`GENESIS`] for the first.
     pub prev: String,
     /// This entry's hash (hex), over `prev` and every field above.
@@ -96,17 +92,10 @@ pub struct Head {
 
 /// Places `record` after `prev` (the head before it) as entry `seq` at `at`.
 pub fn link(prev: &Head, at: i64, record: Record) -> Entry {
-    let seq = prev.seq + 1;
     let mut e = Entry {
-        seq,
+        seq: prev.seq + 1,
         at,
-        kind: record.kind,
-        user_id: record.user_id,
-        device_id: record.device_id,
-        actor: record.actor,
-        subject: record.subject,
-        action: record.action,
-        detail: record.detail,
+        record,
         prev: prev.hash.clone(),
         hash: String::new(),
     };
@@ -138,18 +127,19 @@ pub fn hash(e: &Entry) -> String {
     let mut h = Sha256::new();
     let seq = e.seq.to_string();
     let at = e.at.to_string();
+    let r = &e.record;
     for part in [
         "fieldsync-audit-v1",
         &e.prev,
         &seq,
         &at,
-        &e.kind,
-        &e.user_id,
-        &e.device_id,
-        &e.actor,
-        &e.subject,
-        &e.action,
-        &e.detail,
+        &r.kind,
+        &r.user_id,
+        &r.device_id,
+        &r.actor,
+        &r.subject,
+        &r.action,
+        &r.detail,
     ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
@@ -299,12 +289,12 @@ mod tests {
     fn every_kind_of_tampering_is_found_at_its_entry() {
         let (entries, head) = chain(5);
         let mut edited = entries.clone();
-        edited[2].user_id = "user-someone-else".into();
+        edited[2].record.user_id = "user-someone-else".into();
         assert_eq!(verify(edited, &head), Err(Broken::Edited { seq: 3 }));
 
         // Recomputing the edited entry's own hash breaks the next link.
         let mut rehashed = entries.clone();
-        rehashed[2].detail = "{\"forged\":true}".into();
+        rehashed[2].record.detail = "{\"forged\":true}".into();
         rehashed[2].hash = hash(&rehashed[2]);
         assert_eq!(verify(rehashed, &head), Err(Broken::Unlinked { seq: 4 }));
 

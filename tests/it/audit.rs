@@ -73,29 +73,30 @@ async fn every_write_is_chained(backend: Backend) {
     let device = phone.client.device_id().unwrap();
     let mine: Vec<&Entry> = entries
         .iter()
-        .filter(|e| e.kind == "change" && e.subject == patrol.as_str())
+        .filter(|e| e.record.kind == "change" && e.record.subject == patrol.as_str())
         .collect();
     assert!(!mine.is_empty(), "the patrol's change sets are chained");
     let heads = phone.client.document_heads(&patrol).unwrap();
     for e in &mine {
-        assert_eq!(e.user_id, "user-demo-volunteer");
-        assert_eq!(e.device_id, device);
-        assert_eq!(e.action, "patrol");
-        assert!(!e.actor.is_empty());
+        assert_eq!(e.record.user_id, "user-demo-volunteer");
+        assert_eq!(e.record.device_id, device);
+        assert_eq!(e.record.action, "patrol");
+        assert!(!e.record.actor.is_empty());
     }
     for head in &heads {
         assert!(
-            mine.iter().any(|e| e.detail.split(',').any(|h| h == head)),
+            mine.iter()
+                .any(|e| e.record.detail.split(',').any(|h| h == head)),
             "change {head} is in the chain"
         );
     }
-    assert!(entries.iter().any(|e| e.kind == "admin"
-        && e.action == "tag_key.rotate"
-        && e.user_id == "user-demo-office"));
+    assert!(entries.iter().any(|e| e.record.kind == "admin"
+        && e.record.action == "tag_key.rotate"
+        && e.record.user_id == "user-demo-office"));
     assert!(
         entries
             .iter()
-            .any(|e| e.kind == "change" && e.device_id == "server")
+            .any(|e| e.record.kind == "change" && e.record.device_id == "server")
     );
     let (ok, said) = verify_command(&server);
     assert!(ok, "{said}");
@@ -114,7 +115,7 @@ async fn every_write_is_chained(backend: Backend) {
     let (ok, said) = verify_command(&server);
     assert!(!ok, "{said}");
     assert!(said.contains(&format!("BROKEN at entry {k}:")), "{said}");
-    tamper(&server, set_user, &original.user_id).await;
+    tamper(&server, set_user, &original.record.user_id).await;
     assert_eq!(verified(&server).await, Ok(n as i64));
 
     // Reordered: entries k and k+1 swap places.

@@ -14,6 +14,22 @@ use crate::support::{
     push_message, raw_session,
 };
 
+/// A new document written by the actor the server registered at `login`.
+fn doc_of(login: &serde_json::Value) -> Automerge {
+    let mut doc = Automerge::new();
+    doc.set_actor(ActorId::from(hex_bytes(
+        login["actor_id"].as_str().unwrap(),
+    )));
+    doc
+}
+
+/// `len` letters that do not compress, so stored sizes are real.
+fn noise(len: u32) -> String {
+    (0..len)
+        .map(|i| char::from(b'a' + ((i.wrapping_mul(2654435761) >> 13) % 26) as u8))
+        .collect()
+}
+
 async fn malformed_frame(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (mut raw, _) = raw_session(&server, "dev-malformed").await;
@@ -145,10 +161,7 @@ async fn revoked_device(backend: Backend) {
     assert_eq!(resp.status(), 200);
 
     // The live connection is cut on its next frame (or sooner).
-    let mut doc = Automerge::new();
-    doc.set_actor(ActorId::from(hex_bytes(
-        login["actor_id"].as_str().unwrap(),
-    )));
+    let mut doc = doc_of(&login);
     doc.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "k", "v").map(|_| ()))
         .unwrap();
     live.send(&ClientMsg::Sync {
@@ -223,10 +236,7 @@ async fn foreign_actor(backend: Backend) {
     }
     assert!(!server.has_doc(&id).await, "nothing stored");
     // The connection itself stays usable for honest changes.
-    let mut honest = Automerge::new();
-    honest.set_actor(ActorId::from(hex_bytes(
-        login["actor_id"].as_str().unwrap(),
-    )));
+    let mut honest = doc_of(&login);
     honest
         .transact::<_, _, automerge::AutomergeError>(|tx| {
             tx.put(ROOT, "title", "honest").map(|_| ())
@@ -248,14 +258,9 @@ both_backends!(change_from_a_foreign_actor_is_rejected, foreign_actor);
 async fn document_over_limit(backend: Backend) {
     let server = TestServer::start_with(backend, |c| c.limits.max_document_bytes = 4 * 1024).await;
     let (mut raw, login) = raw_session(&server, "dev-big-doc").await;
-    let mut doc = Automerge::new();
-    doc.set_actor(ActorId::from(hex_bytes(
-        login["actor_id"].as_str().unwrap(),
-    )));
+    let mut doc = doc_of(&login);
     // Incompressible text, so the stored size really exceeds the limit.
-    let noise: String = (0..20_000u32)
-        .map(|i| char::from(b'a' + ((i.wrapping_mul(2654435761) >> 13) % 26) as u8))
-        .collect();
+    let noise = noise(20_000);
     doc.transact::<_, _, automerge::AutomergeError>(|tx| {
         tx.put(ROOT, "body", noise.as_str()).map(|_| ())
     })
@@ -387,10 +392,7 @@ both_backends!(an_unsigned_alg_none_token_is_refused, unsigned_token);
 async fn wrong_document_type(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (mut raw, login) = raw_session(&server, "dev-wrong-type").await;
-    let mut doc = Automerge::new();
-    doc.set_actor(ActorId::from(hex_bytes(
-        login["actor_id"].as_str().unwrap(),
-    )));
+    let mut doc = doc_of(&login);
     doc.transact::<_, _, automerge::AutomergeError>(|tx| {
         tx.put(ROOT, "title", "a note").map(|_| ())
     })
@@ -440,10 +442,7 @@ both_backends!(
 async fn ten_thousand_changes(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (mut raw, login) = raw_session(&server, "dev-10k").await;
-    let mut doc = Automerge::new();
-    doc.set_actor(ActorId::from(hex_bytes(
-        login["actor_id"].as_str().unwrap(),
-    )));
+    let mut doc = doc_of(&login);
     for i in 0..10_000 {
         doc.transact::<_, _, automerge::AutomergeError>(|tx| {
             tx.put(ROOT, "count", i as i64).map(|_| ())
@@ -548,13 +547,8 @@ both_backends!(
 async fn never_reads(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (mut raw, login) = raw_session(&server, "dev-never-reads").await;
-    let mut doc = Automerge::new();
-    doc.set_actor(ActorId::from(hex_bytes(
-        login["actor_id"].as_str().unwrap(),
-    )));
-    let noise: String = (0..100_000u32)
-        .map(|i| char::from(b'a' + ((i.wrapping_mul(2654435761) >> 13) % 26) as u8))
-        .collect();
+    let mut doc = doc_of(&login);
+    let noise = noise(100_000);
     doc.transact::<_, _, automerge::AutomergeError>(|tx| {
         tx.put(ROOT, "body", noise.as_str()).map(|_| ())
     })
@@ -608,9 +602,7 @@ async fn a_full_disk_refuses_writes_as_retryable_and_recovers() {
     phone.client.sync_now().await.unwrap();
     server.state.store.cap_pages(Some(1)).await.unwrap();
     // Enough incompressible text that the database has to grow.
-    let noise: String = (0..200_000u32)
-        .map(|i| char::from(b'a' + ((i.wrapping_mul(2654435761) >> 13) % 26) as u8))
-        .collect();
+    let noise = noise(200_000);
     phone
         .client
         .check_in(

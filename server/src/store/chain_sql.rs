@@ -41,16 +41,17 @@ macro_rules! chain_impl {
                     );
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(community);
                     for e in part {
+                        let r = &e.record;
                         q = q
                             .bind(e.seq)
                             .bind(e.at)
-                            .bind(&e.kind)
-                            .bind(&e.user_id)
-                            .bind(&e.device_id)
-                            .bind(&e.actor)
-                            .bind(&e.subject)
-                            .bind(&e.action)
-                            .bind(&e.detail)
+                            .bind(&r.kind)
+                            .bind(&r.user_id)
+                            .bind(&r.device_id)
+                            .bind(&r.actor)
+                            .bind(&r.subject)
+                            .bind(&r.action)
+                            .bind(&r.detail)
                             .bind(&e.prev)
                             .bind(&e.hash);
                     }
