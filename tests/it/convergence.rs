@@ -13,8 +13,9 @@
 //! code, and each scan whose tag does not verify is stored flagged.
 //!
 //! Bounded for CI: `FIELDSYNC_CONVERGENCE_CASES` cases (default 2) per
-//! backend; `FIELDSYNC_CONVERGENCE_SEED` replays one. A long run:
-//! `FIELDSYNC_CONVERGENCE_CASES=1000 cargo nextest run --workspace -E 'test(convergence)'`.
+//! backend; `FIELDSYNC_CONVERGENCE_SEED` replays one. A long run, outside
+//! nextest's three-minute limit:
+//! `FIELDSYNC_CONVERGENCE_CASES=1000 cargo test -p fieldsync-e2e --test it -- convergence --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
