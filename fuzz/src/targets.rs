@@ -27,7 +27,7 @@ fn sample(doc_type: DocType) -> Automerge {
                 "reason": "tag torn", "at_ms": 1_800_000_100_000i64, "by": "u1", "device": "d1"}],
         }),
         DocType::Hazard => serde_json::json!({
-            "category": "fire_exit_blocked", "severity": "major",
+            "category": "exit_blocked", "severity": "major",
             "place": {"post_id": "post-b3-u2-f5"},
             "events": [{"id": "e1", "action": "report", "at_ms": 1_800_000_000_000i64,
                 "by": "u1", "role": "volunteer", "device": "d1"}],
