@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{Claims, new_actor_id, new_refresh_token, token_hash};
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, JsonBody};
 use crate::state::{AppState, LoginRefused};
 use crate::store::{DeviceRow, UserRow};
 
@@ -75,7 +75,7 @@ fn check_field(name: &str, value: &str) -> Result<(), ApiError> {
         (status = 429, description = "Too many failed logins for this account", body = crate::http::ErrorBody)))]
 pub async fn login(
     State(app): State<AppState>,
-    Json(req): Json<LoginRequest>,
+    JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     check_field("username", &req.username)?;
     check_field("password", &req.password)?;
@@ -142,7 +142,7 @@ pub async fn login(
         (status = 403, description = "This device has been revoked", body = crate::http::ErrorBody)))]
 pub async fn refresh(
     State(app): State<AppState>,
-    Json(req): Json<RefreshRequest>,
+    JsonBody(req): JsonBody<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let now = now_ms();
     let hash = token_hash(&req.refresh_token);

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use utoipa::openapi::response::Responses;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder, content::ContentBuilder};
 use utoipa::{Modify, OpenApi};
@@ -103,7 +104,8 @@ pub async fn spec() -> Response {
 pub struct ApiDoc;
 
 /// What every operation shares: the bearer scheme; 401 and 403 on the
-/// authenticated ones; the opaque 500 on all.
+/// authenticated ones; 400 and 415 on those with a JSON body; the opaque 500
+/// on all.
 struct Conventions;
 
 impl Modify for Conventions {
@@ -119,19 +121,6 @@ impl Modify for Conventions {
                     .build(),
             ),
         );
-        let error = |description: &str| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ErrorBody")))
-                            .build(),
-                    )
-                    .build(),
-            )
-        };
         for item in api.paths.paths.values_mut() {
             let ops = [
                 &mut item.get,
@@ -144,19 +133,64 @@ impl Modify for Conventions {
             ];
             for op in ops.into_iter().flatten() {
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-                let responses = &mut op.responses.responses;
+                let json_body = op
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|b| b.content.contains_key("application/json"));
+                let responses = &mut op.responses;
                 if secured {
-                    responses.entry("401".into()).or_insert_with(|| {
-                        error("No, an invalid or an expired access token (`unauthenticated`, `token_expired`)")
-                    });
-                    responses.entry("403".into()).or_insert_with(|| {
-                        error("The role may not do this (`forbidden`), or the device is revoked (`device_revoked`)")
-                    });
+                    shared(
+                        responses,
+                        "401",
+                        "No, an invalid or an expired access token (`unauthenticated`, `token_expired`)",
+                    );
+                    shared(
+                        responses,
+                        "403",
+                        "The role may not do this (`forbidden`), or the device is revoked (`device_revoked`)",
+                    );
                 }
-                responses
-                    .entry("500".into())
-                    .or_insert_with(|| error("Internal error; the message holds an incident id"));
+                if json_body {
+                    shared(
+                        responses,
+                        "400",
+                        "`invalid_json`: the body is not a JSON object of this shape",
+                    );
+                    shared(
+                        responses,
+                        "415",
+                        "`invalid_json`: the body is not sent as `Content-Type: application/json`",
+                    );
+                }
+                shared(
+                    responses,
+                    "500",
+                    "Internal error; the message holds an incident id",
+                );
             }
         }
     }
+}
+
+/// Documents an error response every operation of a kind shares: as its own
+/// response, or added to the description of the operation's own one for
+/// that status.
+fn shared(responses: &mut Responses, status: &str, description: &str) {
+    let responses = &mut responses.responses;
+    if let Some(own) = responses.get_mut(status) {
+        if let RefOr::T(own) = own {
+            own.description = format!("{}; {description}", own.description);
+        }
+        return;
+    }
+    let error = ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    responses.insert(status.into(), RefOr::T(error));
 }
