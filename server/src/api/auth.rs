@@ -1,12 +1,12 @@
 //! Login, refresh-token rotation, and device revocation.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Claims, new_actor_id, new_refresh_token, token_hash};
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated, JsonBody};
+use crate::http::{ApiError, Authenticated, JsonBody, PathParams};
 use crate::state::{AppState, LoginRefused};
 use crate::store::{DeviceRow, UserRow};
 
@@ -243,7 +243,7 @@ async fn issue_tokens(
 pub async fn revoke_device(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let device =
         crate::admin::users::revoke_device(&app, &crate::admin::Actor::of(&claims), &id).await?;

@@ -1,21 +1,23 @@
 //! The OpenAPI 3.1 description of every HTTP route, served at
 //! `GET /api/v1/openapi.json`. Handlers carry their own `#[utoipa::path]`;
-//! [`ApiDoc`] gathers them, and `Conventions` adds what every operation
-//! shares (the bearer scheme, the error responses of authentication and
-//! roles, the opaque 500).
+//! [`ApiDoc`] gathers them, and [`conventions`] adds what operations of a
+//! kind share (the bearer scheme, the error responses of authentication,
+//! roles, bodies and parameters, the opaque 500) and what the schemas leave
+//! unsaid (the range of each integer type).
 //!
 //! # Invariants
 //! - The spec's methods and paths are exactly those the router serves
 //!   (`super::served_routes`); a test compares the two.
 
+mod conventions;
+
 use std::sync::OnceLock;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::response::Responses;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Ref, RefOr, ResponseBuilder, content::ContentBuilder};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
+
+use conventions::Conventions;
 
 /// `GET /api/v1/openapi.json`: this description (no authentication).
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server",
@@ -102,95 +104,3 @@ pub async fn spec() -> Response {
     )
 )]
 pub struct ApiDoc;
-
-/// What every operation shares: the bearer scheme; 401 and 403 on the
-/// authenticated ones; 400 and 415 on those with a JSON body; the opaque 500
-/// on all.
-struct Conventions;
-
-impl Modify for Conventions {
-    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        let components = api.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("The access token from /api/v1/auth/login or /refresh"))
-                    .build(),
-            ),
-        );
-        for item in api.paths.paths.values_mut() {
-            let ops = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.options,
-                &mut item.head,
-                &mut item.patch,
-            ];
-            for op in ops.into_iter().flatten() {
-                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-                let json_body = op
-                    .request_body
-                    .as_ref()
-                    .is_some_and(|b| b.content.contains_key("application/json"));
-                let responses = &mut op.responses;
-                if secured {
-                    shared(
-                        responses,
-                        "401",
-                        "No, an invalid or an expired access token (`unauthenticated`, `token_expired`)",
-                    );
-                    shared(
-                        responses,
-                        "403",
-                        "The role may not do this (`forbidden`), or the device is revoked (`device_revoked`)",
-                    );
-                }
-                if json_body {
-                    shared(
-                        responses,
-                        "400",
-                        "`invalid_json`: the body is not a JSON object of this shape",
-                    );
-                    shared(
-                        responses,
-                        "415",
-                        "`invalid_json`: the body is not sent as `Content-Type: application/json`",
-                    );
-                }
-                shared(
-                    responses,
-                    "500",
-                    "Internal error; the message holds an incident id",
-                );
-            }
-        }
-    }
-}
-
-/// Documents an error response every operation of a kind shares: as its own
-/// response, or added to the description of the operation's own one for
-/// that status.
-fn shared(responses: &mut Responses, status: &str, description: &str) {
-    let responses = &mut responses.responses;
-    if let Some(own) = responses.get_mut(status) {
-        if let RefOr::T(own) = own {
-            own.description = format!("{}; {description}", own.description);
-        }
-        return;
-    }
-    let error = ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                .build(),
-        )
-        .build();
-    responses.insert(status.into(), RefOr::T(error));
-}

@@ -2,14 +2,14 @@
 //! for the office the printable tag payloads and key rotation/revocation.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::admin::Actor;
 pub use crate::admin::keys::PrintableTag;
 use crate::admin::keys::{self, TagSheet};
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, PathParams, QueryParams};
 use crate::state::AppState;
 use crate::store::PostRow;
 
@@ -33,7 +33,7 @@ pub struct BuildingFilter {
 pub async fn list_posts(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Query(filter): Query<BuildingFilter>,
+    QueryParams(filter): QueryParams<BuildingFilter>,
 ) -> Result<Json<Vec<PostRow>>, ApiError> {
     Ok(Json(
         app.store
@@ -51,7 +51,7 @@ pub async fn list_posts(
 pub async fn printable_tags(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Query(filter): Query<BuildingFilter>,
+    QueryParams(filter): QueryParams<BuildingFilter>,
 ) -> Result<Json<Vec<PrintableTag>>, ApiError> {
     let actor = Actor::of(&claims);
     Ok(Json(
@@ -76,7 +76,7 @@ struct TagSheetPage {
 pub async fn tag_sheet(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Query(filter): Query<BuildingFilter>,
+    QueryParams(filter): QueryParams<BuildingFilter>,
 ) -> Result<axum::response::Html<String>, ApiError> {
     use askama::Template;
     let sheet = keys::sheet(&app, &Actor::of(&claims), filter.building.as_deref()).await?;
@@ -136,7 +136,7 @@ pub async fn rotate_tag_key(
 pub async fn revoke_tag_key(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     keys::revoke(&app, &Actor::of(&claims), &id).await?;
     Ok(Json(json!({ "key_id": id, "revoked": true })))

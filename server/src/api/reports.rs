@@ -2,14 +2,14 @@
 //! XLSX or the printable page, live or as issued (`crate::reports`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fieldsync_proto::model::Role;
 use serde::Deserialize;
 
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, PathParams, QueryParams};
 use crate::i18n::{Lang, Tr};
 use crate::reports::exports::{self, ExportError, Filter};
 use crate::reports::{self, Ask, Listed, ReportError};
@@ -101,9 +101,9 @@ pub struct Language {
 pub async fn report(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(kind): Path<String>,
-    Query(ask): Query<Ask>,
-    Query(language): Query<Language>,
+    PathParams(kind): PathParams<String>,
+    QueryParams(ask): QueryParams<Ask>,
+    QueryParams(language): QueryParams<Language>,
 ) -> Result<Response, ApiError> {
     let audience = audience(&app, &claims).await?;
     let lang = match language.lang.as_deref().filter(|l| !l.is_empty()) {
@@ -143,9 +143,9 @@ pub async fn report(
 pub async fn export(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(what): Path<String>,
-    Query(filter): Query<Filter>,
-    Query(language): Query<Language>,
+    PathParams(what): PathParams<String>,
+    QueryParams(filter): QueryParams<Filter>,
+    QueryParams(language): QueryParams<Language>,
 ) -> Result<Response, ApiError> {
     let audience = audience(&app, &claims).await?;
     let lang = lang_of(&language)?;
@@ -175,7 +175,7 @@ fn lang_of(language: &Language) -> Result<Lang, ApiError> {
 pub async fn evidence(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(month): Path<String>,
+    PathParams(month): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let audience = audience(&app, &claims).await?;
     Ok(reports::evidence::download(&app, &audience, &month, now_ms()).await?)
@@ -191,7 +191,7 @@ pub async fn evidence(
 pub async fn person(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let audience = audience(&app, &claims).await?;
     Ok(reports::person::download(&app, &audience, &id, now_ms()).await?)

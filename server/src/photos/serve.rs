@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
     RANGE, X_CONTENT_TYPE_OPTIONS,
@@ -19,7 +19,7 @@ use super::may_read_blob;
 use crate::auth::Claims;
 use crate::blobs::{LinkError, Variant};
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, PathParams, QueryParams};
 use crate::state::AppState;
 use crate::store::BlobRow;
 use fieldsync_proto::DocId;
@@ -119,8 +119,8 @@ fn now_s() -> i64 {
 pub async fn signed_url(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(hash): Path<String>,
-    Query(q): Query<VariantQuery>,
+    PathParams(hash): PathParams<String>,
+    QueryParams(q): QueryParams<VariantQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let variant = variant(q.variant.as_deref())?;
     readable_blob(&app, &claims, &hash).await?;
@@ -142,7 +142,7 @@ pub async fn signed_url(
 pub async fn metadata(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(hash): Path<String>,
+    PathParams(hash): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (blob, links) = readable_blob(&app, &claims, &hash).await?;
     let mut v = serde_json::to_value(&blob).map_err(ApiError::internal)?;
@@ -163,8 +163,8 @@ pub async fn metadata(
         (status = 404, description = "No such photo", body = crate::http::ErrorBody)))]
 pub async fn read(
     State(app): State<AppState>,
-    Path(hash): Path<String>,
-    Query(q): Query<SignedQuery>,
+    PathParams(hash): PathParams<String>,
+    QueryParams(q): QueryParams<SignedQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let variant = variant(q.variant.as_deref())?;

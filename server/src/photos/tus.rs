@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -21,7 +21,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use super::ingest::{self, checksum_mismatch};
 use crate::auth::Claims;
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, PathParams};
 use crate::state::AppState;
 use crate::store::UploadRow;
 
@@ -195,7 +195,7 @@ pub async fn create(
 pub async fn status(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let upload = visible_upload(&app, &claims, &id).await?;
     let mut headers = offset_headers(&upload);
@@ -228,7 +228,7 @@ pub async fn status(
 pub async fn append(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -308,7 +308,7 @@ pub async fn append(
 pub async fn terminate(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     visible_upload(&app, &claims, &id).await?;
     let _lock = app.photos.lock_upload(&id).ok_or_else(|| {

@@ -3,7 +3,7 @@
 //! (`crate::documents`), so phones get them by sync like any other change.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use fieldsync_proto::model::duty::{RosterDoc, RouteDoc};
 use fieldsync_proto::{DocHeader, DocId, DocType, RejectCode};
@@ -13,7 +13,7 @@ use super::{Office, Reader, audit};
 use crate::auth::Claims;
 use crate::documents::{self, PutError};
 use crate::http::ErrorBody;
-use crate::http::{ApiError, JsonBody};
+use crate::http::{ApiError, JsonBody, PathParams};
 use crate::state::AppState;
 
 /// A route as the office sees it.
@@ -156,7 +156,7 @@ pub async fn create_route(
 pub async fn put_route(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(route): JsonBody<RouteDoc>,
 ) -> Result<Json<DocWritten>, ApiError> {
     Ok(Json(
@@ -197,7 +197,7 @@ pub async fn create_roster(
 pub async fn put_roster(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(roster): JsonBody<RosterDoc>,
 ) -> Result<Json<DocWritten>, ApiError> {
     Ok(Json(

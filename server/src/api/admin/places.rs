@@ -2,7 +2,7 @@
 //! from the posts, stairwells with their default posts, free-standing posts.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use fieldsync_proto::model::duty::RouteDoc;
 use fieldsync_proto::model::places::Stairwell;
@@ -13,7 +13,7 @@ use super::{Office, Reader, audit, check_id, check_text, nullable};
 pub use crate::admin::places::{GridNode, places_tree};
 use crate::clock::now_ms;
 use crate::http::ErrorBody;
-use crate::http::{ApiError, JsonBody};
+use crate::http::{ApiError, JsonBody, PathParams};
 use crate::state::AppState;
 use crate::store::PostRow;
 
@@ -256,7 +256,7 @@ fn post_not_found() -> ApiError {
 pub async fn update_post(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(change): JsonBody<PostChange>,
 ) -> Result<Json<PostRow>, ApiError> {
     let mut post = app
@@ -297,7 +297,7 @@ pub async fn update_post(
 pub async fn delete_post(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     app.store
         .post(&claims.com, &id)

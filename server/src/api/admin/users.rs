@@ -1,7 +1,7 @@
 //! Users, their devices, and teams.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{Office, Reader, audit, check_id, check_text, nullable};
 pub use crate::admin::users::{NewUser, UserChange};
 use crate::admin::{Actor, users};
-use crate::http::{ApiError, JsonBody};
+use crate::http::{ApiError, JsonBody, PathParams, QueryParams};
 use crate::state::AppState;
 use crate::store::{AdminDeviceRow, AdminUserRow, TeamRow};
 
@@ -89,7 +89,7 @@ pub async fn create(
 pub async fn update(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(change): JsonBody<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = users::update(&app, &Actor::of(&claims), &id, change).await?;
@@ -108,7 +108,7 @@ pub async fn update(
 pub async fn reset_password(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(req): JsonBody<NewPassword>,
 ) -> Result<StatusCode, ApiError> {
     users::set_password(&app, &Actor::of(&claims), &id, req.password).await?;
@@ -129,7 +129,7 @@ pub struct DeviceFilter {
 pub async fn devices(
     State(app): State<AppState>,
     Reader(claims): Reader,
-    Query(filter): Query<DeviceFilter>,
+    QueryParams(filter): QueryParams<DeviceFilter>,
 ) -> Result<Json<Vec<AdminDeviceRow>>, ApiError> {
     Ok(Json(
         app.store
@@ -215,7 +215,7 @@ pub struct TeamChange {
 pub async fn update_team(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(change): JsonBody<TeamChange>,
 ) -> Result<Json<TeamRow>, ApiError> {
     let not_found = || ApiError::not_found("not_found", "no such team in your community");
