@@ -30,6 +30,13 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// Bytes in a request or response body (a photo, a zip, an XLSX file), as
+/// the spec describes them: `type: string, format: binary` (a `Vec<u8>`
+/// would be described as an array of integers).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(pub Vec<u8>);
+
 /// An API error: 4xx carry a stable code and a message saying what was wrong;
 /// 5xx are logged in full and answered with an opaque incident id.
 #[derive(Debug)]

@@ -9,27 +9,38 @@
 //! - The spec's methods and paths are exactly those the router serves
 //!   (`super::served_routes`); a test compares the two.
 
-mod conventions;
+pub mod conventions;
 
-use std::sync::OnceLock;
-
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
+
+use crate::config::Config;
+use crate::state::AppState;
 
 use conventions::Conventions;
 
 /// `GET /api/v1/openapi.json`: this description (no authentication).
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server",
     responses((status = 200, description = "The OpenAPI 3.1 description of this API", content_type = "application/json", body = serde_json::Value)))]
-pub async fn spec() -> Response {
-    static JSON: OnceLock<String> = OnceLock::new();
-    let json = JSON.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_json()
-            .expect("the OpenAPI document serializes")
-    });
-    ([(CONTENT_TYPE, "application/json")], json.clone()).into_response()
+pub async fn spec(State(app): State<AppState>) -> Response {
+    let json = document(&app.config)
+        .to_json()
+        .expect("the OpenAPI document serializes");
+    ([(CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+/// The description of this server as `config` sets it up (the upload limit
+/// is part of the tus endpoint's contract). Built per request: it is small,
+/// and asked for rarely.
+pub fn document(config: &Config) -> utoipa::openapi::OpenApi {
+    let mut api = ApiDoc::openapi();
+    crate::photos::tus::Spec {
+        max_upload_bytes: config.photos.max_upload_bytes,
+    }
+    .modify(&mut api);
+    api
 }
 
 #[derive(OpenApi)]

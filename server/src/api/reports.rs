@@ -94,7 +94,7 @@ pub struct Language {
             (reports::Report = "application/json"),
             (String = "text/csv"),
             (String = "text/html"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+            (crate::http::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, description = "A period, format or version that is not understood", body = crate::http::ErrorBody),
         (status = 404, description = "No such report, shift, or issued version", body = crate::http::ErrorBody),
         (status = 409, description = "The issued version no longer matches its hash", body = crate::http::ErrorBody)))]
@@ -137,7 +137,7 @@ pub async fn report(
         (status = 200, description = "The rows as CSV (UTF-8 with a byte-order mark), XLSX or a JSON array", content(
             (String = "text/csv"),
             (Vec<serde_json::Value> = "application/json"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+            (crate::http::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, description = "A date, span or format that is not understood", body = crate::http::ErrorBody),
         (status = 404, description = "No such export", body = crate::http::ErrorBody)))]
 pub async fn export(
@@ -170,7 +170,7 @@ fn lang_of(language: &Language) -> Result<Lang, ApiError> {
 #[utoipa::path(get, path = "/api/v1/reports/evidence/{month}", tag = "reports", security(("bearer" = [])),
     params(("month" = String, Path, description = "`YYYY-MM`")),
     responses(
-        (status = 200, description = "The evidence pack", content_type = "application/zip", body = Vec<u8>),
+        (status = 200, description = "The evidence pack", content_type = "application/zip", body = crate::http::Binary),
         (status = 400, description = "Not a month", body = crate::http::ErrorBody)))]
 pub async fn evidence(
     State(app): State<AppState>,
@@ -186,7 +186,7 @@ pub async fn evidence(
 #[utoipa::path(get, path = "/api/v1/admin/users/{id}/export", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "The user id")),
     responses(
-        (status = 200, description = "The person's data", content_type = "application/zip", body = Vec<u8>),
+        (status = 200, description = "The person's data", content_type = "application/zip", body = crate::http::Binary),
         (status = 404, description = "No such user", body = crate::http::ErrorBody)))]
 pub async fn person(
     State(app): State<AppState>,

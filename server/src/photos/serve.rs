@@ -156,11 +156,14 @@ pub async fn metadata(
     params(("hash" = String, Path, description = "sha256 of the uploaded bytes, hex"), SignedQuery,
         ("Range" = Option<String>, Header, description = "One byte range")),
     responses(
-        (status = 200, description = "The image", content_type = "image/jpeg", body = Vec<u8>),
-        (status = 206, description = "The requested range", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 200, description = "The image: JPEG, or PNG for PNG uploads", content(
+            (crate::http::Binary = "image/jpeg"), (crate::http::Binary = "image/png"))),
+        (status = 206, description = "The requested range", content(
+            (crate::http::Binary = "image/jpeg"), (crate::http::Binary = "image/png"))),
         (status = 304, description = "Not modified"),
         (status = 403, description = "Link unsigned, forged or expired", body = crate::http::ErrorBody),
-        (status = 404, description = "No such photo", body = crate::http::ErrorBody)))]
+        (status = 404, description = "No such photo", body = crate::http::ErrorBody),
+        (status = 416, description = "The range starts beyond the image (`range_not_satisfiable`); `Content-Range` gives its size", body = crate::http::ErrorBody)))]
 pub async fn read(
     State(app): State<AppState>,
     PathParams(hash): PathParams<String>,

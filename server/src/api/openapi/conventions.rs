@@ -34,7 +34,7 @@ impl Modify for Conventions {
                     .build(),
             ),
         );
-        for (_, op) in operations(api) {
+        for (.., op) in operations(api) {
             let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let json_body = op
                 .request_body
@@ -75,7 +75,7 @@ impl Modify for Conventions {
                 shared(
                     responses,
                     "400",
-                    "`invalid_query`, `invalid_path`: a parameter outside its schema",
+                    "A parameter outside its schema (`invalid_query`, `invalid_path`, or the header's own code)",
                 );
             }
             shared(
@@ -88,9 +88,9 @@ impl Modify for Conventions {
     }
 }
 
-/// Every operation of `api`, with its method.
-pub fn operations(api: &mut OpenApi) -> impl Iterator<Item = (&'static str, &mut Operation)> {
-    api.paths.paths.values_mut().flat_map(|item| {
+/// Every operation of `api`, with its path and method.
+pub fn operations(api: &mut OpenApi) -> impl Iterator<Item = (&str, &'static str, &mut Operation)> {
+    api.paths.paths.iter_mut().flat_map(|(path, item)| {
         [
             ("GET", &mut item.get),
             ("PUT", &mut item.put),
@@ -102,7 +102,7 @@ pub fn operations(api: &mut OpenApi) -> impl Iterator<Item = (&'static str, &mut
             ("TRACE", &mut item.trace),
         ]
         .into_iter()
-        .filter_map(|(method, op)| Some((method, op.as_mut()?)))
+        .filter_map(move |(method, op)| Some((path.as_str(), method, op.as_mut()?)))
     })
 }
 
@@ -174,7 +174,7 @@ pub fn each_schema(api: &mut OpenApi, f: &mut impl FnMut(&mut Object)) {
             visit(schema, f);
         }
     }
-    for (_, op) in operations(api) {
+    for (.., op) in operations(api) {
         for p in op.parameters.iter_mut().flatten() {
             if let Some(schema) = &mut p.schema {
                 visit(schema, f);
