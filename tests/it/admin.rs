@@ -344,7 +344,7 @@ async fn users(backend: Backend) {
         (new("he-zhiyuan", "captain", "team-1"), 400, "unknown_role"),
         (
             new("he-zhiyuan", "volunteer", "team-9"),
-            400,
+            422,
             "unknown_team",
         ),
         (
@@ -469,7 +469,7 @@ async fn users(backend: Backend) {
         .id;
     let resp = office
         .expect(
-            400,
+            409,
             Method::PATCH,
             &format!("/api/v1/admin/users/{office_id}"),
             json!({ "disabled": true }),
@@ -559,8 +559,13 @@ async fn places(backend: Backend) {
     for (body, status, code) in [
         (
             json!({ "building": "7", "unit": "1", "floors": 4 }),
-            400,
+            422,
             "no_post_floors",
+        ),
+        (
+            json!({ "building": "7", "unit": "1", "floors": 11, "lat": 31.2 }),
+            422,
+            "invalid_coordinate",
         ),
         (
             json!({ "building": "7 ", "unit": "1", "floors": 11 }),
@@ -773,7 +778,7 @@ async fn rest_routes(backend: Backend) {
         (bad(json!([]), "20:00"), "invalid_duty"),
     ] {
         let resp = office
-            .expect(400, Method::POST, "/api/v1/admin/routes", body)
+            .expect(422, Method::POST, "/api/v1/admin/routes", body)
             .await;
         assert_eq!(resp["error"], "schema_violation", "{resp}");
         assert!(
@@ -782,7 +787,7 @@ async fn rest_routes(backend: Backend) {
         );
         let resp = office
             .expect(
-                400,
+                422,
                 Method::PUT,
                 "/api/v1/admin/routes/route-bad",
                 bad(json!([F5]), "7pm"),
@@ -792,7 +797,7 @@ async fn rest_routes(backend: Backend) {
     }
     let resp = office
         .expect(
-            400,
+            422,
             Method::POST,
             "/api/v1/admin/rosters",
             json!({ "team": "team-1", "week_of": "2026-11-17", "shifts": [] }),

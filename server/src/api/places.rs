@@ -47,7 +47,7 @@ pub async fn list_posts(
 #[utoipa::path(get, path = "/api/v1/posts/tags", tag = "places", security(("bearer" = [])), params(BuildingFilter),
     responses(
         (status = 200, description = "One signed tag payload per post", body = [PrintableTag]),
-        (status = 400, description = "Every tag key is revoked", body = crate::http::ErrorBody)))]
+        (status = 409, description = "Every tag key is revoked (`no_tag_key`): rotate to a new one", body = crate::http::ErrorBody)))]
 pub async fn printable_tags(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -72,7 +72,7 @@ struct TagSheetPage {
 #[utoipa::path(get, path = "/api/v1/posts/tags.html", tag = "places", security(("bearer" = [])), params(BuildingFilter),
     responses(
         (status = 200, description = "A printable page of QR codes", content_type = "text/html", body = String),
-        (status = 400, description = "Every tag key is revoked", body = crate::http::ErrorBody)))]
+        (status = 409, description = "Every tag key is revoked (`no_tag_key`): rotate to a new one", body = crate::http::ErrorBody)))]
 pub async fn tag_sheet(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,

@@ -65,6 +65,7 @@ impl From<AdminError> for ApiError {
         match e {
             AdminError::Forbidden(_) => ApiError::forbidden(code, e.to_string()),
             AdminError::Invalid { message, .. } => ApiError::bad_request(code, message),
+            AdminError::Refused { message, .. } => ApiError::unprocessable(code, message),
             AdminError::NotFound(m) => ApiError::not_found(code, m),
             AdminError::Conflict { message, .. } => ApiError::conflict(code, message),
             AdminError::Store(e) => ApiError::internal(e),

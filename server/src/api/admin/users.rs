@@ -48,6 +48,7 @@ impl From<AdminUserRow> for UserView {
 /// A new password.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewPassword {
+    #[schema(value_type = crate::admin::fields::Password)]
     password: String,
 }
 
@@ -67,8 +68,9 @@ pub async fn list(
     request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = UserView),
-        (status = 400, description = "Invalid field, unknown role or team", body = crate::http::ErrorBody),
-        (status = 409, description = "Username taken", body = crate::http::ErrorBody)))]
+        (status = 400, description = "A field breaks its rule (`invalid_request`, `invalid_id`, `unknown_role`, `weak_password`)", body = crate::http::ErrorBody),
+        (status = 409, description = "Username taken (`username_taken`)", body = crate::http::ErrorBody),
+        (status = 422, description = "The team does not exist in your community (`unknown_team`)", body = crate::http::ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -84,8 +86,10 @@ pub async fn create(
     request_body = UserChange,
     responses(
         (status = 200, description = "The user as stored", body = UserView),
-        (status = 400, description = "Invalid field, unknown role or team", body = crate::http::ErrorBody),
-        (status = 404, description = "No such user in your community", body = crate::http::ErrorBody)))]
+        (status = 400, description = "A field breaks its rule (`invalid_request`, `invalid_id`, `unknown_role`)", body = crate::http::ErrorBody),
+        (status = 404, description = "No such user in your community", body = crate::http::ErrorBody),
+        (status = 409, description = "You cannot disable your own account (`cannot_disable_self`)", body = crate::http::ErrorBody),
+        (status = 422, description = "The team does not exist in your community (`unknown_team`)", body = crate::http::ErrorBody)))]
 pub async fn update(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -103,7 +107,7 @@ pub async fn update(
     request_body = NewPassword,
     responses(
         (status = 204, description = "Password changed"),
-        (status = 400, description = "Password too short or long", body = crate::http::ErrorBody),
+        (status = 400, description = "Password too short or long (`weak_password`)", body = crate::http::ErrorBody),
         (status = 404, description = "No such user in your community", body = crate::http::ErrorBody)))]
 pub async fn reset_password(
     State(app): State<AppState>,
@@ -193,6 +197,7 @@ pub async fn create_team(
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 pub struct TeamChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::admin::Text>)]
     name: Option<String>,
     /// `null` takes the team out of any grid.
     #[serde(
@@ -200,7 +205,7 @@ pub struct TeamChange {
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::admin::Id>)]
     grid_id: Option<Option<String>>,
 }
 
