@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::handler::Handler;
 use axum::http::request::Parts;
@@ -202,6 +203,13 @@ impl From<PathRejection> for ApiError {
             // The route and its extractor disagree: the server's fault.
             ApiError::internal(r.body_text())
         }
+    }
+}
+
+/// A request to the sync route that is not a WebSocket upgrade.
+impl From<WebSocketUpgradeRejection> for ApiError {
+    fn from(r: WebSocketUpgradeRejection) -> Self {
+        ApiError::new(r.status(), "not_websocket", r.body_text())
     }
 }
 
