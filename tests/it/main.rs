@@ -10,6 +10,7 @@ mod bad_input;
 mod bench_smoke;
 mod browser;
 mod compliance;
+mod contract;
 mod dashboard_admin;
 mod dashboard_auth;
 mod dashboard_board;
