@@ -122,10 +122,14 @@ pub async fn not_found(uri: axum::http::Uri) -> ApiError {
     )
 }
 
+/// The largest JSON body the API reads.
+pub const MAX_JSON_BODY: usize = 1 << 20;
+
 /// A JSON object request body. A body that is not JSON, not an object, or
 /// not of the request's shape is a 400 `invalid_json` (a wrong Content-Type a
-/// 415), in the shape of every other error. Numbers with a zero fraction
-/// (`30.0`) count as the whole numbers they are, as JSON Schema has it.
+/// 415, one over [`MAX_JSON_BODY`] a 413), in the shape of every other error.
+/// Numbers with a zero fraction (`30.0`) count as the whole numbers they
+/// are, as JSON Schema has it.
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {

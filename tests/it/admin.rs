@@ -910,7 +910,8 @@ both_backends!(rest_routes_reach_phones_and_drive_compliance, rest_routes);
 /// the methods and paths the server serves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_spec_covers_every_route() {
-    let server = TestServer::start(Backend::Sqlite).await;
+    let server =
+        TestServer::start_with(Backend::Sqlite, |c| c.photos.max_upload_bytes = 5 << 20).await;
     let spec: Value = reqwest::get(format!("{}/api/v1/openapi.json", server.url))
         .await
         .unwrap()
@@ -958,6 +959,16 @@ async fn openapi_spec_covers_every_route() {
         "in the spec but not served: {unserved:?}"
     );
     assert!(served.len() > 40, "{served:?}");
+    // The spec is this server's: it names its upload limit.
+    let create = &spec["paths"]["/api/v1/uploads"]["post"];
+    let length = create["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Upload-Length")
+        .unwrap();
+    assert_eq!(length["schema"]["maximum"], 5 << 20, "{length}");
+    assert_eq!(length["schema"]["minimum"], 1, "{length}");
     for schema in [
         "ErrorBody",
         "UserView",

@@ -194,6 +194,16 @@ async fn every_refusal_is_a_json_error() {
         assert_eq!(error["error"], code, "{method} {path}: {error}");
         assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    let huge = http
+        .post(format!("{}/api/v1/admin/teams", server.url))
+        .bearer_auth(&token)
+        .json(&json!({ "id": "team-9", "name": "x".repeat(2 << 20) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let error: Value = huge.json().await.unwrap();
+    assert_eq!(error["error"], "invalid_json", "{error}");
     // Whole numbers spelled as floats are the numbers they are.
     let stairwell = http
         .post(format!("{}/api/v1/admin/stairwells", server.url))

@@ -17,8 +17,11 @@ use fieldsync_proto::model::photo::is_photo_hash;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, RefOr, Required, Schema, Type};
 
 use super::ingest::{self, checksum_mismatch};
+use crate::api::openapi::conventions::{operations, shared};
 use crate::auth::Claims;
 use crate::clock::now_ms;
 use crate::http::{ApiError, Authenticated, PathParams};
@@ -96,9 +99,6 @@ pub struct Spec {
 
 impl utoipa::Modify for Spec {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        use crate::api::openapi::conventions::{operations, shared};
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        use utoipa::openapi::{ObjectBuilder, RefOr, Required, Schema, Type};
         for (path, method, op) in operations(api) {
             if !path.starts_with("/api/v1/uploads") || method == "OPTIONS" {
                 continue;

@@ -13,7 +13,8 @@ use utoipa::openapi::{
 };
 
 /// - the bearer scheme; 401 and 403 on the authenticated operations;
-/// - 400 and 415 on those with a JSON body, 400 on those with parameters;
+/// - 400, 413 and 415 on those with a JSON body, 400 on those with
+///   parameters;
 /// - the opaque 500 on all;
 /// - a parameter's schema never admits `null` (absent is how a query
 ///   string or a header says "none");
@@ -65,6 +66,7 @@ impl Modify for Conventions {
                     "400",
                     "`invalid_json`: the body is not a JSON object of this shape",
                 );
+                shared(responses, "413", "`invalid_json`: the body is over 1 MiB");
                 shared(
                     responses,
                     "415",
