@@ -928,9 +928,15 @@ async fn openapi_spec_covers_every_route() {
         "bearer"
     );
     let mut documented = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             documented.insert((method.to_uppercase(), path.clone()));
+            assert!(
+                operation_ids.insert(op["operationId"].as_str().unwrap()),
+                "{method} {path}: operationId {} is taken",
+                op["operationId"]
+            );
             let responses = op["responses"].as_object().unwrap();
             assert!(responses.contains_key("500"), "{method} {path}");
             if op.get("security").is_some() {
@@ -959,6 +965,15 @@ async fn openapi_spec_covers_every_route() {
         "in the spec but not served: {unserved:?}"
     );
     assert!(served.len() > 40, "{served:?}");
+    // Every schema it refers to is in it.
+    let text = spec.to_string();
+    for name in text.split("\"#/components/schemas/").skip(1) {
+        let name = &name[..name.find('"').unwrap()];
+        assert!(
+            spec["components"]["schemas"].get(name).is_some(),
+            "the spec refers to a schema it lacks: {name}"
+        );
+    }
     // The spec is this server's: it names its upload limit.
     let create = &spec["paths"]["/api/v1/uploads"]["post"];
     let length = create["parameters"]

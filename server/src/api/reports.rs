@@ -60,7 +60,7 @@ async fn audience(
 
 /// `GET /api/v1/reports`: the recent shifts, weeks and months one may open
 /// a report of, and when each was issued.
-#[utoipa::path(get, path = "/api/v1/reports", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports", operation_id = "list_reports", tag = "reports", security(("bearer" = [])),
     responses((status = 200, description = "Recent report periods, newest first", body = [Listed])))]
 pub async fn list(
     State(app): State<AppState>,
@@ -76,6 +76,7 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 pub struct Language {
     /// `zh-CN` (default) or `en`: the wording of the page, CSV and XLSX.
+    #[param(inline)]
     lang: Option<Lang>,
 }
 

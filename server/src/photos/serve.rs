@@ -38,6 +38,7 @@ pub struct SignedLink {
 #[into_params(parameter_in = Query)]
 pub struct VariantQuery {
     /// `original` when absent.
+    #[param(inline)]
     variant: Option<Variant>,
 }
 
@@ -45,6 +46,7 @@ pub struct VariantQuery {
 #[into_params(parameter_in = Query)]
 pub struct SignedQuery {
     /// `original` when absent.
+    #[param(inline)]
     variant: Option<Variant>,
     exp: Option<i64>,
     sig: Option<String>,

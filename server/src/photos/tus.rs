@@ -164,7 +164,7 @@ pub async fn options_upload(state: State<AppState>) -> Response {
 /// `POST /api/v1/uploads` (creation): `Upload-Length` and optional
 /// `Upload-Metadata` (`filename`, `filetype`, `sha256` as hex) → 201 with
 /// the upload's `Location`.
-#[utoipa::path(post, path = "/api/v1/uploads", tag = "photos", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/uploads", operation_id = "create_upload", tag = "photos", security(("bearer" = [])),
     params(
         ("Upload-Length" = i64, Header, minimum = 1, description = "Size of the photo in bytes; at most `Tus-Max-Size`"),
         ("Upload-Metadata" = Option<String>, Header, description = "tus metadata: comma-separated `key base64value` pairs; `sha256` (the file's sha256, hex) makes the server check the whole file")),

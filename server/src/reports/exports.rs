@@ -71,10 +71,10 @@ impl What {
 pub struct Filter {
     /// Start, `YYYY-MM-DD` local (check-ins by device time, shifts by their
     /// start, incidents by when they happened); 30 days ago when absent.
-    #[param(value_type = Option<LocalDate>)]
+    #[param(value_type = Option<LocalDate>, inline)]
     pub from: Option<String>,
     /// Last day (included), `YYYY-MM-DD` local; today when absent.
-    #[param(value_type = Option<LocalDate>)]
+    #[param(value_type = Option<LocalDate>, inline)]
     pub to: Option<String>,
     /// A team (the office and auditors; a leader always gets their own).
     pub team: Option<String>,
@@ -93,6 +93,7 @@ pub struct Filter {
     /// `true`: recurring hazards only.
     pub recurring: Option<String>,
     /// `csv` (default), `xlsx` or `json`.
+    #[param(inline)]
     pub format: Option<ExportFormat>,
 }
 

@@ -85,9 +85,11 @@ pub struct Ask {
     /// `YYYY-MM` (monthly); the latest when absent or empty.
     pub period: Option<String>,
     /// `html` (printable page), `csv`, `xlsx` or `json`; `html` when absent.
+    #[param(inline)]
     pub format: Option<render::Format>,
     /// `live` (the report now, later arrivals marked) or `issued` (exactly as
     /// issued); `live` when absent.
+    #[param(inline)]
     pub version: Option<Version>,
 }
 

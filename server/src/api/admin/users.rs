@@ -53,7 +53,7 @@ pub struct NewPassword {
 }
 
 /// `GET /api/v1/admin/users`: every user of the community.
-#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/users", operation_id = "list_users", tag = "admin", security(("bearer" = [])),
     responses((status = 200, description = "Users by username", body = [UserView])))]
 pub async fn list(
     State(app): State<AppState>,
@@ -64,7 +64,7 @@ pub async fn list(
 }
 
 /// `POST /api/v1/admin/users`: a new account.
-#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/users", operation_id = "create_user", tag = "admin", security(("bearer" = [])),
     request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = UserView),
