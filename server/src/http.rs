@@ -82,6 +82,11 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// The status it is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// Logs `err` under a fresh incident id and returns an opaque 500.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();

@@ -813,7 +813,7 @@ async fn bad_uploads_are_refused_and_nothing_is_stored(backend: Backend) {
     );
     assert_eq!(
         refusal(phone.create(10, "sha256 bm90LWhleA==").await).await,
-        (StatusCode::BAD_REQUEST, "bad_metadata".into())
+        (StatusCode::UNPROCESSABLE_ENTITY, "bad_metadata".into())
     );
 
     assert!(stored_files(&server).is_empty(), "no blob was stored");

@@ -21,6 +21,9 @@ use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
 use utoipa::openapi::{ObjectBuilder, RefOr, Required, Schema, Type};
 
 use super::ingest::{self, checksum_mismatch};
+use fieldsync_proto::openapi::string_schema;
+use fieldsync_proto::schema_rule;
+
 use crate::api::openapi::conventions::{operations, shared};
 use crate::auth::Claims;
 use crate::clock::now_ms;
@@ -167,11 +170,13 @@ pub async fn options_upload(state: State<AppState>) -> Response {
 #[utoipa::path(post, path = "/api/v1/uploads", operation_id = "create_upload", tag = "photos", security(("bearer" = [])),
     params(
         ("Upload-Length" = i64, Header, minimum = 1, description = "Size of the photo in bytes; at most `Tus-Max-Size`"),
-        ("Upload-Metadata" = Option<String>, Header, description = "tus metadata: comma-separated `key base64value` pairs; `sha256` (the file's sha256, hex) makes the server check the whole file")),
+        ("Upload-Metadata" = inline(Option<UploadMetadata>), Header,
+            description = "`sha256` (the file's sha256, hex) makes the server check the whole file")),
     responses(
         (status = 201, description = "Created; `Location` is the upload's URL"),
         (status = 400, description = "Missing or invalid length (`bad_upload_length`, `bad_header`, `empty_upload`) or metadata (`bad_metadata`)", body = crate::http::ErrorBody),
-        (status = 413, description = "Larger than the server accepts (`upload_too_large`)", body = crate::http::ErrorBody)))]
+        (status = 413, description = "Larger than the server accepts (`upload_too_large`)", body = crate::http::ErrorBody),
+        (status = 422, description = "The metadata repeats a key, or its `sha256` is not 64 hex digits (`bad_metadata`)", body = crate::http::ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -275,8 +280,7 @@ pub async fn status(
     params(
         UploadPath,
         ("Upload-Offset" = i64, Header, minimum = 0, description = "Where this chunk starts: the upload's offset"),
-        ("Upload-Checksum" = Option<String>, Header, pattern = r"^[Ss][Hh][Aa]256 [A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$",
-            description = "`sha256 <base64>` of the chunk's sha256")),
+        ("Upload-Checksum" = inline(Option<UploadChecksum>), Header)),
     request_body(content = crate::http::Binary, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "Stored; `Upload-Offset` is the new offset; the last chunk checks and stores the photo and names its blob"),
@@ -573,8 +577,8 @@ pub fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>,
 }
 
 /// `Upload-Checksum: sha256 <base64>` → the expected digest (the algorithm's
-/// name in any case, one space, the digest's canonical base64: the pattern
-/// the spec gives the header).
+/// name in any case, one space, the digest's canonical base64: the rule of
+/// [`UploadChecksum`]).
 pub fn upload_checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>, ApiError> {
     let Some(v) = headers.get(UPLOAD_CHECKSUM) else {
         return Ok(None);
@@ -603,28 +607,63 @@ pub fn upload_checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>, ApiError>
     Ok(Some(digest))
 }
 
+/// Canonical (padded, no stray bits) base64, as `STANDARD` decodes it.
+const BASE64: &str =
+    "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)?";
+
+schema_rule!(
+    /// [`upload_checksum`]'s rule.
+    UploadChecksum => string_schema(
+        "`sha256 <base64>`: the chunk's sha256 (32 bytes, so 44 base64 characters)",
+        None,
+        Some("^[Ss][Hh][Aa]256 [A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$".into()),
+        None,
+    )
+);
+
+schema_rule!(
+    /// [`parse_metadata`]'s rule.
+    UploadMetadata => {
+        let pair = format!(r"[ \t]*[\x21-\x2b\x2d-\x7e]+(?: {BASE64})?[ \t]*");
+        string_schema(
+            "tus metadata: comma-separated `key base64value` pairs, the value may be left out",
+            None,
+            Some(format!("^(?:{pair}(?:,{pair})*)?$")),
+            None,
+        )
+    }
+);
+
 fn bad_metadata(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("bad_metadata", message)
 }
 
-/// `Upload-Metadata`: comma-separated `key base64value` pairs (the value may
-/// be absent).
+/// `Upload-Metadata`: comma-separated `key base64value` pairs, spaces or
+/// tabs around each allowed; a key is visible ASCII without commas, its
+/// value (after one space) canonical base64 or absent: the rule of
+/// [`UploadMetadata`]. A key twice is well-formed but refused (422).
 pub fn parse_metadata(raw: &str) -> Result<HashMap<String, Vec<u8>>, ApiError> {
     let mut out = HashMap::new();
-    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, value) = match pair.split_once(' ') {
-            Some((k, v)) => (
-                k,
-                STANDARD.decode(v.trim()).map_err(|_| {
-                    bad_metadata(format!(
-                        "the value of Upload-Metadata key {k:?} is not base64"
-                    ))
-                })?,
-            ),
-            None => (pair, Vec::new()),
-        };
+    if raw.is_empty() {
+        return Ok(out);
+    }
+    for pair in raw.split(',').map(|p| p.trim_matches([' ', '\t'])) {
+        let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+            return Err(bad_metadata(format!(
+                "{pair:?} is not a `key base64value` pair of Upload-Metadata"
+            )));
+        }
+        let value = STANDARD.decode(value).map_err(|_| {
+            bad_metadata(format!(
+                "the value of Upload-Metadata key {key:?} is not base64"
+            ))
+        })?;
         if out.insert(key.to_owned(), value).is_some() {
-            return Err(bad_metadata(format!("Upload-Metadata repeats key {key:?}")));
+            return Err(ApiError::unprocessable(
+                "bad_metadata",
+                format!("Upload-Metadata repeats key {key:?}"),
+            ));
         }
     }
     Ok(out)
@@ -639,7 +678,8 @@ pub fn declared_sha256(metadata: &HashMap<String, Vec<u8>>) -> Result<Option<Str
     if is_photo_hash(&hex) {
         Ok(Some(hex))
     } else {
-        Err(bad_metadata(
+        Err(ApiError::unprocessable(
+            "bad_metadata",
             "the sha256 metadata must be the file's sha256 as 64 hex digits",
         ))
     }
@@ -655,8 +695,30 @@ mod tests {
         assert_eq!(m["filename"], b"wall.jpg");
         assert_eq!(m["is_confidential"], b"");
         assert_eq!(m["sha256"], b"abc");
-        assert!(parse_metadata("filename !!").is_err());
-        assert!(parse_metadata("a YQ==,a Yg==").is_err());
+        assert!(parse_metadata("").unwrap().is_empty());
+        assert_eq!(
+            parse_metadata("empty ").unwrap()["empty"],
+            b"",
+            "tuspy's empty value"
+        );
+        let bad = |raw: &str| parse_metadata(raw).map(|_| ()).map_err(|e| e.status());
+        for malformed in [
+            "filename !!",
+            "a YQ",
+            "a YR==",
+            " ",
+            "a,",
+            ",a",
+            "a\tb YQ==",
+            "a  YQ==",
+        ] {
+            assert_eq!(
+                bad(malformed),
+                Err(StatusCode::BAD_REQUEST),
+                "{malformed:?}"
+            );
+        }
+        assert_eq!(bad("a YQ==,a Yg=="), Err(StatusCode::UNPROCESSABLE_ENTITY));
         assert!(declared_sha256(&m).is_err(), "abc is not a sha256");
     }
 }

@@ -43,7 +43,7 @@ impl Modify for Conventions {
                 .is_some_and(|b| b.content.contains_key("application/json"));
             let has_parameters = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
             for p in op.parameters.iter_mut().flatten() {
-                if let Some(RefOr::T(Schema::Object(schema))) = &mut p.schema {
+                if let Some(schema) = &mut p.schema {
                     not_null(schema);
                 }
             }
@@ -131,18 +131,30 @@ pub fn shared(responses: &mut Responses, status: &str, description: &str) {
     responses.insert(status.into(), RefOr::T(error));
 }
 
-/// `[T, "null"]` → `T`.
-fn not_null(schema: &mut Object) {
-    if let SchemaType::Array(types) = &schema.schema_type {
-        let mut types: Vec<Type> = types
-            .iter()
-            .filter(|t| **t != Type::Null)
-            .cloned()
-            .collect();
-        schema.schema_type = match types.len() {
-            1 => SchemaType::Type(types.remove(0)),
-            _ => SchemaType::Array(types),
-        };
+/// `[T, "null"]` → `T`; `oneOf: [null, S]` → `S`.
+fn not_null(schema: &mut RefOr<Schema>) {
+    let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+    match schema {
+        RefOr::T(Schema::Object(object)) => {
+            if let SchemaType::Array(types) = &object.schema_type {
+                let mut types: Vec<Type> = types
+                    .iter()
+                    .filter(|t| **t != Type::Null)
+                    .cloned()
+                    .collect();
+                object.schema_type = match types.len() {
+                    1 => SchemaType::Type(types.remove(0)),
+                    _ => SchemaType::Array(types),
+                };
+            }
+        }
+        RefOr::T(Schema::OneOf(one)) => {
+            one.items.retain(|s| !is_null(s));
+            if one.items.len() == 1 {
+                *schema = one.items.remove(0);
+            }
+        }
+        _ => {}
     }
 }
 
