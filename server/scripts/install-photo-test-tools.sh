@@ -3,8 +3,10 @@
 # target/tools/venv so the system's site-packages stay untouched: for the
 # photo tests (tests/it/photos.rs) a stock tus client (tuspy) and an
 # S3-compatible server (moto); for the report tests (tests/it/reports.rs)
-# openpyxl, which opens the XLSX exports. Idempotent: when all import already
-# it does nothing else (well under a second).
+# openpyxl, which opens the XLSX exports; for the contract test
+# (tests/it/contract.rs) schemathesis, which tests the server against its
+# OpenAPI spec. Idempotent: when all import already it does nothing else
+# (well under a second).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 venv="$root/target/tools/venv"
@@ -14,14 +16,17 @@ python="$venv/bin/python"
 TUSPY_VERSION="1.1.0"
 MOTO_VERSION="5.2.5"
 OPENPYXL_VERSION="3.1.5"
+SCHEMATHESIS_VERSION="4.32.5"
 
 have_tools() {
-    [ -x "$python" ] && "$python" - "$TUSPY_VERSION" "$MOTO_VERSION" "$OPENPYXL_VERSION" <<'PY' 2>/dev/null
+    [ -x "$python" ] && "$python" - "$TUSPY_VERSION" "$MOTO_VERSION" "$OPENPYXL_VERSION" \
+        "$SCHEMATHESIS_VERSION" <<'PY' 2>/dev/null
 import sys
 from importlib.metadata import version
-import tusclient.client, moto.server, openpyxl  # noqa: F401  (all must import)
+import tusclient.client, moto.server, openpyxl, schemathesis  # noqa: F401  (all must import)
 wanted = tuple(sys.argv[1:])
-sys.exit(0 if (version("tuspy"), version("moto"), version("openpyxl")) == wanted else 1)
+have = tuple(version(p) for p in ("tuspy", "moto", "openpyxl", "schemathesis"))
+sys.exit(0 if have == wanted else 1)
 PY
 }
 
@@ -45,7 +50,8 @@ if [ ! -x "$python" ]; then
     fi
 fi
 "$python" -m pip install --quiet --disable-pip-version-check \
-    "tuspy==$TUSPY_VERSION" "moto[server]==$MOTO_VERSION" "openpyxl==$OPENPYXL_VERSION"
+    "tuspy==$TUSPY_VERSION" "moto[server]==$MOTO_VERSION" "openpyxl==$OPENPYXL_VERSION" \
+    "schemathesis==$SCHEMATHESIS_VERSION"
 have_tools
 echo "photo test tools: installed in $venv"
-"$python" -m pip list --disable-pip-version-check 2>/dev/null | grep -Ei '^(tuspy|moto|boto3|openpyxl) '
+"$python" -m pip list --disable-pip-version-check 2>/dev/null | grep -Ei '^(tuspy|moto|boto3|openpyxl|schemathesis) '

@@ -65,9 +65,13 @@ impl Server {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let state = self.state;
-        // 1 MiB bodies at most, but photo uploads have their own limit.
+        // 1 MiB bodies at most, read by the extractors so that a larger
+        // one is a JSON 413 like every refusal; photo uploads have their
+        // own limit.
         let app = crate::api::router(state.clone())
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(1 << 20))
+            .layer(axum::extract::DefaultBodyLimit::max(
+                crate::http::MAX_JSON_BODY,
+            ))
             .merge(crate::photos::router(state.clone()))
             .merge(
                 crate::web::router(state.clone())

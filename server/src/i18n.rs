@@ -14,10 +14,12 @@ use std::sync::OnceLock;
 pub const COOKIE: &str = "fs_lang";
 
 /// A language of the dashboard.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 pub enum Lang {
     #[default]
+    #[serde(rename = "zh-CN")]
     ZhCn,
+    #[serde(rename = "en")]
     En,
 }
 

@@ -7,6 +7,8 @@
 
 pub mod json;
 pub mod model;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod session;
 pub mod wire;
 

@@ -344,7 +344,7 @@ async fn users(backend: Backend) {
         (new("he-zhiyuan", "captain", "team-1"), 400, "unknown_role"),
         (
             new("he-zhiyuan", "volunteer", "team-9"),
-            400,
+            422,
             "unknown_team",
         ),
         (
@@ -358,7 +358,7 @@ async fn users(backend: Backend) {
             400,
             "weak_password",
         ),
-        (json!({ "username": "he-zhiyuan" }), 422, "invalid_json"),
+        (json!({ "username": "he-zhiyuan" }), 400, "invalid_json"),
     ] {
         let resp = office
             .expect(status, Method::POST, "/api/v1/admin/users", body)
@@ -469,7 +469,7 @@ async fn users(backend: Backend) {
         .id;
     let resp = office
         .expect(
-            400,
+            409,
             Method::PATCH,
             &format!("/api/v1/admin/users/{office_id}"),
             json!({ "disabled": true }),
@@ -559,8 +559,13 @@ async fn places(backend: Backend) {
     for (body, status, code) in [
         (
             json!({ "building": "7", "unit": "1", "floors": 4 }),
-            400,
+            422,
             "no_post_floors",
+        ),
+        (
+            json!({ "building": "7", "unit": "1", "floors": 11, "lat": 31.2 }),
+            422,
+            "invalid_coordinate",
         ),
         (
             json!({ "building": "7 ", "unit": "1", "floors": 11 }),
@@ -773,7 +778,7 @@ async fn rest_routes(backend: Backend) {
         (bad(json!([]), "20:00"), "invalid_duty"),
     ] {
         let resp = office
-            .expect(400, Method::POST, "/api/v1/admin/routes", body)
+            .expect(422, Method::POST, "/api/v1/admin/routes", body)
             .await;
         assert_eq!(resp["error"], "schema_violation", "{resp}");
         assert!(
@@ -782,7 +787,7 @@ async fn rest_routes(backend: Backend) {
         );
         let resp = office
             .expect(
-                400,
+                422,
                 Method::PUT,
                 "/api/v1/admin/routes/route-bad",
                 bad(json!([F5]), "7pm"),
@@ -792,7 +797,7 @@ async fn rest_routes(backend: Backend) {
     }
     let resp = office
         .expect(
-            400,
+            422,
             Method::POST,
             "/api/v1/admin/rosters",
             json!({ "team": "team-1", "week_of": "2026-11-17", "shifts": [] }),
@@ -905,7 +910,8 @@ both_backends!(rest_routes_reach_phones_and_drive_compliance, rest_routes);
 /// the methods and paths the server serves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_spec_covers_every_route() {
-    let server = TestServer::start(Backend::Sqlite).await;
+    let server =
+        TestServer::start_with(Backend::Sqlite, |c| c.photos.max_upload_bytes = 5 << 20).await;
     let spec: Value = reqwest::get(format!("{}/api/v1/openapi.json", server.url))
         .await
         .unwrap()
@@ -922,9 +928,15 @@ async fn openapi_spec_covers_every_route() {
         "bearer"
     );
     let mut documented = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             documented.insert((method.to_uppercase(), path.clone()));
+            assert!(
+                operation_ids.insert(op["operationId"].as_str().unwrap()),
+                "{method} {path}: operationId {} is taken",
+                op["operationId"]
+            );
             let responses = op["responses"].as_object().unwrap();
             assert!(responses.contains_key("500"), "{method} {path}");
             if op.get("security").is_some() {
@@ -953,6 +965,25 @@ async fn openapi_spec_covers_every_route() {
         "in the spec but not served: {unserved:?}"
     );
     assert!(served.len() > 40, "{served:?}");
+    // Every schema it refers to is in it.
+    let text = spec.to_string();
+    for name in text.split("\"#/components/schemas/").skip(1) {
+        let name = &name[..name.find('"').unwrap()];
+        assert!(
+            spec["components"]["schemas"].get(name).is_some(),
+            "the spec refers to a schema it lacks: {name}"
+        );
+    }
+    // The spec is this server's: it names its upload limit.
+    let create = &spec["paths"]["/api/v1/uploads"]["post"];
+    let length = create["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Upload-Length")
+        .unwrap();
+    assert_eq!(length["schema"]["maximum"], 5 << 20, "{length}");
+    assert_eq!(length["schema"]["minimum"], 1, "{length}");
     for schema in [
         "ErrorBody",
         "UserView",

@@ -10,6 +10,7 @@ mod bad_input;
 mod bench_smoke;
 mod browser;
 mod compliance;
+mod contract;
 mod convergence;
 mod dashboard_admin;
 mod dashboard_auth;

@@ -813,7 +813,7 @@ async fn bad_uploads_are_refused_and_nothing_is_stored(backend: Backend) {
     );
     assert_eq!(
         refusal(phone.create(10, "sha256 bm90LWhleA==").await).await,
-        (StatusCode::BAD_REQUEST, "bad_metadata".into())
+        (StatusCode::UNPROCESSABLE_ENTITY, "bad_metadata".into())
     );
 
     assert!(stored_files(&server).is_empty(), "no blob was stored");
@@ -858,6 +858,28 @@ async fn tus_discovery_status_and_termination(backend: Backend) {
     assert_eq!(h["tus-extension"], "creation,checksum,termination");
     assert_eq!(h["tus-max-size"], (20u64 << 20).to_string().as_str());
     assert_eq!(h["tus-checksum-algorithm"], "sha256");
+    // A method the upload routes do not serve is a 405 whatever its tus
+    // headers, not a tus refusal.
+    for (method, path) in [
+        (reqwest::Method::TRACE, "/api/v1/uploads"),
+        (reqwest::Method::DELETE, "/api/v1/uploads"),
+        (
+            reqwest::Method::GET,
+            "/api/v1/uploads/0123456789abcdef0123456789abcdef",
+        ),
+    ] {
+        let resp = reqwest::Client::new()
+            .request(method.clone(), format!("{}{path}", server.url))
+            .bearer_auth(&phone.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+    }
 
     let photo = jpeg(32, 32, 5);
     let location = phone.create_ok(photo.len(), "filename d2FsbC5qcGc=").await;

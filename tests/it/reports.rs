@@ -825,23 +825,33 @@ async fn bad_requests_are_refused_clearly(backend: Backend) {
     for (path, status, words) in [
         (
             "/api/v1/reports/weekly?period=2026-12-02",
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "Thursday",
         ),
         (
             "/api/v1/reports/monthly?period=2026-13",
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "YYYY-MM",
         ),
         (
             "/api/v1/reports/monthly?format=pdf",
             StatusCode::BAD_REQUEST,
-            "html, csv, xlsx or json",
+            "unknown variant `pdf`, expected one of `html`, `csv`, `xlsx`, `json`",
+        ),
+        (
+            "/api/v1/reports/monthly?format=",
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "/api/v1/reports/monthly?lang=fr",
+            StatusCode::BAD_REQUEST,
+            "expected `zh-CN` or `en`",
         ),
         (
             "/api/v1/reports/yearly",
-            StatusCode::NOT_FOUND,
-            "daily, weekly or monthly",
+            StatusCode::BAD_REQUEST,
+            "unknown variant `yearly`, expected one of `daily`, `weekly`, `monthly`",
         ),
         (
             "/api/v1/reports/daily?period=no-such-shift",
@@ -864,6 +874,38 @@ async fn bad_requests_are_refused_clearly(backend: Backend) {
 both_backends!(
     report_requests_that_make_no_sense_get_a_clear_error,
     bad_requests_are_refused_clearly
+);
+
+/// The dashboard's export form sends every field, the blank ones too: a
+/// blank field filters nothing there, while the API refuses it (above).
+async fn the_export_form_reads_blank_fields_as_absent(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let session = crate::web_client::session_of(&server.url, "demo-office").await;
+    let form = crate::web_client::get_as(
+        &server.url,
+        &session,
+        "/exports?what=checkins&from=&to=&format=&team=",
+    )
+    .await;
+    assert_eq!(form.status(), StatusCode::OK);
+    assert!(
+        form.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let refused = crate::web_client::get_as(
+        &server.url,
+        &session,
+        "/exports?what=checkins&from=2026-12-09&to=2026-12-01&format=csv",
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
+both_backends!(
+    the_export_form_reads_blank_fields_as_absent,
+    the_export_form_reads_blank_fields_as_absent
 );
 
 async fn exports_hold_what_the_reader_may_read(backend: Backend) {
@@ -972,13 +1014,25 @@ async fn exports_hold_what_the_reader_may_read(backend: Backend) {
         "/api/v1/exports/checkins?from=2026-12-09&to=2026-12-01",
     )
     .await;
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         bad.text()
             .await
             .unwrap()
             .contains("from must not be after to")
     );
+    // An empty value is not an absent one: the API says what is wrong.
+    for (query, words) in [("to=", "is not a date"), ("format=", "invalid_query")] {
+        let bad = get_with_token(
+            &server.url,
+            &office,
+            &format!("/api/v1/exports/checkins?{query}"),
+        )
+        .await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body = bad.text().await.unwrap();
+        assert!(body.contains(words), "{query}: {body}");
+    }
     server.stop().await;
 }
 both_backends!(

@@ -306,21 +306,24 @@ pub struct ChildServer {
 }
 
 impl ChildServer {
+    /// The server on `listen`, with the demo's people and places but not
+    /// its documents.
     pub fn spawn(
         data_dir: &std::path::Path,
         database_url: Option<&str>,
         listen: &str,
     ) -> ChildServer {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldsync-test-server"));
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg(listen)
-            .arg("--data-dir")
-            .arg(data_dir);
+        let mut args = vec!["--listen", listen, "--no-demo-documents"];
         if let Some(url) = database_url {
-            cmd.arg("--database-url").arg(url);
+            args.extend(["--database-url", url]);
         }
-        cmd.arg("--no-demo-documents");
+        ChildServer::spawn_with(data_dir, &args)
+    }
+
+    /// `fieldsync serve --data-dir <data_dir> <args>`.
+    pub fn spawn_with(data_dir: &std::path::Path, args: &[&str]) -> ChildServer {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldsync-test-server"));
+        cmd.arg("serve").arg("--data-dir").arg(data_dir).args(args);
         cmd.env("FIELDSYNC_JWT_SECRET", JWT_SECRET)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -47,7 +47,7 @@ pub async fn printable(
     actor.require_office("print tags")?;
     let keys = app.store.tag_keys(&actor.community).await?;
     let key = tags::current_key(&keys).ok_or_else(|| {
-        AdminError::invalid(
+        AdminError::conflict(
             "no_tag_key",
             "every tag key is revoked; rotate to a new one",
         )

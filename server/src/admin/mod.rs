@@ -8,6 +8,7 @@
 //! - A refused request stores nothing; an accepted write has its audit
 //!   entry (in the same transaction where the store makes it).
 
+pub mod fields;
 pub mod keys;
 pub mod places;
 pub mod users;
@@ -18,6 +19,8 @@ use serde::Deserialize;
 use crate::auth::Claims;
 use crate::clock::now_ms;
 use crate::store::{AuditEntry, StoreError};
+
+pub use fields::{Id, Text, check_id, check_text};
 
 /// Who makes an admin request: a user through one device (a phone's token or
 /// a dashboard session), in their community.
@@ -72,6 +75,10 @@ pub enum AdminError {
     /// A field the rules refuse; `code` is stable (`weak_password`, …).
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// Well-formed, but it names something that does not exist, or its
+    /// fields do not fit together (`unknown_team`, …).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// No such object in the actor's community.
     #[error("{0}")]
     NotFound(&'static str),
@@ -93,6 +100,13 @@ impl AdminError {
         }
     }
 
+    pub fn refused(code: &'static str, message: impl Into<String>) -> AdminError {
+        AdminError::Refused {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>) -> AdminError {
         AdminError::Conflict {
             code,
@@ -108,42 +122,13 @@ impl AdminError {
     pub fn code(&self) -> &'static str {
         match self {
             AdminError::Forbidden(_) => "forbidden",
-            AdminError::Invalid { code, .. } | AdminError::Conflict { code, .. } => code,
+            AdminError::Invalid { code, .. }
+            | AdminError::Refused { code, .. }
+            | AdminError::Conflict { code, .. } => code,
             AdminError::NotFound(_) => "not_found",
             AdminError::Store(_) | AdminError::Internal(_) => "internal",
         }
     }
-}
-
-/// Longest id, name or label the administration accepts.
-const MAX_TEXT: usize = 200;
-
-/// Checks an id taken from a request (team, grid, post, building, unit):
-/// 1–64 ASCII letters, digits, `-` or `_`.
-pub fn check_id(field: &str, value: &str) -> Result<(), AdminError> {
-    let ok = (1..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::invalid(
-            "invalid_id",
-            format!("{field} must be 1-64 letters, digits, '-' or '_', not {value:?}"),
-        ))
-    }
-}
-
-/// Checks a human-readable text field: not blank, at most 200 bytes.
-pub fn check_text(field: &str, value: &str) -> Result<(), AdminError> {
-    if value.trim().is_empty() || value.len() > MAX_TEXT || value.chars().any(char::is_control) {
-        return Err(AdminError::invalid(
-            "invalid_request",
-            format!("{field} must be 1-{MAX_TEXT} bytes of text without control characters"),
-        ));
-    }
-    Ok(())
 }
 
 /// Deserializes a field that may be absent (keep), `null` (clear) or a value.

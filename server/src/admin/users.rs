@@ -6,6 +6,7 @@ use fieldsync_proto::model::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::fields::{Id, Password, Text, Username, check_password, check_username};
 use super::{Actor, AdminError, check_id, check_text, nullable};
 use crate::auth::hash_password;
 use crate::clock::now_ms;
@@ -16,14 +17,21 @@ use crate::store::{AdminUserRow, DeviceRow, UserRow, UserScope};
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     /// Unique on the server.
+    #[schema(value_type = Username)]
     pub username: String,
+    #[schema(value_type = Text)]
     pub display_name: String,
+    #[schema(value_type = Role)]
     pub role: String,
-    /// The initial password (8-200 bytes); stored as an argon2 hash.
+    /// The initial password; stored as an argon2 hash.
+    #[schema(value_type = Password)]
     pub password: String,
+    /// A team of the community.
     #[serde(default)]
+    #[schema(value_type = Option<Id>)]
     pub team_id: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<Id>)]
     pub grids: Vec<String>,
 }
 
@@ -31,33 +39,25 @@ pub struct NewUser {
 #[derive(Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct UserChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Text>)]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
-    /// `null` takes the user out of their team.
+    /// A team of the community; `null` takes the user out of their team.
     #[serde(
         default,
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Id>)]
     pub team_id: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Id>>)]
     pub grids: Option<Vec<String>>,
     /// Disabling revokes every device of the user and their refresh tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-}
-
-fn check_password(password: &str) -> Result<(), AdminError> {
-    if (8..=200).contains(&password.len()) {
-        Ok(())
-    } else {
-        Err(AdminError::invalid(
-            "weak_password",
-            "a password must be 8-200 bytes",
-        ))
-    }
 }
 
 fn check_role(role: &str) -> Result<(), AdminError> {
@@ -87,7 +87,7 @@ async fn check_scope(
             .iter()
             .any(|(id, ..)| id == team)
     {
-        return Err(AdminError::invalid(
+        return Err(AdminError::refused(
             "unknown_team",
             format!("team {team:?} does not exist in your community"),
         ));
@@ -123,13 +123,7 @@ pub async fn create(
     req: NewUser,
 ) -> Result<AdminUserRow, AdminError> {
     actor.require_office("create users")?;
-    check_text("username", &req.username)?;
-    if req.username.len() > 64 || req.username.contains(char::is_whitespace) {
-        return Err(AdminError::invalid(
-            "invalid_request",
-            "username must be at most 64 bytes without spaces",
-        ));
-    }
+    check_username(&req.username)?;
     check_text("display_name", &req.display_name)?;
     check_role(&req.role)?;
     check_password(&req.password)?;
@@ -195,7 +189,7 @@ pub async fn update(
     user.grids = check_scope(app, &actor.community, user.team_id.as_deref(), &grids).await?;
     if let Some(disabled) = change.disabled {
         if disabled && user.id == actor.user_id {
-            return Err(AdminError::invalid(
+            return Err(AdminError::conflict(
                 "cannot_disable_self",
                 "you cannot disable your own account",
             ));

@@ -1,12 +1,13 @@
 //! Login, refresh-token rotation, and device revocation.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use crate::admin::fields::{LoginPassword, Text, check_login_password, check_text};
 use crate::auth::{Claims, new_actor_id, new_refresh_token, token_hash};
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, JsonBody, PathParams};
 use crate::state::{AppState, LoginRefused};
 use crate::store::{DeviceRow, UserRow};
 
@@ -19,9 +20,15 @@ pub struct DeviceRevoked {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
+    #[schema(value_type = Text)]
     username: String,
+    #[schema(value_type = LoginPassword)]
     password: String,
+    /// The phone's own id for itself, the same at every login.
+    #[schema(value_type = Text)]
     device_id: String,
+    /// What the office sees the device as ("Pixel 7").
+    #[schema(value_type = Text)]
     device_name: String,
 }
 
@@ -53,34 +60,22 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
-const MAX_FIELD: usize = 200;
-
-fn check_field(name: &str, value: &str) -> Result<(), ApiError> {
-    if value.trim().is_empty() || value.len() > MAX_FIELD {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            format!("{name} must be 1-{MAX_FIELD} characters"),
-        ));
-    }
-    Ok(())
-}
-
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Tokens, the device's automerge actor and the user", body = TokenResponse),
-        (status = 400, description = "A field is blank or too long", body = crate::http::ErrorBody),
+        (status = 400, description = "A field is blank, too long or has control characters (`invalid_request`)", body = crate::http::ErrorBody),
         (status = 401, description = "Wrong username or password, or account disabled", body = crate::http::ErrorBody),
         (status = 403, description = "This device has been revoked", body = crate::http::ErrorBody),
         (status = 409, description = "This device is registered to another user", body = crate::http::ErrorBody),
         (status = 429, description = "Too many failed logins for this account", body = crate::http::ErrorBody)))]
 pub async fn login(
     State(app): State<AppState>,
-    Json(req): Json<LoginRequest>,
+    JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    check_field("username", &req.username)?;
-    check_field("password", &req.password)?;
-    check_field("device_id", &req.device_id)?;
-    check_field("device_name", &req.device_name)?;
+    check_text("username", &req.username)?;
+    check_login_password(&req.password)?;
+    check_text("device_id", &req.device_id)?;
+    check_text("device_name", &req.device_name)?;
     let user = match app.check_password(&req.username, &req.password).await {
         Ok(user) => user,
         Err(LoginRefused::Locked(wait)) => {
@@ -142,7 +137,7 @@ pub async fn login(
         (status = 403, description = "This device has been revoked", body = crate::http::ErrorBody)))]
 pub async fn refresh(
     State(app): State<AppState>,
-    Json(req): Json<RefreshRequest>,
+    JsonBody(req): JsonBody<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let now = now_ms();
     let hash = token_hash(&req.refresh_token);
@@ -243,7 +238,7 @@ async fn issue_tokens(
 pub async fn revoke_device(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let device =
         crate::admin::users::revoke_device(&app, &crate::admin::Actor::of(&claims), &id).await?;

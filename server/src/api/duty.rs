@@ -2,11 +2,11 @@
 //! see them on the dashboard: rows from the projections.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, QueryParams};
 use crate::state::AppState;
 use crate::store::{AlertRow, AttendanceRow, ComplianceRow, ShiftRow};
 
@@ -24,7 +24,8 @@ fn dashboard_only(role: &str) -> Result<(), ApiError> {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Window {
-    /// Shifts overlapping the last `hours` hours (default 48, at most 31 days).
+    /// Shifts overlapping the last `hours` hours: 48 when absent, taken as 1
+    /// below 1 and as 744 (31 days) above.
     hours: Option<i64>,
 }
 
@@ -43,7 +44,7 @@ pub struct ShiftCompliance {
 pub async fn compliance(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Query(w): Query<Window>,
+    QueryParams(w): QueryParams<Window>,
 ) -> Result<Json<Vec<ShiftCompliance>>, ApiError> {
     dashboard_only(&claims.role)?;
     let hours = w.hours.unwrap_or(48).clamp(1, 31 * 24);

@@ -2,14 +2,14 @@
 //! projection, with overdue ones marked.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use fieldsync_proto::DocType;
 use fieldsync_proto::model::Role;
 use fieldsync_proto::model::scope::may_read;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, QueryParams};
 use crate::scope;
 use crate::state::AppState;
 use crate::store::ScopedHazardRow;
@@ -37,7 +37,7 @@ pub struct HazardListItem {
 pub async fn list_hazards(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Query(filter): Query<HazardFilter>,
+    QueryParams(filter): QueryParams<HazardFilter>,
 ) -> Result<Json<Vec<HazardListItem>>, ApiError> {
     if !matches!(claims.role.as_str(), "leader" | "office" | "auditor") {
         return Err(ApiError::forbidden(

@@ -1,32 +1,46 @@
 //! The OpenAPI 3.1 description of every HTTP route, served at
 //! `GET /api/v1/openapi.json`. Handlers carry their own `#[utoipa::path]`;
-//! [`ApiDoc`] gathers them, and `Conventions` adds what every operation
-//! shares (the bearer scheme, the error responses of authentication and
-//! roles, the opaque 500).
+//! [`ApiDoc`] gathers them, and [`conventions`] adds what operations of a
+//! kind share (the bearer scheme, the error responses of authentication,
+//! roles, bodies and parameters, the opaque 500) and what the schemas leave
+//! unsaid (the range of each integer type).
 //!
 //! # Invariants
 //! - The spec's methods and paths are exactly those the router serves
 //!   (`super::served_routes`); a test compares the two.
 
-use std::sync::OnceLock;
+pub mod conventions;
 
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Ref, RefOr, ResponseBuilder, content::ContentBuilder};
 use utoipa::{Modify, OpenApi};
+
+use crate::config::Config;
+use crate::state::AppState;
+
+use conventions::Conventions;
 
 /// `GET /api/v1/openapi.json`: this description (no authentication).
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server",
     responses((status = 200, description = "The OpenAPI 3.1 description of this API", content_type = "application/json", body = serde_json::Value)))]
-pub async fn spec() -> Response {
-    static JSON: OnceLock<String> = OnceLock::new();
-    let json = JSON.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_json()
-            .expect("the OpenAPI document serializes")
-    });
-    ([(CONTENT_TYPE, "application/json")], json.clone()).into_response()
+pub async fn spec(State(app): State<AppState>) -> Response {
+    let json = document(&app.config)
+        .to_json()
+        .expect("the OpenAPI document serializes");
+    ([(CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+/// The description of this server as `config` sets it up (the upload limit
+/// is part of the tus endpoint's contract). Built per request: it is small,
+/// and asked for rarely.
+pub fn document(config: &Config) -> utoipa::openapi::OpenApi {
+    let mut api = ApiDoc::openapi();
+    crate::photos::tus::Spec {
+        max_upload_bytes: config.photos.max_upload_bytes,
+    }
+    .modify(&mut api);
+    api
 }
 
 #[derive(OpenApi)]
@@ -101,62 +115,3 @@ pub async fn spec() -> Response {
     )
 )]
 pub struct ApiDoc;
-
-/// What every operation shares: the bearer scheme; 401 and 403 on the
-/// authenticated ones; the opaque 500 on all.
-struct Conventions;
-
-impl Modify for Conventions {
-    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        let components = api.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("The access token from /api/v1/auth/login or /refresh"))
-                    .build(),
-            ),
-        );
-        let error = |description: &str| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ErrorBody")))
-                            .build(),
-                    )
-                    .build(),
-            )
-        };
-        for item in api.paths.paths.values_mut() {
-            let ops = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.options,
-                &mut item.head,
-                &mut item.patch,
-            ];
-            for op in ops.into_iter().flatten() {
-                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-                let responses = &mut op.responses.responses;
-                if secured {
-                    responses.entry("401".into()).or_insert_with(|| {
-                        error("No, an invalid or an expired access token (`unauthenticated`, `token_expired`)")
-                    });
-                    responses.entry("403".into()).or_insert_with(|| {
-                        error("The role may not do this (`forbidden`), or the device is revoked (`device_revoked`)")
-                    });
-                }
-                responses
-                    .entry("500".into())
-                    .or_insert_with(|| error("Internal error; the message holds an incident id"));
-            }
-        }
-    }
-}

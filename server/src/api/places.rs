@@ -2,14 +2,14 @@
 //! for the office the printable tag payloads and key rotation/revocation.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::admin::Actor;
 pub use crate::admin::keys::PrintableTag;
 use crate::admin::keys::{self, TagSheet};
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, PathParams, QueryParams};
 use crate::state::AppState;
 use crate::store::PostRow;
 
@@ -33,7 +33,7 @@ pub struct BuildingFilter {
 pub async fn list_posts(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Query(filter): Query<BuildingFilter>,
+    QueryParams(filter): QueryParams<BuildingFilter>,
 ) -> Result<Json<Vec<PostRow>>, ApiError> {
     Ok(Json(
         app.store
@@ -47,11 +47,11 @@ pub async fn list_posts(
 #[utoipa::path(get, path = "/api/v1/posts/tags", tag = "places", security(("bearer" = [])), params(BuildingFilter),
     responses(
         (status = 200, description = "One signed tag payload per post", body = [PrintableTag]),
-        (status = 400, description = "Every tag key is revoked", body = crate::http::ErrorBody)))]
+        (status = 409, description = "Every tag key is revoked (`no_tag_key`): rotate to a new one", body = crate::http::ErrorBody)))]
 pub async fn printable_tags(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Query(filter): Query<BuildingFilter>,
+    QueryParams(filter): QueryParams<BuildingFilter>,
 ) -> Result<Json<Vec<PrintableTag>>, ApiError> {
     let actor = Actor::of(&claims);
     Ok(Json(
@@ -72,11 +72,11 @@ struct TagSheetPage {
 #[utoipa::path(get, path = "/api/v1/posts/tags.html", tag = "places", security(("bearer" = [])), params(BuildingFilter),
     responses(
         (status = 200, description = "A printable page of QR codes", content_type = "text/html", body = String),
-        (status = 400, description = "Every tag key is revoked", body = crate::http::ErrorBody)))]
+        (status = 409, description = "Every tag key is revoked (`no_tag_key`): rotate to a new one", body = crate::http::ErrorBody)))]
 pub async fn tag_sheet(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Query(filter): Query<BuildingFilter>,
+    QueryParams(filter): QueryParams<BuildingFilter>,
 ) -> Result<axum::response::Html<String>, ApiError> {
     use askama::Template;
     let sheet = keys::sheet(&app, &Actor::of(&claims), filter.building.as_deref()).await?;
@@ -136,7 +136,7 @@ pub async fn rotate_tag_key(
 pub async fn revoke_tag_key(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     keys::revoke(&app, &Actor::of(&claims), &id).await?;
     Ok(Json(json!({ "key_id": id, "revoked": true })))

@@ -2,17 +2,17 @@
 //! XLSX or the printable page, live or as issued (`crate::reports`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fieldsync_proto::model::Role;
 use serde::Deserialize;
 
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, PathParams, QueryParams};
 use crate::i18n::{Lang, Tr};
-use crate::reports::exports::{self, ExportError, Filter};
-use crate::reports::{self, Ask, Listed, ReportError};
+use crate::reports::exports::{self, ExportError, Filter, What};
+use crate::reports::{self, Ask, Kind, Listed, ReportError};
 use crate::state::AppState;
 
 impl From<ReportError> for ApiError {
@@ -22,13 +22,10 @@ impl From<ReportError> for ApiError {
             ReportError::Forbidden | ReportError::IssuedForbidden => {
                 ApiError::forbidden("forbidden", m)
             }
-            ReportError::Period(_)
-            | ReportError::UnknownFormat(_)
-            | ReportError::UnknownVersion(_) => ApiError::bad_request("bad_request", m),
-            ReportError::UnknownKind(_)
-            | ReportError::NoShift(_)
-            | ReportError::NoUser(_)
-            | ReportError::NoPeriod(_) => ApiError::not_found("not_found", m),
+            ReportError::Period(_) => ApiError::unprocessable("bad_period", m),
+            ReportError::NoShift(_) | ReportError::NoUser(_) | ReportError::NoPeriod(_) => {
+                ApiError::not_found("not_found", m)
+            }
             ReportError::NotIssued(..) => ApiError::not_found("not_issued", m),
             ReportError::Issued(reports::issue::IssuedError::Altered { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "report_altered", m)
@@ -46,10 +43,8 @@ impl From<ExportError> for ApiError {
     fn from(e: ExportError) -> Self {
         let m = e.to_string();
         match e {
-            ExportError::Unknown(_) => ApiError::not_found("not_found", m),
-            ExportError::Format(_) | ExportError::Date(_) | ExportError::Empty => {
-                ApiError::bad_request("bad_request", m)
-            }
+            ExportError::Date(_) => ApiError::bad_request("bad_date", m),
+            ExportError::Empty => ApiError::unprocessable("empty_span", m),
             ExportError::Io(_) | ExportError::Store(_) => ApiError::internal(m),
         }
     }
@@ -65,7 +60,7 @@ async fn audience(
 
 /// `GET /api/v1/reports`: the recent shifts, weeks and months one may open
 /// a report of, and when each was issued.
-#[utoipa::path(get, path = "/api/v1/reports", tag = "reports", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports", operation_id = "list_reports", tag = "reports", security(("bearer" = [])),
     responses((status = 200, description = "Recent report periods, newest first", body = [Listed])))]
 pub async fn list(
     State(app): State<AppState>,
@@ -81,44 +76,37 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 pub struct Language {
     /// `zh-CN` (default) or `en`: the wording of the page, CSV and XLSX.
-    lang: Option<String>,
+    #[param(inline)]
+    lang: Option<Lang>,
 }
 
 /// `GET /api/v1/reports/{kind}?period=…&format=…&version=…&lang=…`: one
 /// report. The office and auditors read the whole community's, a leader
 /// their team's (live only).
 #[utoipa::path(get, path = "/api/v1/reports/{kind}", tag = "reports", security(("bearer" = [])),
-    params(("kind" = String, Path, description = "`daily`, `weekly` or `monthly`"), Ask, Language),
+    params(("kind" = inline(Kind), Path, description = "`daily`, `weekly` or `monthly`"), Ask, Language),
     responses(
         (status = 200, description = "The report in the format asked for: JSON (this schema), CSV, XLSX or the printable page", content(
             (reports::Report = "application/json"),
             (String = "text/csv"),
             (String = "text/html"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "A period, format or version that is not understood", body = crate::http::ErrorBody),
-        (status = 404, description = "No such report, shift, or issued version", body = crate::http::ErrorBody),
-        (status = 409, description = "The issued version no longer matches its hash", body = crate::http::ErrorBody)))]
+            (crate::http::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 404, description = "No such shift, no report to open yet, or not issued (`not_found`, `not_issued`)", body = crate::http::ErrorBody),
+        (status = 409, description = "The issued version no longer matches its hash (`report_altered`)", body = crate::http::ErrorBody),
+        (status = 422, description = "The period is not one of the report's kind: a weekly one is a Thursday `YYYY-MM-DD`, a monthly one `YYYY-MM` (`bad_period`)", body = crate::http::ErrorBody)))]
 pub async fn report(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(kind): Path<String>,
-    Query(ask): Query<Ask>,
-    Query(language): Query<Language>,
+    PathParams(kind): PathParams<Kind>,
+    QueryParams(ask): QueryParams<Ask>,
+    QueryParams(language): QueryParams<Language>,
 ) -> Result<Response, ApiError> {
     let audience = audience(&app, &claims).await?;
-    let lang = match language.lang.as_deref().filter(|l| !l.is_empty()) {
-        None => Lang::ZhCn,
-        Some(tag) => Lang::parse(tag).ok_or_else(|| {
-            ApiError::bad_request(
-                "bad_request",
-                format!("unknown language {tag:?}: zh-CN or en"),
-            )
-        })?,
-    };
+    let lang = language.lang.unwrap_or_default();
     let answer = reports::answer(
         &app,
         &audience,
-        &kind,
+        kind,
         &ask,
         Tr { lang },
         |_, _| None,
@@ -132,50 +120,38 @@ pub async fn report(
 /// `compliance`, `incidents`): the rows with the dashboard's filters, what
 /// the reader may read only (a leader their team's), streamed.
 #[utoipa::path(get, path = "/api/v1/exports/{what}", tag = "reports", security(("bearer" = [])),
-    params(("what" = String, Path, description = "`checkins`, `hazards`, `compliance` or `incidents`"), Filter, Language),
+    params(("what" = inline(What), Path, description = "`checkins`, `hazards`, `compliance` or `incidents`"), Filter, Language),
     responses(
         (status = 200, description = "The rows as CSV (UTF-8 with a byte-order mark), XLSX or a JSON array", content(
             (String = "text/csv"),
             (Vec<serde_json::Value> = "application/json"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, description = "A date, span or format that is not understood", body = crate::http::ErrorBody),
-        (status = 404, description = "No such export", body = crate::http::ErrorBody)))]
+            (crate::http::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "A date that is not `YYYY-MM-DD` (`bad_date`)", body = crate::http::ErrorBody),
+        (status = 422, description = "`from` is after `to` (`empty_span`)", body = crate::http::ErrorBody)))]
 pub async fn export(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(what): Path<String>,
-    Query(filter): Query<Filter>,
-    Query(language): Query<Language>,
+    PathParams(what): PathParams<What>,
+    QueryParams(filter): QueryParams<Filter>,
+    QueryParams(language): QueryParams<Language>,
 ) -> Result<Response, ApiError> {
     let audience = audience(&app, &claims).await?;
-    let lang = lang_of(&language)?;
-    Ok(exports::export(&app.store, &audience, &what, filter, Tr { lang }, now_ms()).await?)
-}
-
-fn lang_of(language: &Language) -> Result<Lang, ApiError> {
-    match language.lang.as_deref().filter(|l| !l.is_empty()) {
-        None => Ok(Lang::ZhCn),
-        Some(tag) => Lang::parse(tag).ok_or_else(|| {
-            ApiError::bad_request(
-                "bad_request",
-                format!("unknown language {tag:?}: zh-CN or en"),
-            )
-        }),
-    }
+    let lang = language.lang.unwrap_or_default();
+    Ok(exports::export(&app.store, &audience, what, filter, Tr { lang }, now_ms()).await?)
 }
 
 /// `GET /api/v1/reports/evidence/{month}` (office, auditors): the month's
 /// evidence pack, a zip of the issued reports, the summary, the exports, a
 /// manifest of sha256 hashes and `SHA256SUMS` (docs/reports.md).
 #[utoipa::path(get, path = "/api/v1/reports/evidence/{month}", tag = "reports", security(("bearer" = [])),
-    params(("month" = String, Path, description = "`YYYY-MM`")),
+    params(("month" = String, Path, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$", description = "`YYYY-MM`")),
     responses(
-        (status = 200, description = "The evidence pack", content_type = "application/zip", body = Vec<u8>),
-        (status = 400, description = "Not a month", body = crate::http::ErrorBody)))]
+        (status = 200, description = "The evidence pack", content_type = "application/zip", body = crate::http::Binary),
+        (status = 422, description = "Not a month (`bad_period`)", body = crate::http::ErrorBody)))]
 pub async fn evidence(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(month): Path<String>,
+    PathParams(month): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let audience = audience(&app, &claims).await?;
     Ok(reports::evidence::download(&app, &audience, &month, now_ms()).await?)
@@ -186,12 +162,12 @@ pub async fn evidence(
 #[utoipa::path(get, path = "/api/v1/admin/users/{id}/export", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "The user id")),
     responses(
-        (status = 200, description = "The person's data", content_type = "application/zip", body = Vec<u8>),
+        (status = 200, description = "The person's data", content_type = "application/zip", body = crate::http::Binary),
         (status = 404, description = "No such user", body = crate::http::ErrorBody)))]
 pub async fn person(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let audience = audience(&app, &claims).await?;
     Ok(reports::person::download(&app, &audience, &id, now_ms()).await?)

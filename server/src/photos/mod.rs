@@ -31,24 +31,27 @@ pub fn routes(max_upload: usize) -> crate::http::Routes<AppState> {
     let small = |m: axum::routing::MethodRouter<AppState>| {
         m.layer(RequestBodyLimitLayer::new(SMALL_BODY_LIMIT))
     };
-    let big = move |m: axum::routing::MethodRouter<AppState>| {
-        m.layer(RequestBodyLimitLayer::new(max_upload))
+    // The tus protocol's checks on the upload routes' own methods only: a
+    // method they do not serve is a plain 405, an unknown path a plain 404.
+    let tus = |limit: usize| {
+        move |m: axum::routing::MethodRouter<AppState>| {
+            m.layer(RequestBodyLimitLayer::new(limit))
+                .route_layer(axum::middleware::from_fn(tus::protocol))
+        }
     };
+    let (tus_small, tus_big) = (tus(SMALL_BODY_LIMIT), tus(max_upload));
     crate::http::Routes::default()
-        .add_with(M::POST, "/api/v1/uploads", tus::create, small)
-        .add_with(M::OPTIONS, "/api/v1/uploads", tus::options, small)
-        .add_with(M::HEAD, "/api/v1/uploads/{id}", tus::status, small)
-        .add_with(M::DELETE, "/api/v1/uploads/{id}", tus::terminate, small)
+        .add_with(M::POST, "/api/v1/uploads", tus::create, tus_small)
+        .add_with(M::OPTIONS, "/api/v1/uploads", tus::options, tus_small)
+        .add_with(M::HEAD, "/api/v1/uploads/{id}", tus::status, tus_small)
+        .add_with(M::DELETE, "/api/v1/uploads/{id}", tus::terminate, tus_small)
         .add_with(
             M::OPTIONS,
             "/api/v1/uploads/{id}",
             tus::options_upload,
-            small,
+            tus_small,
         )
-        .add_with(M::PATCH, "/api/v1/uploads/{id}", tus::append, big)
-        // Only on the upload routes themselves: `layer` would also wrap the
-        // router's fallback, answering every unknown path as tus.
-        .map(|r| r.route_layer(axum::middleware::from_fn(tus::protocol)))
+        .add_with(M::PATCH, "/api/v1/uploads/{id}", tus::append, tus_big)
         .add_with(M::GET, "/api/v1/blobs/{hash}", serve::read, small)
         .add_with(M::GET, "/api/v1/blobs/{hash}/url", serve::signed_url, small)
         .add_with(M::GET, "/api/v1/blobs/{hash}/meta", serve::metadata, small)

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
     RANGE, X_CONTENT_TYPE_OPTIONS,
@@ -19,7 +19,7 @@ use super::may_read_blob;
 use crate::auth::Claims;
 use crate::blobs::{LinkError, Variant};
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, PathParams, QueryParams};
 use crate::state::AppState;
 use crate::store::BlobRow;
 use fieldsync_proto::DocId;
@@ -37,30 +37,23 @@ pub struct SignedLink {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct VariantQuery {
-    variant: Option<String>,
+    /// `original` when absent.
+    #[param(inline)]
+    variant: Option<Variant>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SignedQuery {
-    variant: Option<String>,
+    /// `original` when absent.
+    #[param(inline)]
+    variant: Option<Variant>,
     exp: Option<i64>,
     sig: Option<String>,
 }
 
 fn not_found() -> ApiError {
     ApiError::not_found("blob_not_found", "no such photo")
-}
-
-fn variant(v: Option<&str>) -> Result<Variant, ApiError> {
-    v.map_or(Ok(Variant::Original), |v| {
-        Variant::parse(v).ok_or_else(|| {
-            ApiError::bad_request(
-                "bad_variant",
-                format!("variant {v:?} does not exist: use original, display or thumb"),
-            )
-        })
-    })
 }
 
 /// The blob if the caller may read it: 404 outside its community (or when
@@ -114,15 +107,14 @@ fn now_s() -> i64 {
     params(("hash" = String, Path, description = "sha256 of the uploaded bytes, hex"), VariantQuery),
     responses(
         (status = 200, description = "A signed link and when it expires", body = SignedLink),
-        (status = 400, description = "Unknown variant", body = crate::http::ErrorBody),
         (status = 404, description = "No such photo in your community", body = crate::http::ErrorBody)))]
 pub async fn signed_url(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(hash): Path<String>,
-    Query(q): Query<VariantQuery>,
+    PathParams(hash): PathParams<String>,
+    QueryParams(q): QueryParams<VariantQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let variant = variant(q.variant.as_deref())?;
+    let variant = q.variant.unwrap_or(Variant::Original);
     readable_blob(&app, &claims, &hash).await?;
     let exp = now_s() + app.photos.config().link_ttl_secs as i64;
     Ok(Json(json!({
@@ -142,7 +134,7 @@ pub async fn signed_url(
 pub async fn metadata(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(hash): Path<String>,
+    PathParams(hash): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (blob, links) = readable_blob(&app, &claims, &hash).await?;
     let mut v = serde_json::to_value(&blob).map_err(ApiError::internal)?;
@@ -156,18 +148,21 @@ pub async fn metadata(
     params(("hash" = String, Path, description = "sha256 of the uploaded bytes, hex"), SignedQuery,
         ("Range" = Option<String>, Header, description = "One byte range")),
     responses(
-        (status = 200, description = "The image", content_type = "image/jpeg", body = Vec<u8>),
-        (status = 206, description = "The requested range", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 200, description = "The image: JPEG, or PNG for PNG uploads", content(
+            (crate::http::Binary = "image/jpeg"), (crate::http::Binary = "image/png"))),
+        (status = 206, description = "The requested range", content(
+            (crate::http::Binary = "image/jpeg"), (crate::http::Binary = "image/png"))),
         (status = 304, description = "Not modified"),
         (status = 403, description = "Link unsigned, forged or expired", body = crate::http::ErrorBody),
-        (status = 404, description = "No such photo", body = crate::http::ErrorBody)))]
+        (status = 404, description = "No such photo", body = crate::http::ErrorBody),
+        (status = 416, description = "The range starts beyond the image (`range_not_satisfiable`); `Content-Range` gives its size", body = crate::http::ErrorBody)))]
 pub async fn read(
     State(app): State<AppState>,
-    Path(hash): Path<String>,
-    Query(q): Query<SignedQuery>,
+    PathParams(hash): PathParams<String>,
+    QueryParams(q): QueryParams<SignedQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let variant = variant(q.variant.as_deref())?;
+    let variant = q.variant.unwrap_or(Variant::Original);
     let (Some(exp), Some(sig)) = (q.exp, q.sig.as_deref()) else {
         return Err(ApiError::forbidden(
             "bad_signature",

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -17,11 +17,17 @@ use fieldsync_proto::model::photo::is_photo_hash;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, RefOr, Required, Schema, Type};
 
 use super::ingest::{self, checksum_mismatch};
+use fieldsync_proto::openapi::string_schema;
+use fieldsync_proto::schema_rule;
+
+use crate::api::openapi::conventions::{operations, shared};
 use crate::auth::Claims;
 use crate::clock::now_ms;
-use crate::http::{ApiError, Authenticated};
+use crate::http::{ApiError, Authenticated, PathParams};
 use crate::state::AppState;
 use crate::store::UploadRow;
 
@@ -46,8 +52,9 @@ const UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-le
 const BLOB_HASH: HeaderName = HeaderName::from_static("fieldsync-blob-hash");
 const BLOB_STORED: HeaderName = HeaderName::from_static("fieldsync-blob-stored");
 
-/// Checks `Tus-Resumable` on every request but OPTIONS (412 otherwise) and
-/// puts it on every response.
+/// Checks `Tus-Resumable` on every request but OPTIONS (412 otherwise),
+/// before anything else, and puts it on every response. [`Spec`] documents
+/// it.
 pub async fn protocol(req: Request, next: Next) -> Response {
     let supported = req.method() == Method::OPTIONS
         || req
@@ -70,6 +77,62 @@ pub async fn protocol(req: Request, next: Next) -> Response {
     resp.headers_mut()
         .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
     resp
+}
+
+/// The upload a request is about.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UploadPath {
+    /// The upload's id, from the `Location` its creation answered.
+    #[param(pattern = "^[0-9a-f]{32}$")]
+    id: String,
+}
+
+/// Whether `id` is the form of an upload id: 32 lowercase hex digits.
+fn is_upload_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// What [`protocol`] enforces, in the spec: every upload operation but
+/// OPTIONS takes a required `Tus-Resumable: 1.0.0` and may answer 412;
+/// `Upload-Length` is at most the server's `max_upload_bytes`.
+pub struct Spec {
+    pub max_upload_bytes: u64,
+}
+
+impl utoipa::Modify for Spec {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        for (path, method, op) in operations(api) {
+            if !path.starts_with("/api/v1/uploads") || method == "OPTIONS" {
+                continue;
+            }
+            let params = op.parameters.get_or_insert_with(Vec::new);
+            params.insert(
+                0,
+                ParameterBuilder::new()
+                    .name("Tus-Resumable")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::True)
+                    .description(Some("The tus version the client speaks"))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some([TUS_VERSION])),
+                    ))
+                    .build(),
+            );
+            for p in params.iter_mut().filter(|p| p.name == "Upload-Length") {
+                if let Some(RefOr::T(Schema::Object(length))) = &mut p.schema {
+                    length.maximum = Some(self.max_upload_bytes.into());
+                }
+            }
+            shared(
+                &mut op.responses,
+                "412",
+                "`tus_version`: no `Tus-Resumable: 1.0.0`, the version this server speaks",
+            );
+        }
+    }
 }
 
 /// `OPTIONS /api/v1/uploads`: what this server supports. Unauthenticated,
@@ -95,7 +158,7 @@ pub async fn options(State(app): State<AppState>) -> Response {
 
 /// `OPTIONS /api/v1/uploads/{id}`: the same capabilities, asked of an upload.
 #[utoipa::path(options, path = "/api/v1/uploads/{id}", tag = "photos",
-    params(("id" = String, Path, description = "Upload id")),
+    params(("id" = String, Path, description = "Any upload id: the answer does not depend on it")),
     responses((status = 204, description = "tus capabilities in `Tus-*` headers")))]
 pub async fn options_upload(state: State<AppState>) -> Response {
     options(state).await
@@ -104,16 +167,16 @@ pub async fn options_upload(state: State<AppState>) -> Response {
 /// `POST /api/v1/uploads` (creation): `Upload-Length` and optional
 /// `Upload-Metadata` (`filename`, `filetype`, `sha256` as hex) → 201 with
 /// the upload's `Location`.
-#[utoipa::path(post, path = "/api/v1/uploads", tag = "photos", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/uploads", operation_id = "create_upload", tag = "photos", security(("bearer" = [])),
     params(
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
-        ("Upload-Length" = u64, Header, description = "Size of the photo in bytes"),
-        ("Upload-Metadata" = Option<String>, Header, description = "tus metadata; `sha256` (hex) is required")),
+        ("Upload-Length" = i64, Header, minimum = 1, description = "Size of the photo in bytes; at most `Tus-Max-Size`"),
+        ("Upload-Metadata" = inline(Option<UploadMetadata>), Header,
+            description = "`sha256` (the file's sha256, hex) makes the server check the whole file")),
     responses(
         (status = 201, description = "Created; `Location` is the upload's URL"),
-        (status = 400, description = "Missing or invalid length or metadata", body = crate::http::ErrorBody),
-        (status = 412, description = "Unsupported tus version", body = crate::http::ErrorBody),
-        (status = 413, description = "Larger than the server accepts", body = crate::http::ErrorBody)))]
+        (status = 400, description = "Missing or invalid length (`bad_upload_length`, `bad_header`, `empty_upload`) or metadata (`bad_metadata`)", body = crate::http::ErrorBody),
+        (status = 413, description = "Larger than the server accepts (`upload_too_large`)", body = crate::http::ErrorBody),
+        (status = 422, description = "The metadata repeats a key, or its `sha256` is not 64 hex digits (`bad_metadata`)", body = crate::http::ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
@@ -188,14 +251,14 @@ pub async fn create(
 
 /// `HEAD /api/v1/uploads/{id}`: the offset to resume from.
 #[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "photos", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Upload id")),
+    params(UploadPath),
     responses(
         (status = 200, description = "`Upload-Offset` to resume from, `Upload-Length`"),
         (status = 404, description = "No such upload of yours")))]
 pub async fn status(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(UploadPath { id }): PathParams<UploadPath>,
 ) -> Result<Response, ApiError> {
     let upload = visible_upload(&app, &claims, &id).await?;
     let mut headers = offset_headers(&upload);
@@ -215,20 +278,23 @@ pub async fn status(
 /// stores the photo; its answer says which blob it became.
 #[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "photos", security(("bearer" = [])),
     params(
-        ("id" = String, Path, description = "Upload id"),
-        ("Upload-Offset" = u64, Header, description = "Where this chunk starts"),
-        ("Upload-Checksum" = Option<String>, Header, description = "`sha256 <base64>` of the chunk")),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+        UploadPath,
+        ("Upload-Offset" = i64, Header, minimum = 0, description = "Where this chunk starts: the upload's offset"),
+        ("Upload-Checksum" = inline(Option<UploadChecksum>), Header)),
+    request_body(content = crate::http::Binary, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "Stored; `Upload-Offset` is the new offset; the last chunk checks and stores the photo and names its blob"),
-        (status = 409, description = "Wrong offset", body = crate::http::ErrorBody),
+        (status = 400, description = "Missing or invalid `Upload-Offset` (`bad_upload_offset`, `bad_header`) or `Upload-Checksum` (`bad_checksum_header`, `unsupported_checksum`), or the chunk was cut off (`upload_interrupted`)", body = crate::http::ErrorBody),
+        (status = 409, description = "Wrong offset (`offset_mismatch`), or another request is writing to the upload (`upload_busy`)", body = crate::http::ErrorBody),
         (status = 404, description = "No such upload of yours", body = crate::http::ErrorBody),
-        (status = 415, description = "Not an image this server accepts", body = crate::http::ErrorBody),
-        (status = 460, description = "Checksum mismatch; the chunk was discarded", body = crate::http::ErrorBody)))]
+        (status = 413, description = "The chunk goes beyond `Upload-Length` (`exceeds_upload_length`; nothing of it was kept), or the photo has too many pixels (`image_too_large`)", body = crate::http::ErrorBody),
+        (status = 415, description = "Not sent as `application/offset+octet-stream` (`bad_content_type`), or the photo is not an image this server accepts (`not_an_image`, `unsupported_format`)", body = crate::http::ErrorBody),
+        (status = 422, description = "The photo does not decode (`invalid_image`); nothing was stored", body = crate::http::ErrorBody),
+        (status = 460, description = "The chunk does not match its `Upload-Checksum` (it was discarded), or the whole file not the declared sha256 (nothing was stored): `checksum_mismatch`", body = crate::http::ErrorBody)))]
 pub async fn append(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(UploadPath { id }): PathParams<UploadPath>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -301,14 +367,14 @@ pub async fn append(
 /// `DELETE /api/v1/uploads/{id}` (termination): forgets the upload and its
 /// bytes. A blob it already became stays.
 #[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "photos", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Upload id")),
+    params(UploadPath),
     responses(
         (status = 204, description = "Forgotten"),
         (status = 404, description = "No such upload of yours", body = crate::http::ErrorBody)))]
 pub async fn terminate(
     State(app): State<AppState>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    PathParams(UploadPath { id }): PathParams<UploadPath>,
 ) -> Result<Response, ApiError> {
     visible_upload(&app, &claims, &id).await?;
     let _lock = app.photos.lock_upload(&id).ok_or_else(|| {
@@ -331,7 +397,7 @@ async fn visible_upload(app: &AppState, claims: &Claims, id: &str) -> Result<Upl
             "no such upload (unfinished uploads expire after a day without progress)",
         )
     };
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_upload_id(id) {
         return Err(not_found());
     }
     let upload = app.store.upload(id).await?.ok_or_else(not_found)?;
@@ -510,7 +576,9 @@ pub fn header_u64(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>,
         })
 }
 
-/// `Upload-Checksum: sha256 <base64>` → the expected digest.
+/// `Upload-Checksum: sha256 <base64>` → the expected digest (the algorithm's
+/// name in any case, one space, the digest's canonical base64: the rule of
+/// [`UploadChecksum`]).
 pub fn upload_checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>, ApiError> {
     let Some(v) = headers.get(UPLOAD_CHECKSUM) else {
         return Ok(None);
@@ -532,35 +600,70 @@ pub fn upload_checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>, ApiError>
             format!("checksum algorithm {algorithm:?} is not supported; use sha256"),
         ));
     }
-    let digest = STANDARD.decode(digest.trim()).map_err(|_| bad())?;
+    let digest = STANDARD.decode(digest).map_err(|_| bad())?;
     if digest.len() != 32 {
         return Err(bad());
     }
     Ok(Some(digest))
 }
 
+/// Canonical (padded, no stray bits) base64, as `STANDARD` decodes it.
+const BASE64: &str =
+    "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)?";
+
+schema_rule!(
+    /// [`upload_checksum`]'s rule.
+    UploadChecksum => string_schema(
+        "`sha256 <base64>`: the chunk's sha256 (32 bytes, so 44 base64 characters)",
+        None,
+        Some("^[Ss][Hh][Aa]256 [A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$".into()),
+        None,
+    )
+);
+
+schema_rule!(
+    /// [`parse_metadata`]'s rule.
+    UploadMetadata => {
+        let pair = format!(r"[ \t]*[\x21-\x2b\x2d-\x7e]+(?: {BASE64})?[ \t]*");
+        string_schema(
+            "tus metadata: comma-separated `key base64value` pairs, the value may be left out",
+            None,
+            Some(format!("^(?:{pair}(?:,{pair})*)?$")),
+            None,
+        )
+    }
+);
+
 fn bad_metadata(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("bad_metadata", message)
 }
 
-/// `Upload-Metadata`: comma-separated `key base64value` pairs (the value may
-/// be absent).
+/// `Upload-Metadata`: comma-separated `key base64value` pairs, spaces or
+/// tabs around each allowed; a key is visible ASCII without commas, its
+/// value (after one space) canonical base64 or absent: the rule of
+/// [`UploadMetadata`]. A key twice is well-formed but refused (422).
 pub fn parse_metadata(raw: &str) -> Result<HashMap<String, Vec<u8>>, ApiError> {
     let mut out = HashMap::new();
-    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, value) = match pair.split_once(' ') {
-            Some((k, v)) => (
-                k,
-                STANDARD.decode(v.trim()).map_err(|_| {
-                    bad_metadata(format!(
-                        "the value of Upload-Metadata key {k:?} is not base64"
-                    ))
-                })?,
-            ),
-            None => (pair, Vec::new()),
-        };
+    if raw.is_empty() {
+        return Ok(out);
+    }
+    for pair in raw.split(',').map(|p| p.trim_matches([' ', '\t'])) {
+        let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+            return Err(bad_metadata(format!(
+                "{pair:?} is not a `key base64value` pair of Upload-Metadata"
+            )));
+        }
+        let value = STANDARD.decode(value).map_err(|_| {
+            bad_metadata(format!(
+                "the value of Upload-Metadata key {key:?} is not base64"
+            ))
+        })?;
         if out.insert(key.to_owned(), value).is_some() {
-            return Err(bad_metadata(format!("Upload-Metadata repeats key {key:?}")));
+            return Err(ApiError::unprocessable(
+                "bad_metadata",
+                format!("Upload-Metadata repeats key {key:?}"),
+            ));
         }
     }
     Ok(out)
@@ -575,7 +678,8 @@ pub fn declared_sha256(metadata: &HashMap<String, Vec<u8>>) -> Result<Option<Str
     if is_photo_hash(&hex) {
         Ok(Some(hex))
     } else {
-        Err(bad_metadata(
+        Err(ApiError::unprocessable(
+            "bad_metadata",
             "the sha256 metadata must be the file's sha256 as 64 hex digits",
         ))
     }
@@ -591,8 +695,30 @@ mod tests {
         assert_eq!(m["filename"], b"wall.jpg");
         assert_eq!(m["is_confidential"], b"");
         assert_eq!(m["sha256"], b"abc");
-        assert!(parse_metadata("filename !!").is_err());
-        assert!(parse_metadata("a YQ==,a Yg==").is_err());
+        assert!(parse_metadata("").unwrap().is_empty());
+        assert_eq!(
+            parse_metadata("empty ").unwrap()["empty"],
+            b"",
+            "tuspy's empty value"
+        );
+        let bad = |raw: &str| parse_metadata(raw).map(|_| ()).map_err(|e| e.status());
+        for malformed in [
+            "filename !!",
+            "a YQ",
+            "a YR==",
+            " ",
+            "a,",
+            ",a",
+            "a\tb YQ==",
+            "a  YQ==",
+        ] {
+            assert_eq!(
+                bad(malformed),
+                Err(StatusCode::BAD_REQUEST),
+                "{malformed:?}"
+            );
+        }
+        assert_eq!(bad("a YQ==,a Yg=="), Err(StatusCode::UNPROCESSABLE_ENTITY));
         assert!(declared_sha256(&m).is_err(), "abc is not a sha256");
     }
 }

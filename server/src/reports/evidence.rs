@@ -15,7 +15,7 @@ use fieldsync_proto::model::Role;
 use serde::{Deserialize, Serialize};
 
 use super::content::Audience;
-use super::exports::{self, Filter};
+use super::exports::{self, Filter, What};
 use super::issue::{self, sha256_hex};
 use super::pack::{self, PackFile, add, safe};
 use super::period::{self, Kind};
@@ -108,7 +108,12 @@ pub async fn pack_month(
         .unwrap_or_default();
     let first_day = format!("{month}-01");
     let mut sources = Vec::new();
-    for what in ["checkins", "compliance", "incidents", "hazards"] {
+    for what in [
+        What::Checkins,
+        What::Compliance,
+        What::Incidents,
+        What::Hazards,
+    ] {
         let filter = Filter {
             from: Some(first_day.clone()),
             to: Some(last_day.clone()),
@@ -161,9 +166,11 @@ pub async fn pack_month(
             |w| Ok(w.write_all(&json.body)?),
         )?);
         for (what, mut source) in sources {
-            files.push(add(&mut zip, &format!("exports/{what}.csv"), |w| {
-                exports::write_csv(&mut source, &handle, w)
-            })?);
+            files.push(add(
+                &mut zip,
+                &format!("exports/{}.csv", what.as_str()),
+                |w| exports::write_csv(&mut source, &handle, w),
+            )?);
         }
         let manifest = Manifest {
             community,

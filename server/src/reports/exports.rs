@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use axum::body::{Body, Bytes};
 use axum::response::Response;
 use fieldsync_proto::DocType;
+use fieldsync_proto::model::duty::{LocalDate, civil_date};
 use fieldsync_proto::model::scope::{Reader, may_read};
 use futures_util::StreamExt;
 
@@ -24,7 +25,8 @@ use crate::store::{CheckinExportQuery, HazardLedgerQuery, PostRow, ShiftRow, Sto
 const PAGE: i64 = 1_000;
 
 /// What may be exported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum What {
     Checkins,
     Hazards,
@@ -32,17 +34,26 @@ pub enum What {
     Incidents,
 }
 
-impl What {
-    pub fn parse(s: &str) -> Option<What> {
-        match s {
-            "checkins" => Some(What::Checkins),
-            "hazards" => Some(What::Hazards),
-            "compliance" => Some(What::Compliance),
-            "incidents" => Some(What::Incidents),
-            _ => None,
+/// The formats an export is given in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+    Json,
+}
+
+impl From<ExportFormat> for Format {
+    fn from(f: ExportFormat) -> Format {
+        match f {
+            ExportFormat::Csv => Format::Csv,
+            ExportFormat::Xlsx => Format::Xlsx,
+            ExportFormat::Json => Format::Json,
         }
     }
+}
 
+impl What {
     pub fn as_str(self) -> &'static str {
         match self {
             What::Checkins => "checkins",
@@ -60,8 +71,10 @@ impl What {
 pub struct Filter {
     /// Start, `YYYY-MM-DD` local (check-ins by device time, shifts by their
     /// start, incidents by when they happened); 30 days ago when absent.
+    #[param(value_type = Option<LocalDate>, inline)]
     pub from: Option<String>,
     /// Last day (included), `YYYY-MM-DD` local; today when absent.
+    #[param(value_type = Option<LocalDate>, inline)]
     pub to: Option<String>,
     /// A team (the office and auditors; a leader always gets their own).
     pub team: Option<String>,
@@ -80,18 +93,16 @@ pub struct Filter {
     /// `true`: recurring hazards only.
     pub recurring: Option<String>,
     /// `csv` (default), `xlsx` or `json`.
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<ExportFormat>,
 }
 
 /// Why an export was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("unknown export {0:?}: checkins, hazards, compliance or incidents")]
-    Unknown(String),
-    #[error("unknown format {0:?}: csv, xlsx or json")]
-    Format(String),
     #[error("{0:?} is not a date (YYYY-MM-DD)")]
     Date(String),
+    /// Well-formed dates that make no span.
     #[error("from must not be after to")]
     Empty,
     #[error("writing the file: {0}")]
@@ -112,9 +123,7 @@ fn yes(s: &Option<String>) -> bool {
 }
 
 fn local_midnight(date: &str) -> Result<i64, ExportError> {
-    let d: jiff::civil::Date = date
-        .parse()
-        .map_err(|_| ExportError::Date(date.to_owned()))?;
+    let d = civil_date(date).ok_or_else(|| ExportError::Date(date.to_owned()))?;
     d.to_zoned(crate::format::time_zone())
         .map(|z| z.timestamp().as_millisecond())
         .map_err(|_| ExportError::Date(date.to_owned()))
@@ -124,9 +133,9 @@ fn local_midnight(date: &str) -> Result<i64, ExportError> {
 fn span(f: &Filter, now: i64) -> Result<(i64, i64), ExportError> {
     const DAY: i64 = 24 * 3_600_000;
     let today = crate::format::local_date_time_s(now)[..10].to_owned();
-    let to = local_midnight(&given(&f.to).unwrap_or(today))? + DAY;
-    let from = match given(&f.from) {
-        Some(d) => local_midnight(&d)?,
+    let to = local_midnight(f.to.as_deref().unwrap_or(&today))? + DAY;
+    let from = match &f.from {
+        Some(d) => local_midnight(d)?,
         None => to - 31 * DAY,
     };
     if from >= to {
@@ -495,18 +504,12 @@ async fn xlsx_body(mut source: Source) -> Result<Body, ExportError> {
 pub async fn source(
     store: &Store,
     audience: &Audience,
-    what: &str,
+    what: What,
     filter: Filter,
     t: Tr,
     now: i64,
 ) -> Result<(Source, Format), ExportError> {
-    let what = What::parse(what).ok_or_else(|| ExportError::Unknown(what.to_owned()))?;
-    let format = match given(&filter.format).as_deref() {
-        None | Some("csv") => Format::Csv,
-        Some("xlsx") => Format::Xlsx,
-        Some("json") => Format::Json,
-        Some(other) => return Err(ExportError::Format(other.to_owned())),
-    };
+    let format = filter.format.map_or(Format::Csv, Format::from);
     let (from, to) = span(&filter, now)?;
     let team = match &audience.team {
         Some(own) => Some(own.clone()),
@@ -561,7 +564,7 @@ pub fn write_csv(
 pub async fn export(
     store: &Store,
     audience: &Audience,
-    what: &str,
+    what: What,
     filter: Filter,
     t: Tr,
     now: i64,

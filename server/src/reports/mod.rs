@@ -37,7 +37,8 @@ pub use period::{Kind, Period, PeriodError};
 use crate::store::{Store, StoreError};
 
 /// Which version of a period's report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Version {
     /// As of now, read against the issue (later arrivals marked).
     Live,
@@ -52,6 +53,7 @@ pub enum ReportError {
     Forbidden,
     #[error("the issued version covers the whole community; leaders read their team's live report")]
     IssuedForbidden,
+    /// A period key that does not name a period of the report's kind.
     #[error(transparent)]
     Period(#[from] PeriodError),
     #[error("no such user: {0}")]
@@ -62,12 +64,6 @@ pub enum ReportError {
     NotIssued(&'static str, String),
     #[error(transparent)]
     Issued(#[from] issue::IssuedError),
-    #[error("unknown report {0:?}: daily, weekly or monthly")]
-    UnknownKind(String),
-    #[error("unknown format {0:?}: html, csv, xlsx or json")]
-    UnknownFormat(String),
-    #[error("unknown version {0:?}: live or issued")]
-    UnknownVersion(String),
     #[error("no {0} report to open yet")]
     NoPeriod(&'static str),
     #[error(transparent)]
@@ -86,13 +82,15 @@ pub enum ReportError {
 #[into_params(parameter_in = Query)]
 pub struct Ask {
     /// The shift key (daily), the Thursday `YYYY-MM-DD` (weekly) or
-    /// `YYYY-MM` (monthly); the latest when absent.
+    /// `YYYY-MM` (monthly); the latest when absent or empty.
     pub period: Option<String>,
     /// `html` (printable page), `csv`, `xlsx` or `json`; `html` when absent.
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<render::Format>,
     /// `live` (the report now, later arrivals marked) or `issued` (exactly as
     /// issued); `live` when absent.
-    pub version: Option<String>,
+    #[param(inline)]
+    pub version: Option<Version>,
 }
 
 /// A report answered: the report and the file it was rendered to.
@@ -106,25 +104,21 @@ pub struct Answer {
 pub async fn answer(
     app: &crate::state::AppState,
     audience: &Audience,
-    kind: &str,
+    kind: Kind,
     ask: &Ask,
     t: crate::i18n::Tr,
     toolbar: impl FnOnce(&Report, render::Format) -> Option<render::Toolbar>,
     now: i64,
 ) -> Result<Answer, ReportError> {
     let (store, photos) = (&app.store, &app.photos);
-    let kind = Kind::parse(kind).ok_or_else(|| ReportError::UnknownKind(kind.to_owned()))?;
-    let given = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
-    let format = match given(&ask.format) {
-        None => render::Format::Html,
-        Some(f) => render::Format::parse(&f).ok_or(ReportError::UnknownFormat(f))?,
-    };
-    let version = match given(&ask.version).as_deref() {
-        None | Some("live") => Version::Live,
-        Some("issued") => Version::Issued,
-        Some(v) => return Err(ReportError::UnknownVersion(v.to_owned())),
-    };
-    let key = match given(&ask.period) {
+    let format = ask.format.unwrap_or(render::Format::Html);
+    let version = ask.version.unwrap_or(Version::Live);
+    let key = match ask
+        .period
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+    {
         Some(k) => k,
         None => latest_key(store, audience, kind, now)
             .await?

@@ -2,6 +2,7 @@
 //! to a Thursday (weekly: Thursday 00:00 to the next Thursday 00:00, reported
 //! on that Thursday), a calendar month (monthly).
 
+use fieldsync_proto::model::duty::civil_date;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 
@@ -81,9 +82,7 @@ pub fn shift(s: &ShiftRow) -> Period {
 /// The week reported on Thursday `key` (`YYYY-MM-DD`): the seven days
 /// before it.
 pub fn week(key: &str, tz: &TimeZone) -> Result<Period, PeriodError> {
-    let thursday: Date = key
-        .parse()
-        .map_err(|_| PeriodError::NotADate(key.to_owned()))?;
+    let thursday = civil_date(key).ok_or_else(|| PeriodError::NotADate(key.to_owned()))?;
     if thursday.weekday() != Weekday::Thursday {
         return Err(PeriodError::NotThursday(
             key.to_owned(),
@@ -102,7 +101,8 @@ pub fn week(key: &str, tz: &TimeZone) -> Result<Period, PeriodError> {
 pub fn month(key: &str, tz: &TimeZone) -> Result<Period, PeriodError> {
     let bad = || PeriodError::NotAMonth(key.to_owned());
     let (y, m) = key.split_once('-').ok_or_else(bad)?;
-    if y.len() != 4 || m.len() != 2 {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(y, 4) || !digits(m, 2) {
         return Err(bad());
     }
     let first = Date::new(

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::ReportError;
 use super::content::Audience;
-use super::exports::{self, Filter};
+use super::exports::{self, Filter, What};
 use super::pack::{self, add, safe};
 use crate::i18n::{Lang, Tr};
 use crate::state::AppState;
@@ -68,7 +68,8 @@ pub async fn download(
         member: Some(user_id.to_owned()),
         ..Filter::default()
     };
-    let (mut checkins, _) = exports::source(store, audience, "checkins", filter, t, now).await?;
+    let (mut checkins, _) =
+        exports::source(store, audience, What::Checkins, filter, t, now).await?;
 
     let handle = tokio::runtime::Handle::current();
     let uid = user_id.to_owned();

@@ -11,7 +11,8 @@ use crate::i18n::Tr;
 use crate::store::{Store, StoreError};
 
 /// A format a report is given in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Format {
     Html,
     Csv,
@@ -20,8 +21,6 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Html, Format::Csv, Format::Xlsx, Format::Json];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Html => "html",
@@ -29,10 +28,6 @@ impl Format {
             Format::Xlsx => "xlsx",
             Format::Json => "json",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.as_str() == s)
     }
 
     pub fn content_type(self) -> &'static str {

@@ -111,8 +111,12 @@ pub struct AdminDeviceRow {
     Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
 pub struct TeamRow {
+    #[schema(value_type = crate::admin::Id)]
     pub id: String,
+    #[schema(value_type = crate::admin::Text)]
     pub name: String,
+    /// The grid the team patrols.
+    #[schema(value_type = Option<crate::admin::Id>)]
     pub grid_id: Option<String>,
 }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use automerge::ActorId;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use fieldsync_proto::model::Role;
@@ -29,16 +30,30 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::auth::AuthFailure;
 use crate::auth::{Claims, TokenError};
+use crate::http::ApiError;
 use crate::state::AppState;
 
 /// Documents per `Changed` page.
 const PAGE: i64 = 500;
 
-/// Upgrades `GET /api/v1/sync` to a WebSocket.
+/// Upgrades `GET /api/v1/sync` to a WebSocket; a request that is not a
+/// WebSocket upgrade gets a JSON error like every other route.
 #[utoipa::path(get, path = "/api/v1/sync", tag = "sync",
     description = "WebSocket upgrade. Binary CBOR frames of the sync protocol (`fieldsync_proto::wire`); the access token travels in the `Hello` frame.",
-    responses((status = 101, description = "Switching to the WebSocket sync protocol")))]
-pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    params(
+        ("Connection" = String, Header, description = "Includes `Upgrade`"),
+        ("Upgrade" = String, Header, description = "`websocket`"),
+        ("Sec-WebSocket-Version" = String, Header, description = "`13`"),
+        ("Sec-WebSocket-Key" = String, Header, description = "16 random bytes, base64 (RFC 6455)")),
+    responses(
+        (status = 101, description = "Switching to the WebSocket sync protocol"),
+        (status = 400, description = "Not a WebSocket upgrade: a header above is missing or wrong (`not_websocket`)", body = crate::http::ErrorBody),
+        (status = 426, description = "The connection cannot be upgraded (`not_websocket`)", body = crate::http::ErrorBody)))]
+pub async fn upgrade(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    State(app): State<AppState>,
+) -> Result<Response, ApiError> {
+    let ws = ws?;
     // The transport's own limit sits well above ours, so an oversized frame
     // reaches us and gets a clear `frame_too_large` instead of a dropped socket.
     let hard = app
@@ -47,12 +62,13 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Respo
         .max_frame_bytes
         .saturating_mul(2)
         .max(1 << 20);
-    ws.max_frame_size(hard)
+    Ok(ws
+        .max_frame_size(hard)
         .max_message_size(hard)
         .on_upgrade(move |socket| {
             let tasks = app.tasks.clone();
             tasks.track_future(run(socket, app))
-        })
+        }))
 }
 
 /// A reason to end the connection, sent to the client as `ServerMsg::Error`.

@@ -29,11 +29,13 @@ mod write;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
 
 use self::session::Viewer;
 use crate::i18n::{Tr, tr_key};
@@ -219,6 +221,26 @@ impl WebError {
         let id = uuid::Uuid::new_v4().simple().to_string();
         tracing::error!(incident = %id, error = %err, "dashboard error");
         WebError::Internal(id)
+    }
+}
+
+/// The query string of a dashboard form or link. A form sends every
+/// field, the ones left blank too, and a blank field filters nothing: it is
+/// read as absent (`?from=&format=csv` as `?format=csv`). A value that does
+/// not parse is refused with what was wrong.
+pub struct FormQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for FormQuery<T> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WebError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let filled = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form_urlencoded::parse(query.as_bytes()).filter(|(_, v)| !v.is_empty()))
+            .finish();
+        serde_urlencoded::from_str(&filled)
+            .map(FormQuery)
+            .map_err(|e| WebError::Refused(e.to_string()))
     }
 }
 

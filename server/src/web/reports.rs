@@ -2,32 +2,29 @@
 //! with its downloads (`crate::reports`).
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
 use super::session::Viewer;
-use super::{Frame, WebError, render};
+use super::{FormQuery, Frame, WebError, render};
 use crate::clock::now_ms;
 use crate::format::{link, local_day_hm};
 use crate::i18n::tr_key;
 use crate::names::Names;
-use crate::reports::exports::{ExportError, Filter};
+use crate::reports::exports::{ExportError, Filter, What};
 use crate::reports::render::{Format, Toolbar};
-use crate::reports::{self, Ask, Kind, Listed, ReportError};
+use crate::reports::{self, Ask, Kind, Listed, ReportError, Version};
 use crate::state::AppState;
 
 impl From<ReportError> for WebError {
     fn from(e: ReportError) -> Self {
         match e {
             ReportError::Forbidden | ReportError::IssuedForbidden => WebError::Forbidden,
-            ReportError::UnknownKind(_)
-            | ReportError::NoShift(_)
+            ReportError::NoShift(_)
             | ReportError::NoUser(_)
             | ReportError::NoPeriod(_)
             | ReportError::NotIssued(..) => WebError::NotFound,
-            ReportError::Period(_)
-            | ReportError::UnknownFormat(_)
-            | ReportError::UnknownVersion(_) => WebError::Refused(e.to_string()),
+            ReportError::Period(_) => WebError::Refused(e.to_string()),
             ReportError::Export(e) => e.into(),
             ReportError::Issued(_)
             | ReportError::Render(_)
@@ -40,10 +37,7 @@ impl From<ReportError> for WebError {
 impl From<ExportError> for WebError {
     fn from(e: ExportError) -> Self {
         match e {
-            ExportError::Unknown(_) => WebError::NotFound,
-            ExportError::Format(_) | ExportError::Date(_) | ExportError::Empty => {
-                WebError::Refused(e.to_string())
-            }
+            ExportError::Date(_) | ExportError::Empty => WebError::Refused(e.to_string()),
             ExportError::Io(_) | ExportError::Store(_) => WebError::internal(e),
         }
     }
@@ -52,8 +46,7 @@ impl From<ExportError> for WebError {
 /// The export form's choice of rows, beside the filters.
 #[derive(serde::Deserialize)]
 pub struct ExportChoice {
-    #[serde(default)]
-    what: String,
+    what: What,
 }
 
 /// `GET /exports?what=…&from=…&to=…&format=…` and the ledger's filters: a
@@ -61,14 +54,14 @@ pub struct ExportChoice {
 pub async fn export(
     State(app): State<AppState>,
     viewer: Viewer,
-    Query(choice): Query<ExportChoice>,
-    Query(filter): Query<Filter>,
+    FormQuery(choice): FormQuery<ExportChoice>,
+    FormQuery(filter): FormQuery<Filter>,
 ) -> Result<Response, WebError> {
     let audience = audience(&app, &viewer).await?;
     Ok(crate::reports::exports::export(
         &app.store,
         &audience,
-        &choice.what,
+        choice.what,
         filter,
         viewer.tr,
         now_ms(),
@@ -178,15 +171,16 @@ pub async fn report(
     State(app): State<AppState>,
     viewer: Viewer,
     Path(kind): Path<String>,
-    Query(ask): Query<Ask>,
+    FormQuery(ask): FormQuery<Ask>,
 ) -> Result<Response, WebError> {
+    let kind = Kind::parse(&kind).ok_or(WebError::NotFound)?;
     let audience = audience(&app, &viewer).await?;
     let whole = audience.team.is_none();
     let toolbar = |r: &reports::Report, _: Format| {
-        let version = ask.version.clone().unwrap_or_default();
+        let issued = ask.version == Some(Version::Issued);
         let mut pairs = vec![];
-        if !version.is_empty() {
-            pairs.push(("version", version.as_str()));
+        if issued {
+            pairs.push(("version", "issued"));
         }
         let downloads = [Format::Csv, Format::Xlsx, Format::Json]
             .into_iter()
@@ -197,8 +191,8 @@ pub async fn report(
             })
             .collect();
         // Only the whole community's report is issued.
-        let other_version = ((whole && r.issued.is_some()) || version == "issued").then(|| {
-            if version == "issued" {
+        let other_version = ((whole && r.issued.is_some()) || issued).then(|| {
+            if issued {
                 (
                     report_href(r.kind, &r.period.key, &[]),
                     tr_key("report.live"),
@@ -215,7 +209,6 @@ pub async fn report(
             other_version,
         })
     };
-    let answer =
-        reports::answer(&app, &audience, &kind, &ask, viewer.tr, toolbar, now_ms()).await?;
+    let answer = reports::answer(&app, &audience, kind, &ask, viewer.tr, toolbar, now_ms()).await?;
     Ok(answer.file.into_response())
 }

@@ -33,16 +33,20 @@ fn default_grace() -> u32 {
 pub struct RouteDoc {
     pub name: String,
     pub team: String,
-    /// Post ids, in walking order when `ordered`.
+    /// Post ids, in walking order when `ordered`; each once.
+    #[cfg_attr(feature = "openapi", schema(value_type = RoutePosts))]
     pub posts: Vec<String>,
     #[serde(default)]
     pub ordered: bool,
     /// Every post at least once per this many minutes of the active hours.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub interval_min: u32,
     /// Start of the active hours, local `HH:MM` (or `HH:MM:SS`).
+    #[cfg_attr(feature = "openapi", schema(value_type = LocalTime))]
     pub active_from: String,
     /// End of the active hours; at or before `active_from` means the next
     /// day, equal to it means the whole shift.
+    #[cfg_attr(feature = "openapi", schema(value_type = LocalTime))]
     pub active_until: String,
     /// Minutes after a deadline during which a check-in counts as late
     /// rather than missed.
@@ -55,14 +59,19 @@ pub struct RouteDoc {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shift {
     /// Unique within the roster.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub id: String,
     /// Local date the shift starts, `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(value_type = LocalDate))]
     pub date: String,
     /// Local start time, `HH:MM`.
+    #[cfg_attr(feature = "openapi", schema(value_type = LocalTime))]
     pub start: String,
     /// Local end time; at or before `start` means the next day.
+    #[cfg_attr(feature = "openapi", schema(value_type = LocalTime))]
     pub end: String,
     /// User id of the leader on duty.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub leader: String,
     #[serde(default)]
     pub deputy: Option<String>,
@@ -79,7 +88,9 @@ pub struct Shift {
 pub struct RosterDoc {
     pub team: String,
     /// The Monday the week starts, `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(value_type = LocalDate))]
     pub week_of: String,
+    /// An IANA time zone name (`Asia/Shanghai`).
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
     pub shifts: Vec<Shift>,
@@ -112,21 +123,97 @@ impl DutyError {
     }
 }
 
+/// The digits of `value` where `shape` has `9`, if every other byte is the
+/// one `shape` has there (`"9999-99-99"`, `"99:99"`).
+fn digits(value: &str, shape: &str) -> Option<Vec<i16>> {
+    let (value, shape) = (value.as_bytes(), shape.as_bytes());
+    if value.len() != shape.len() {
+        return None;
+    }
+    let mut numbers = vec![0i16];
+    for (&v, &s) in value.iter().zip(shape) {
+        match s {
+            b'9' if v.is_ascii_digit() => {
+                let n = numbers.last_mut()?;
+                *n = *n * 10 + i16::from(v - b'0');
+            }
+            _ if v == s => numbers.push(0),
+            _ => return None,
+        }
+    }
+    Some(numbers)
+}
+
+/// A local date, exactly `YYYY-MM-DD` (a [`LocalDate`]).
+pub fn civil_date(value: &str) -> Option<Date> {
+    match digits(value, "9999-99-99")?[..] {
+        [y, m, d] => Date::new(y, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok(),
+        _ => None,
+    }
+}
+
+/// A local time, exactly `HH:MM` or `HH:MM:SS` (a [`LocalTime`]).
+pub fn civil_time(value: &str) -> Option<Time> {
+    let parts = digits(value, "99:99").or_else(|| digits(value, "99:99:99"))?;
+    let (h, m, s) = match parts[..] {
+        [h, m] => (h, m, 0),
+        [h, m, s] => (h, m, s),
+        _ => return None,
+    };
+    Time::new(
+        i8::try_from(h).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(s).ok()?,
+        0,
+    )
+    .ok()
+}
+
+#[cfg(feature = "openapi")]
+crate::schema_rule!(
+    /// [`civil_date`]: a local date, `YYYY-MM-DD`.
+    LocalDate => crate::openapi::string_schema(
+        "A local date, YYYY-MM-DD",
+        None,
+        Some("^[0-9]{4}-[0-9]{2}-[0-9]{2}$".into()),
+        Some(utoipa::openapi::KnownFormat::Date),
+    )
+);
+
+#[cfg(feature = "openapi")]
+crate::schema_rule!(
+    /// [`civil_time`]: a local time, `HH:MM` or `HH:MM:SS`.
+    LocalTime => crate::openapi::string_schema(
+        "A local time, HH:MM or HH:MM:SS",
+        None,
+        Some("^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$".into()),
+        None,
+    )
+);
+
+#[cfg(feature = "openapi")]
+crate::schema_rule!(
+    /// [`RouteDoc::check`]'s posts: at least one, each once.
+    RoutePosts => utoipa::openapi::ArrayBuilder::new()
+        .items(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String))
+        .min_items(Some(1))
+        .unique_items(true)
+        .description(Some("Post ids: at least one, each once"))
+        .into()
+);
+
 fn date(field: &str, value: &str) -> Result<Date, DutyError> {
-    value.parse().map_err(|_| DutyError::Date {
+    civil_date(value).ok_or_else(|| DutyError::Date {
         field: field.to_owned(),
         value: value.to_owned(),
     })
 }
 
 fn time(field: &str, value: &str) -> Result<Time, DutyError> {
-    let ok = matches!(value.len(), 5 | 8) && value.as_bytes()[2] == b':';
-    ok.then(|| value.parse().ok())
-        .flatten()
-        .ok_or_else(|| DutyError::Time {
-            field: field.to_owned(),
-            value: value.to_owned(),
-        })
+    civil_time(value).ok_or_else(|| DutyError::Time {
+        field: field.to_owned(),
+        value: value.to_owned(),
+    })
 }
 
 /// Looks up a time zone by its IANA name.

@@ -90,6 +90,22 @@ impl DocId {
     }
 }
 
+/// The rule of [`DocId::new`], for the server's spec.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for DocId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        crate::openapi::string_schema(
+            "A document id: 1-64 characters of A-Z a-z 0-9 _ . : -",
+            None,
+            Some(format!("^[A-Za-z0-9_.:-]{{1,{MAX_DOC_ID_LEN}}}$")),
+            None,
+        )
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for DocId {}
+
 impl TryFrom<String> for DocId {
     type Error = InvalidDocId;
     fn try_from(s: String) -> Result<Self, Self::Error> {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a user is in the community; decides what they may read and write.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

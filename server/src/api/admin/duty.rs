@@ -3,7 +3,7 @@
 //! (`crate::documents`), so phones get them by sync like any other change.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use fieldsync_proto::model::duty::{RosterDoc, RouteDoc};
 use fieldsync_proto::{DocHeader, DocId, DocType, RejectCode};
@@ -13,7 +13,7 @@ use super::{Office, Reader, audit};
 use crate::auth::Claims;
 use crate::documents::{self, PutError};
 use crate::http::ErrorBody;
-use crate::http::{ApiError, JsonBody};
+use crate::http::{ApiError, JsonBody, PathParams};
 use crate::state::AppState;
 
 /// A route as the office sees it.
@@ -94,10 +94,13 @@ async fn put(
     )
     .await
     .map_err(|e| match e {
-        PutError::Rejected(r) if r.code == RejectCode::Forbidden => {
-            ApiError::forbidden("forbidden", r.message)
-        }
-        PutError::Rejected(r) => ApiError::bad_request(r.code.as_str(), r.message),
+        PutError::Rejected(r) => match r.code {
+            RejectCode::Forbidden => ApiError::forbidden("forbidden", r.message),
+            RejectCode::Conflict => ApiError::conflict("conflict", r.message),
+            // The body is of the document's shape (else it would not have
+            // parsed): what refuses it is a rule of its type.
+            code => ApiError::unprocessable(code.as_str(), r.message),
+        },
         PutError::WrongType(t) => ApiError::conflict(
             "wrong_type",
             format!("document {id} is a {} document", t.as_str()),
@@ -128,7 +131,7 @@ fn json_of<T: Serialize>(doc: &T) -> Result<serde_json::Value, ApiError> {
     request_body = RouteDoc,
     responses(
         (status = 201, description = "Stored; phones of the team get it by sync", body = DocWritten),
-        (status = 400, description = "Rejected by the document checks (code and message as a synced change gets)", body = ErrorBody)))]
+        (status = 422, description = "Refused by a rule of routes, with the code and message a synced change gets (`schema_violation`: `unknown_post`, …)", body = ErrorBody)))]
 pub async fn create_route(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -147,16 +150,17 @@ pub async fn create_route(
 
 /// `PUT /api/v1/admin/routes/{id}`: creates or replaces a route.
 #[utoipa::path(put, path = "/api/v1/admin/routes/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Route document id")),
+    params(("id" = inline(DocId), Path, description = "Route document id")),
     request_body = RouteDoc,
     responses(
         (status = 200, description = "Stored; phones of the team get it by sync", body = DocWritten),
-        (status = 400, description = "Rejected by the document checks", body = ErrorBody),
-        (status = 409, description = "The id is another type's, or the route changed concurrently", body = ErrorBody)))]
+        (status = 400, description = "Not a document id (`invalid_id`)", body = ErrorBody),
+        (status = 409, description = "The id is another type's (`wrong_type`), or the route changed concurrently (`conflict`)", body = ErrorBody),
+        (status = 422, description = "Refused by a rule of routes, with the code and message a synced change gets (`schema_violation`: `unknown_post`, …)", body = ErrorBody)))]
 pub async fn put_route(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(route): JsonBody<RouteDoc>,
 ) -> Result<Json<DocWritten>, ApiError> {
     Ok(Json(
@@ -169,7 +173,7 @@ pub async fn put_route(
     request_body = RosterDoc,
     responses(
         (status = 201, description = "Stored; shifts and compliance follow", body = DocWritten),
-        (status = 400, description = "Rejected by the document checks", body = ErrorBody)))]
+        (status = 422, description = "Refused by a rule of rosters, with the code and message a synced change gets (`schema_violation`: an unknown time zone, a `week_of` that is not a Monday, a shift id twice, …)", body = ErrorBody)))]
 pub async fn create_roster(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -188,16 +192,17 @@ pub async fn create_roster(
 
 /// `PUT /api/v1/admin/rosters/{id}`: creates or replaces a roster.
 #[utoipa::path(put, path = "/api/v1/admin/rosters/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Roster document id")),
+    params(("id" = inline(DocId), Path, description = "Roster document id")),
     request_body = RosterDoc,
     responses(
         (status = 200, description = "Stored; shifts and compliance follow", body = DocWritten),
-        (status = 400, description = "Rejected by the document checks", body = ErrorBody),
-        (status = 409, description = "The id is another type's, or the roster changed concurrently", body = ErrorBody)))]
+        (status = 400, description = "Not a document id (`invalid_id`)", body = ErrorBody),
+        (status = 409, description = "The id is another type's (`wrong_type`), or the roster changed concurrently (`conflict`)", body = ErrorBody),
+        (status = 422, description = "Refused by a rule of rosters, with the code and message a synced change gets (`schema_violation`: an unknown time zone, a `week_of` that is not a Monday, a shift id twice, …)", body = ErrorBody)))]
 pub async fn put_roster(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(roster): JsonBody<RosterDoc>,
 ) -> Result<Json<DocWritten>, ApiError> {
     Ok(Json(

@@ -12,14 +12,14 @@ pub mod places;
 pub mod users;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 
 use crate::admin::{Actor, AdminError};
 pub use crate::admin::{check_id, check_text, nullable};
 use crate::auth::Claims;
-use crate::http::{ApiError, Authenticated, require_role};
+use crate::http::{ApiError, Authenticated, QueryParams, require_role};
 use crate::state::AppState;
 use crate::store::AuditEntry;
 
@@ -65,6 +65,7 @@ impl From<AdminError> for ApiError {
         match e {
             AdminError::Forbidden(_) => ApiError::forbidden(code, e.to_string()),
             AdminError::Invalid { message, .. } => ApiError::bad_request(code, message),
+            AdminError::Refused { message, .. } => ApiError::unprocessable(code, message),
             AdminError::NotFound(m) => ApiError::not_found(code, m),
             AdminError::Conflict { message, .. } => ApiError::conflict(code, message),
             AdminError::Store(e) => ApiError::internal(e),
@@ -78,7 +79,8 @@ impl From<AdminError> for ApiError {
 pub struct AuditPage {
     /// Entries with an id below this (the last page's smallest id).
     before: Option<i64>,
-    /// At most this many entries (default 100, at most 1000).
+    /// At most this many entries: 100 when absent, taken as 1 below 1 and as
+    /// 1000 above.
     limit: Option<i64>,
 }
 
@@ -105,7 +107,7 @@ pub struct AuditItem {
 pub async fn audit_log(
     State(app): State<AppState>,
     Reader(claims): Reader,
-    Query(page): Query<AuditPage>,
+    QueryParams(page): QueryParams<AuditPage>,
 ) -> Result<Json<Vec<AuditItem>>, ApiError> {
     let rows = app
         .store

@@ -2,18 +2,22 @@
 //! from the posts, stairwells with their default posts, free-standing posts.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use fieldsync_proto::model::duty::RouteDoc;
 use fieldsync_proto::model::places::Stairwell;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use fieldsync_proto::openapi::number_schema;
+use fieldsync_proto::schema_rule;
+
 use super::{Office, Reader, audit, check_id, check_text, nullable};
 pub use crate::admin::places::{GridNode, places_tree};
+use crate::admin::{Id, Text};
 use crate::clock::now_ms;
 use crate::http::ErrorBody;
-use crate::http::{ApiError, JsonBody};
+use crate::http::{ApiError, JsonBody, PathParams};
 use crate::state::AppState;
 use crate::store::PostRow;
 
@@ -31,46 +35,77 @@ pub async fn tree(
 /// fall within.
 #[derive(Clone, Copy, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct Spot {
+    /// Given with `lon`, or neither.
     #[serde(default)]
+    #[schema(value_type = Option<Latitude>)]
     lat: Option<f64>,
     #[serde(default)]
+    #[schema(value_type = Option<Longitude>)]
     lon: Option<f64>,
     #[serde(default)]
+    #[schema(value_type = Option<Radius>)]
     radius_m: Option<f64>,
 }
 
+/// Degrees north; degrees east; metres around the coordinate.
+const LAT: (f64, f64) = (-90.0, 90.0);
+const LON: (f64, f64) = (-180.0, 180.0);
+const RADIUS_M: (f64, f64) = (1.0, 5000.0);
+
 impl Spot {
     fn check(&self) -> Result<(), ApiError> {
-        let bad = |m: &str| Err(ApiError::bad_request("invalid_coordinate", m.to_owned()));
         if self.lat.is_some() != self.lon.is_some() {
-            return bad("give both lat and lon, or neither");
+            return Err(ApiError::unprocessable(
+                "invalid_coordinate",
+                "give both lat and lon, or neither",
+            ));
         }
-        if self.lat.is_some_and(|l| !(-90.0..=90.0).contains(&l)) {
-            return bad("lat must be within -90..90");
-        }
-        if self.lon.is_some_and(|l| !(-180.0..=180.0).contains(&l)) {
-            return bad("lon must be within -180..180");
-        }
-        if self.radius_m.is_some_and(|r| !(1.0..=5000.0).contains(&r)) {
-            return bad("radius_m must be within 1..5000");
+        for (name, value, (min, max)) in [
+            ("lat", self.lat, LAT),
+            ("lon", self.lon, LON),
+            ("radius_m", self.radius_m, RADIUS_M),
+        ] {
+            if value.is_some_and(|v| !(min..=max).contains(&v)) {
+                return Err(ApiError::bad_request(
+                    "invalid_coordinate",
+                    format!("{name} must be within {min}..{max}"),
+                ));
+            }
         }
         Ok(())
     }
 }
 
+schema_rule!(
+    /// The latitude `Spot::check` accepts.
+    Latitude => number_schema("Latitude, degrees north", LAT)
+);
+schema_rule!(
+    /// The longitude `Spot::check` accepts.
+    Longitude => number_schema("Longitude, degrees east", LON)
+);
+schema_rule!(
+    /// The radius `Spot::check` accepts.
+    Radius => number_schema("Radius in metres: a check-in's GPS fix within it counts", RADIUS_M)
+);
+
 /// A new stairwell (单元) of a building.
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 pub struct NewStairwell {
     /// Building number as people say it ("3" in 3栋).
+    #[schema(value_type = Id)]
     building: String,
     /// Stairwell number ("2" in 2单元).
+    #[schema(value_type = Id)]
     unit: String,
     /// Floors above ground.
+    #[schema(minimum = 1, maximum = 200)]
     floors: u16,
     /// Floors with a post; default 5 and 9 where the building has them.
     #[serde(default)]
     post_floors: Option<Vec<u16>>,
     #[serde(default)]
+    #[schema(value_type = Option<Id>)]
     grid_id: Option<String>,
     #[serde(flatten)]
     spot: Spot,
@@ -82,8 +117,9 @@ pub struct NewStairwell {
     request_body = NewStairwell,
     responses(
         (status = 201, description = "The stairwell's posts", body = [PostRow]),
-        (status = 400, description = "Invalid building, unit, floors or coordinate", body = ErrorBody),
-        (status = 409, description = "One of its posts exists", body = ErrorBody)))]
+        (status = 400, description = "Invalid building, unit or grid (`invalid_id`), floors (`invalid_floors`) or coordinate (`invalid_coordinate`)", body = ErrorBody),
+        (status = 409, description = "One of its posts exists (`post_exists`)", body = ErrorBody),
+        (status = 422, description = "`lat` without `lon` or the other way round (`invalid_coordinate`), or none of the post floors is in the building (`no_post_floors`)", body = ErrorBody)))]
 pub async fn create_stairwell(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -121,7 +157,7 @@ pub async fn create_stairwell(
         })
         .collect();
     if posts.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "no_post_floors",
             format!(
                 "a {}-storey stairwell has none of the floors {:?}; give post_floors",
@@ -154,13 +190,20 @@ pub async fn create_stairwell(
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 pub struct NewPost {
     /// Stable id, printed in the tag.
+    #[schema(value_type = Id)]
     id: String,
+    #[schema(value_type = Text)]
     label_zh: String,
+    #[schema(value_type = Text)]
     label_en: String,
+    #[schema(value_type = Latitude)]
     lat: f64,
+    #[schema(value_type = Longitude)]
     lon: f64,
+    #[schema(value_type = Radius)]
     radius_m: f64,
     #[serde(default)]
+    #[schema(value_type = Option<Id>)]
     grid_id: Option<String>,
 }
 
@@ -169,8 +212,8 @@ pub struct NewPost {
     request_body = NewPost,
     responses(
         (status = 201, description = "Created", body = PostRow),
-        (status = 400, description = "Invalid id, label or coordinate", body = ErrorBody),
-        (status = 409, description = "A post with this id exists", body = ErrorBody)))]
+        (status = 400, description = "Invalid id or grid (`invalid_id`), label (`invalid_request`) or coordinate (`invalid_coordinate`)", body = ErrorBody),
+        (status = 409, description = "A post with this id exists (`post_exists`)", body = ErrorBody)))]
 pub async fn create_post(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -222,14 +265,20 @@ fn check_post(p: &PostRow) -> Result<(), ApiError> {
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 pub struct PostChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Text>)]
     label_zh: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Text>)]
     label_en: Option<String>,
+    /// Given with `lon`, unless the post has a coordinate already.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Latitude>)]
     lat: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Longitude>)]
     lon: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Radius>)]
     radius_m: Option<f64>,
     /// `null` takes the post out of any grid.
     #[serde(
@@ -237,7 +286,7 @@ pub struct PostChange {
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Id>)]
     grid_id: Option<Option<String>>,
 }
 
@@ -251,12 +300,13 @@ fn post_not_found() -> ApiError {
     request_body = PostChange,
     responses(
         (status = 200, description = "The post as stored", body = PostRow),
-        (status = 400, description = "Invalid label or coordinate", body = ErrorBody),
-        (status = 404, description = "No such post in your community", body = ErrorBody)))]
+        (status = 400, description = "Invalid grid (`invalid_id`), label (`invalid_request`) or coordinate (`invalid_coordinate`)", body = ErrorBody),
+        (status = 404, description = "No such post in your community", body = ErrorBody),
+        (status = 422, description = "The post would have `lat` without `lon` or the other way round (`invalid_coordinate`)", body = ErrorBody)))]
 pub async fn update_post(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(change): JsonBody<PostChange>,
 ) -> Result<Json<PostRow>, ApiError> {
     let mut post = app
@@ -297,7 +347,7 @@ pub async fn update_post(
 pub async fn delete_post(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode, ApiError> {
     app.store
         .post(&claims.com, &id)

@@ -1,7 +1,7 @@
 //! Users, their devices, and teams.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{Office, Reader, audit, check_id, check_text, nullable};
 pub use crate::admin::users::{NewUser, UserChange};
 use crate::admin::{Actor, users};
-use crate::http::{ApiError, JsonBody};
+use crate::http::{ApiError, JsonBody, PathParams, QueryParams};
 use crate::state::AppState;
 use crate::store::{AdminDeviceRow, AdminUserRow, TeamRow};
 
@@ -48,11 +48,12 @@ impl From<AdminUserRow> for UserView {
 /// A new password.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewPassword {
+    #[schema(value_type = crate::admin::fields::Password)]
     password: String,
 }
 
 /// `GET /api/v1/admin/users`: every user of the community.
-#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/users", operation_id = "list_users", tag = "admin", security(("bearer" = [])),
     responses((status = 200, description = "Users by username", body = [UserView])))]
 pub async fn list(
     State(app): State<AppState>,
@@ -63,12 +64,13 @@ pub async fn list(
 }
 
 /// `POST /api/v1/admin/users`: a new account.
-#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/users", operation_id = "create_user", tag = "admin", security(("bearer" = [])),
     request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = UserView),
-        (status = 400, description = "Invalid field, unknown role or team", body = crate::http::ErrorBody),
-        (status = 409, description = "Username taken", body = crate::http::ErrorBody)))]
+        (status = 400, description = "A field breaks its rule (`invalid_request`, `invalid_id`, `unknown_role`, `weak_password`)", body = crate::http::ErrorBody),
+        (status = 409, description = "Username taken (`username_taken`)", body = crate::http::ErrorBody),
+        (status = 422, description = "The team does not exist in your community (`unknown_team`)", body = crate::http::ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     Office(claims): Office,
@@ -84,12 +86,14 @@ pub async fn create(
     request_body = UserChange,
     responses(
         (status = 200, description = "The user as stored", body = UserView),
-        (status = 400, description = "Invalid field, unknown role or team", body = crate::http::ErrorBody),
-        (status = 404, description = "No such user in your community", body = crate::http::ErrorBody)))]
+        (status = 400, description = "A field breaks its rule (`invalid_request`, `invalid_id`, `unknown_role`)", body = crate::http::ErrorBody),
+        (status = 404, description = "No such user in your community", body = crate::http::ErrorBody),
+        (status = 409, description = "You cannot disable your own account (`cannot_disable_self`)", body = crate::http::ErrorBody),
+        (status = 422, description = "The team does not exist in your community (`unknown_team`)", body = crate::http::ErrorBody)))]
 pub async fn update(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(change): JsonBody<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = users::update(&app, &Actor::of(&claims), &id, change).await?;
@@ -103,12 +107,12 @@ pub async fn update(
     request_body = NewPassword,
     responses(
         (status = 204, description = "Password changed"),
-        (status = 400, description = "Password too short or long", body = crate::http::ErrorBody),
+        (status = 400, description = "Password too short or long (`weak_password`)", body = crate::http::ErrorBody),
         (status = 404, description = "No such user in your community", body = crate::http::ErrorBody)))]
 pub async fn reset_password(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(req): JsonBody<NewPassword>,
 ) -> Result<StatusCode, ApiError> {
     users::set_password(&app, &Actor::of(&claims), &id, req.password).await?;
@@ -129,7 +133,7 @@ pub struct DeviceFilter {
 pub async fn devices(
     State(app): State<AppState>,
     Reader(claims): Reader,
-    Query(filter): Query<DeviceFilter>,
+    QueryParams(filter): QueryParams<DeviceFilter>,
 ) -> Result<Json<Vec<AdminDeviceRow>>, ApiError> {
     Ok(Json(
         app.store
@@ -193,6 +197,7 @@ pub async fn create_team(
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 pub struct TeamChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::admin::Text>)]
     name: Option<String>,
     /// `null` takes the team out of any grid.
     #[serde(
@@ -200,7 +205,7 @@ pub struct TeamChange {
         deserialize_with = "nullable",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::admin::Id>)]
     grid_id: Option<Option<String>>,
 }
 
@@ -215,7 +220,7 @@ pub struct TeamChange {
 pub async fn update_team(
     State(app): State<AppState>,
     Office(claims): Office,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(change): JsonBody<TeamChange>,
 ) -> Result<Json<TeamRow>, ApiError> {
     let not_found = || ApiError::not_found("not_found", "no such team in your community");

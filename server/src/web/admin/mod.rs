@@ -51,7 +51,9 @@ pub fn refused(t: Tr, e: AdminError) -> WebError {
     match e {
         AdminError::Forbidden(_) => WebError::Forbidden,
         AdminError::NotFound(_) => WebError::NotFound,
-        AdminError::Invalid { message, .. } | AdminError::Conflict { message, .. } => {
+        AdminError::Invalid { message, .. }
+        | AdminError::Refused { message, .. }
+        | AdminError::Conflict { message, .. } => {
             WebError::Refused(known.map_or(message, |k| t.get(k).to_owned()))
         }
         AdminError::Store(e) => e.into(),

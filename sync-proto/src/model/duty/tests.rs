@@ -245,3 +245,38 @@ fn bad_rosters_and_routes_are_refused_with_codes() {
         "invalid_duty"
     );
 }
+
+#[test]
+fn local_dates_and_times_are_read_exactly_as_their_patterns_say() {
+    assert_eq!(
+        civil_date("2026-11-16"),
+        Some(jiff::civil::date(2026, 11, 16))
+    );
+    assert_eq!(
+        civil_date("2024-02-29"),
+        Some(jiff::civil::date(2024, 2, 29))
+    );
+    for bad in [
+        "",
+        "2026-1-16",
+        "20261116",
+        "2026-11-16T08:00",
+        "+02026-11-16",
+        "2026-13-01",
+        "2025-02-29",
+        "2026-11-16 ",
+        "٢٠٢٦-11-16",
+    ] {
+        assert_eq!(civil_date(bad), None, "{bad:?}");
+    }
+    assert_eq!(civil_time("18:00"), Some(jiff::civil::time(18, 0, 0, 0)));
+    assert_eq!(
+        civil_time("23:59:59"),
+        Some(jiff::civil::time(23, 59, 59, 0))
+    );
+    for bad in [
+        "", "8:00", "24:00", "12:60", "23:59:60", "12:00:5", "12.00", "12:00Z", " 12:00",
+    ] {
+        assert_eq!(civil_time(bad), None, "{bad:?}");
+    }
+}
