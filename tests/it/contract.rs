@@ -11,7 +11,7 @@ use std::time::Instant;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{ChildServer, PASSWORD};
+use crate::support::ChildServer;
 
 /// Cases per operation unless `FIELDSYNC_CONTRACT_EXAMPLES` says otherwise:
 /// about 3,000 cases in all, well under a minute.
@@ -51,16 +51,7 @@ fn demo_server(data: &Path) -> ChildServer {
 }
 
 async fn office_token(url: &str) -> String {
-    let login: Value = reqwest::Client::new()
-        .post(format!("{url}/api/v1/auth/login"))
-        .json(&json!({ "username": "demo-office", "password": PASSWORD,
-                       "device_id": "contract-test", "device_name": "Contract test" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = crate::support::login_json(url, "demo-office", "contract-test").await;
     login["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("demo-office logs in: {login}"))
