@@ -215,12 +215,9 @@ pub async fn run(commits: &Committer, community: &str, now: i64) -> Result<Repor
         }
     }
 
-    for alert in flag_alerts(store, community, &posts, now).await? {
-        if existing.insert((alert.kind.as_str().to_owned(), alert.subject.clone())) {
-            alerts.push(alert);
-        }
-    }
-    for alert in hazard_alerts(store, community, now).await? {
+    let mut others = flag_alerts(store, community, &posts, now).await?;
+    others.extend(hazard_alerts(store, community, now).await?);
+    for alert in others {
         if existing.insert((alert.kind.as_str().to_owned(), alert.subject.clone())) {
             alerts.push(alert);
         }
@@ -255,6 +252,15 @@ fn local_hm(ms: i64, tz: &jiff::tz::TimeZone) -> String {
         .unwrap_or_default()
 }
 
+/// A post's Chinese and English labels for alert titles; its id when the
+/// post is unknown.
+fn post_labels<'a>(posts: &'a [PostRow], id: &'a str) -> (&'a str, &'a str) {
+    posts
+        .iter()
+        .find(|p| p.id == id)
+        .map_or((id, id), |p| (p.label_zh.as_str(), p.label_en.as_str()))
+}
+
 fn slot_alert(
     shift_key: &str,
     span: &ShiftSpan,
@@ -268,10 +274,7 @@ fn slot_alert(
     } else {
         AlertKind::Late
     };
-    let post = posts.iter().find(|p| p.id == slot.post_id);
-    let (label_zh, label_en) = post.map_or((slot.post_id.as_str(), slot.post_id.as_str()), |p| {
-        (p.label_zh.as_str(), p.label_en.as_str())
-    });
+    let (label_zh, label_en) = post_labels(posts, &slot.post_id);
     let due = local_hm(slot.deadline_ms, tz);
     let (zh, en) = match kind {
         AlertKind::Missed => ("漏巡", "Missed check-in"),
@@ -315,10 +318,7 @@ async fn flag_alerts(
     Ok(flagged
         .into_iter()
         .map(|c| {
-            let post = posts.iter().find(|p| p.id == c.post_id);
-            let (label_zh, label_en) = post.map_or((c.post_id.as_str(), c.post_id.as_str()), |p| {
-                (p.label_zh.as_str(), p.label_en.as_str())
-            });
+            let (label_zh, label_en) = post_labels(posts, &c.post_id);
             let reason = c.flag_reason.unwrap_or_default();
             let (why_zh, why_en): (Vec<_>, Vec<_>) = crate::tags::flag_codes(&reason)
                 .map(crate::tags::flag_title)
