@@ -80,6 +80,7 @@ impl Server {
             .fallback(crate::http::not_found)
             .layer(tower_http::trace::TraceLayer::new_for_http());
         crate::photos::spawn_expiry(&state);
+        crate::replicas::spawn_listener(&state);
         crate::compliance::spawn(
             state.commits.clone(),
             Duration::from_secs(state.config.compliance_tick_secs.max(1)),

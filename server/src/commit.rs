@@ -21,17 +21,17 @@
 //! - The change feed is published after the transaction committed, never
 //!   before: whoever hears of a sequence can read it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use automerge::ChangeHash;
 use fieldsync_proto::model::patrol::Proof;
 use fieldsync_proto::model::validate::{self, Checked};
 use fieldsync_proto::session::Rejection;
 use fieldsync_proto::{DocHeader, DocType, RejectCode};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
 use crate::clock::now_ms;
+use crate::feed::Feeds;
 use crate::scope::{self, Grids, Seed};
 use crate::store::{DocWrite, PostRow, Store, StoreError, TagKeyRow, WriteOutcome, encode_heads};
 
@@ -89,47 +89,20 @@ fn wakes_compliance(doc_type: DocType) -> bool {
     }
 }
 
-/// Per-community change notifications: the latest committed change sequence.
-#[derive(Clone, Default)]
-struct ChangeFeeds {
-    feeds: Arc<Mutex<HashMap<String, watch::Sender<i64>>>>,
-}
-
-impl ChangeFeeds {
-    fn sender(&self, community: &str) -> watch::Sender<i64> {
-        let mut feeds = self.feeds.lock().expect("change feed lock poisoned");
-        feeds
-            .entry(community.to_owned())
-            .or_insert_with(|| watch::channel(0).0)
-            .clone()
-    }
-
-    /// Announces that changes up to `seq` are committed.
-    fn publish(&self, community: &str, seq: i64) {
-        self.sender(community).send_if_modified(|cur| {
-            let newer = seq > *cur;
-            if newer {
-                *cur = seq;
-            }
-            newer
-        });
-    }
-}
-
 /// The commit path: the store, the change feeds it publishes, and the bell
 /// of the compliance engine.
 #[derive(Clone)]
 pub struct Committer {
     store: Store,
-    feeds: ChangeFeeds,
+    feeds: Feeds,
     compliance: Arc<Notify>,
 }
 
 impl Committer {
     pub fn new(store: Store) -> Committer {
         Committer {
+            feeds: Feeds::new(store.clone()),
             store,
-            feeds: ChangeFeeds::default(),
             compliance: Arc::new(Notify::new()),
         }
     }
@@ -139,9 +112,14 @@ impl Committer {
         &self.store
     }
 
-    /// Watches a community's latest committed change sequence.
-    pub fn subscribe(&self, community: &str) -> watch::Receiver<i64> {
-        self.feeds.sender(community).subscribe()
+    /// The communities' change feeds.
+    pub fn feeds(&self) -> &Feeds {
+        &self.feeds
+    }
+
+    /// Asks the compliance engine to run now (a replica's commit woke it).
+    pub fn wake_compliance(&self) {
+        self.compliance.notify_one();
     }
 
     /// Waits until a committed patrol, route or roster asks the compliance
@@ -189,7 +167,13 @@ impl Committer {
             });
             kept.push((i, w.snapshot));
         }
-        let stored = self.store.commit(community, &doc_writes, now).await?;
+        let wakes = doc_writes
+            .iter()
+            .any(|w| wakes_compliance(w.header.doc_type));
+        let stored = self
+            .store
+            .commit(community, &doc_writes, now, wakes)
+            .await?;
         let mut max_seq = None;
         let mut wake = false;
         for ((w, (i, snapshot)), outcome) in doc_writes.iter().zip(kept).zip(stored) {
@@ -209,7 +193,7 @@ impl Committer {
             });
         }
         if let Some(seq) = max_seq {
-            self.feeds.publish(community, seq);
+            self.feeds.committed(community, seq);
             if wake {
                 self.compliance.notify_one();
             }

@@ -56,11 +56,35 @@ pub struct Report {
 }
 
 /// Runs the engine on `tasks` until `shutdown`: every `tick`, and when a
-/// committed patrol, route or roster asks for it.
+/// committed patrol, route or roster asks for it; on one replica at a time.
 pub fn spawn(commits: Committer, tick: Duration, shutdown: CancellationToken, tasks: &TaskTracker) {
     tasks.spawn(async move {
+        // Of several replicas, the one holding the lease runs the engine
+        // (`crate::replicas`); the others keep trying at each tick.
+        let mut lease: Option<crate::store::Lease> = None;
         loop {
-            for community in commits.store().community_ids().await.unwrap_or_default() {
+            if let Some(held) = &mut lease
+                && !held.alive().await
+            {
+                tracing::warn!("lost the compliance lease");
+                lease = None;
+            }
+            if lease.is_none() {
+                lease = commits
+                    .store()
+                    .lease(crate::replicas::COMPLIANCE_LEASE)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "cannot take the compliance lease");
+                        None
+                    });
+            }
+            let communities: Vec<String> = if lease.is_some() {
+                commits.store().community_ids().await.unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            for community in communities {
                 let now = now_ms();
                 match run(&commits, &community, now).await {
                     // Reports are issued from figures the engine has just

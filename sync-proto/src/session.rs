@@ -692,5 +692,8 @@ pub fn check_sync_message(msg: &sync::Message) -> Result<(), String> {
     Ok(())
 }
 
+mod memory;
 #[cfg(test)]
 mod tests;
+
+pub use memory::{MemDoc, MemDocs};

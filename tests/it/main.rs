@@ -24,6 +24,7 @@ mod patrols;
 mod photo_queue;
 mod photos;
 mod projections;
+mod replicas;
 mod reports;
 mod schema_migration;
 mod scopes;

@@ -109,3 +109,87 @@ both_backends!(
     a_document_whose_scope_cannot_be_read_is_the_offices_only,
     unreadable_scopes_fail_closed
 );
+
+/// Waits until `raw` announces `id`; fails after ten seconds.
+async fn announced(raw: &mut crate::support::RawClient, id: &DocId) {
+    let wait = async {
+        loop {
+            match raw.recv().await {
+                Some(fieldsync_proto::ServerMsg::Changed { docs, .. })
+                    if docs.iter().any(|a| a.header.id.as_str() == id.as_str()) =>
+                {
+                    return;
+                }
+                Some(_) => continue,
+                None => panic!("the connection closed before {id} was announced"),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{id} was not announced on the live connection"));
+}
+
+/// The office changes something through the admin API.
+async fn office_patch(server: &TestServer, path: &str, body: Value) {
+    let office = crate::support::login_json(&server.url, "demo-office", "dev-scope-office").await;
+    let r = reqwest::Client::new()
+        .patch(format!("{}{path}", server.url))
+        .bearer_auth(office["access_token"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
+async fn live_scope_changes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    // A hazard in grid 2 (building 4), which team 1 does not patrol.
+    let office = server.device("demo-office").await;
+    let grid_2 = office
+        .client
+        .report_hazard(NewHazard {
+            place: HazardPlace {
+                post_id: Some("post-b4-u1-f5".into()),
+                ..HazardPlace::default()
+            },
+            ..wiring_in_grid_1()
+        })
+        .unwrap();
+    office.client.sync_now().await.unwrap();
+    assert!(!fresh_device_gets(&server, "demo-volunteer", &grid_2).await);
+
+    // The volunteer's phone stays connected while the office moves them to
+    // team 3 (grid 2): the hazard arrives without a reconnect.
+    let (mut raw, _) =
+        crate::support::raw_session_as(&server, "demo-volunteer", "dev-scope-live").await;
+    office_patch(
+        &server,
+        "/api/v1/admin/users/user-demo-volunteer",
+        serde_json::json!({ "team_id": "team-3" }),
+    )
+    .await;
+    announced(&mut raw, &grid_2).await;
+
+    // Then team 3 moves to grid 1: a grid-1 hazard reported meanwhile, which
+    // the connection was not told of, arrives too.
+    let grid_worker = server.device("demo-grid").await;
+    let grid_1 = grid_worker
+        .client
+        .report_hazard(wiring_in_grid_1())
+        .unwrap();
+    grid_worker.client.sync_now().await.unwrap();
+    office_patch(
+        &server,
+        "/api/v1/admin/teams/team-3",
+        serde_json::json!({ "grid_id": "grid-1" }),
+    )
+    .await;
+    announced(&mut raw, &grid_1).await;
+    server.stop().await;
+}
+both_backends!(
+    a_live_connection_follows_its_users_new_team_and_grid,
+    live_scope_changes
+);

@@ -603,6 +603,8 @@ pub async fn printed_payload(server: &TestServer, post: &str) -> String {
 /// A TCP relay between a phone and the server, standing in for a weak
 /// mobile link: what the phone sends is paced to `bytes_per_sec`, and the
 /// link can drop (every connection cut, new ones refused) and come back.
+/// It also stands in for the load balancer in front of replicas: new
+/// connections can be sent to another server ([`WeakSignal::redirect`]).
 pub struct WeakSignal {
     /// The URL the phone uses instead of the server's.
     pub url: String,
@@ -616,14 +618,12 @@ struct SignalState {
     cut: std::sync::Mutex<CancellationToken>,
     sent: std::sync::atomic::AtomicU64,
     bytes_per_sec: u64,
+    /// `host:port` new connections go to.
+    upstream: std::sync::Mutex<String>,
 }
 
 impl WeakSignal {
     pub async fn start(server_url: &str, bytes_per_sec: u64) -> WeakSignal {
-        let upstream = server_url
-            .strip_prefix("http://")
-            .expect("an http:// server URL")
-            .to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = std::sync::Arc::new(SignalState {
@@ -631,6 +631,7 @@ impl WeakSignal {
             cut: std::sync::Mutex::new(CancellationToken::new()),
             sent: Default::default(),
             bytes_per_sec,
+            upstream: std::sync::Mutex::new(host_port(server_url)),
         });
         let s = state.clone();
         let accept = tokio::spawn(async move {
@@ -639,7 +640,8 @@ impl WeakSignal {
                     continue; // dropped: the phone sees the connection fail
                 }
                 let cut = s.cut.lock().unwrap().clone();
-                let (s, upstream) = (s.clone(), upstream.clone());
+                let upstream = s.upstream.lock().unwrap().clone();
+                let s = s.clone();
                 tokio::spawn(async move {
                     let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
                         return;
@@ -667,6 +669,11 @@ impl WeakSignal {
         }
     }
 
+    /// Sends new connections to `server_url`; open ones stay where they are.
+    pub fn redirect(&self, server_url: &str) {
+        *self.state.upstream.lock().unwrap() = host_port(server_url);
+    }
+
     /// Bytes the phone has sent through the link.
     pub fn bytes_sent(&self) -> u64 {
         self.state.sent.load(std::sync::atomic::Ordering::SeqCst)
@@ -678,6 +685,13 @@ impl Drop for WeakSignal {
         self.accept.abort();
         self.set_online(false);
     }
+}
+
+fn host_port(server_url: &str) -> String {
+    server_url
+        .strip_prefix("http://")
+        .expect("an http:// server URL")
+        .to_owned()
 }
 
 /// Copies both ways; the phone's bytes paced to the link's rate.

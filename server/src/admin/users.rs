@@ -203,8 +203,17 @@ pub async fn update(
         .admin_update_user(&actor.community, &user, now_ms(), &entry)
         .await?;
     for device in &revoked {
-        app.revocations.revoke(device);
+        let device = device.clone();
+        crate::replicas::tell(app, crate::replicas::Notice::Revoked { device }).await;
     }
+    crate::replicas::tell(
+        app,
+        crate::replicas::Notice::Readers {
+            community: actor.community.clone(),
+            users: vec![user.id.clone()],
+        },
+    )
+    .await;
     if !revoked.is_empty() {
         tracing::info!(user = %user.id, devices = revoked.len(), by = %actor.user_id, "user disabled; devices revoked");
     }
@@ -249,7 +258,10 @@ pub async fn revoke_device(
         .filter(|d| d.community_id == actor.community)
         .ok_or(AdminError::NotFound("no such device in your community"))?;
     app.store.revoke_device(&device.id, now_ms()).await?;
-    app.revocations.revoke(&device.id);
+    let revoked = crate::replicas::Notice::Revoked {
+        device: device.id.clone(),
+    };
+    crate::replicas::tell(app, revoked).await;
     let entry = actor.entry(
         "device.revoke",
         &device.id,

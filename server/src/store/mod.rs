@@ -59,6 +59,20 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// An advisory lock held on its own database connection (`Store::lease`);
+/// dropping it, or the process dying, releases it.
+pub struct Lease(Option<sqlx::PgConnection>);
+
+impl Lease {
+    /// Whether the lock is still held: its connection still answers.
+    pub async fn alive(&mut self) -> bool {
+        match &mut self.0 {
+            None => true,
+            Some(conn) => sqlx::Connection::ping(conn).await.is_ok(),
+        }
+    }
+}
+
 /// A user account.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -648,13 +662,41 @@ impl Store {
     /// Commits document writes in one transaction, each under a new community
     /// change sequence. Only `crate::commit` calls it: every document write
     /// takes that one path.
+    ///
+    /// `wake`: the other replicas' compliance engines are to run at once
+    /// (their notice of the commit is sent in its transaction).
     pub(crate) async fn commit(
         &self,
         community: &str,
         writes: &[DocWrite],
         now: i64,
+        wake: bool,
     ) -> Result<Vec<WriteOutcome>> {
-        dispatch!(self.commit(community, writes, now))
+        dispatch!(self.commit(community, writes, now, wake))
+    }
+
+    /// Sends `notice` to the other replicas (PostgreSQL NOTIFY; nothing on
+    /// the embedded store, which has no others).
+    pub async fn notify(&self, notice: &crate::replicas::Notice) -> Result<()> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(s) => s.notify(notice).await,
+        }
+    }
+
+    /// Takes the advisory lock `key` for as long as the returned lease
+    /// lives; `None` while another replica holds it. The embedded store
+    /// serves one process, which always gets it.
+    pub async fn lease(&self, key: i64) -> Result<Option<Lease>> {
+        match self {
+            Store::Sqlite(_) => Ok(Some(Lease(None))),
+            Store::Postgres(s) => Ok(s.try_lock(key).await?.map(|c| Lease(Some(c)))),
+        }
+    }
+
+    /// Devices revoked at or after `since` (ms).
+    pub async fn devices_revoked_since(&self, since: i64) -> Result<Vec<String>> {
+        dispatch!(self.devices_revoked_since(since))
     }
 
     /// Replaces a document's chunks by one snapshot, unless it changed since `seq`.

@@ -420,6 +420,13 @@ macro_rules! store_impl {
                 Ok(n > 0)
             }
 
+            pub async fn devices_revoked_since(&self, since: i64) -> $crate::store::Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT id FROM devices WHERE revoked_at >= $1")
+                    .bind(since)
+                    .fetch_all(&self.read)
+                    .await?)
+            }
+
             pub async fn revoke_device_tokens(&self, device_id: &str) -> $crate::store::Result<()> {
                 sqlx::query("UPDATE devices SET token_generation = token_generation + 1 WHERE id = $1")
                     .bind(device_id)
@@ -520,7 +527,7 @@ macro_rules! store_impl {
                 Ok(out)
             }
 
-            pub async fn commit(&self, community: &str, writes: &[$crate::store::DocWrite], now: i64) -> $crate::store::Result<Vec<$crate::store::WriteOutcome>> {
+            pub async fn commit(&self, community: &str, writes: &[$crate::store::DocWrite], now: i64, wake: bool) -> $crate::store::Result<Vec<$crate::store::WriteOutcome>> {
                 use $crate::store::WriteOutcome;
                 if writes.is_empty() {
                     return Ok(Vec::new());
@@ -605,6 +612,8 @@ macro_rules! store_impl {
                 }
                 let records = stored.iter().map(|w| w.record.clone()).collect();
                 Self::chain_in(&mut tx, community, now, records).await?;
+                let notice = $crate::replicas::Notice::Committed { community: community.to_owned(), seq: last, wake };
+                Self::notify_in(&mut tx, &notice).await?;
                 tx.commit().await?;
                 Ok(out)
             }

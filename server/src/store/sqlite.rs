@@ -69,6 +69,16 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The embedded store has no other replicas to tell.
+    async fn notify_in(
+        _tx: &mut sqlx::Transaction<'_, Sqlite>,
+        _notice: &crate::replicas::Notice,
+    ) -> super::Result<()> {
+        Ok(())
+    }
+}
+
 store_impl!(SqliteStore, sqlx::Sqlite);
 duty_impl!(SqliteStore, sqlx::Sqlite);
 blob_store_impl!(SqliteStore);

@@ -9,6 +9,9 @@
 //!   rejected message stores nothing.
 //! - The connection never buffers without bound: outgoing messages go through
 //!   a bounded queue, and the reader waits when it is full.
+//! - A commit costs no query per connection: the community's feed
+//!   (`crate::feed`) reads what changed once, and each connection filters it
+//!   by its reader's scope; only a connection that fell behind queries.
 
 mod batch;
 
@@ -26,15 +29,22 @@ use fieldsync_proto::wire::Announce;
 use fieldsync_proto::{ClientMsg, DocHeader, DocId, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 
 use crate::auth::AuthFailure;
 use crate::auth::{Claims, TokenError};
+use crate::feed::{Entry, Item, PAGE, Page};
 use crate::http::ApiError;
 use crate::state::AppState;
 
-/// Documents per `Changed` page.
-const PAGE: i64 = 500;
+/// Bytes the WebSocket reads at a time (the transport's default is 128 KiB
+/// for each direction, which 10,000 idle devices would hold in vain).
+const READ_BUFFER: usize = 4 << 10;
+
+/// How far a device's cursor may trail the community before it is told of
+/// the new position even with nothing in it to read: this bounds what its
+/// next reconnect has to look through.
+const CURSOR_LAG: i64 = 2_000;
 
 /// Upgrades `GET /api/v1/sync` to a WebSocket; a request that is not a
 /// WebSocket upgrade gets a JSON error like every other route.
@@ -65,6 +75,11 @@ pub async fn upgrade(
     Ok(ws
         .max_frame_size(hard)
         .max_message_size(hard)
+        // An idle device costs what its socket holds: read in small steps
+        // (a frame larger than that grows the buffer while it arrives), and
+        // write each frame out as it is sent rather than gathering them.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let tasks = app.tasks.clone();
             tasks.track_future(run(socket, app))
@@ -223,12 +238,16 @@ struct Connection {
     /// What the user may read.
     reader: Reader,
     actors: HashSet<ActorId>,
-    /// Highest community sequence announced to this device.
+    /// Highest community sequence whose documents this device was told of
+    /// (the ones it may read).
     sent_upto: i64,
+    /// The last position sent in a `Changed`, which the device keeps as its
+    /// cursor; it trails `sent_upto` while nothing readable changes.
+    told_upto: i64,
     /// Documents this connection wrote, by the sequence of the write: the
     /// device already has them, so they are not announced back.
     own_writes: HashMap<DocId, i64>,
-    feed: watch::Receiver<i64>,
+    feed: broadcast::Receiver<Item>,
     revoked: broadcast::Receiver<String>,
 }
 
@@ -314,7 +333,7 @@ impl Connection {
             .ok_or_else(|| Fatal::new(ErrorCode::Unauthenticated, "unknown role in token"))?;
         let reader = app.store.reader(&claims.sub, role).await?;
         let revoked = app.revocations.subscribe();
-        let feed = app.commits.subscribe(&claims.com);
+        let feed = app.commits.feeds().subscribe(&claims.com);
         let server_cursor = app.store.community_seq(&claims.com).await?;
         // A cursor from the future belongs to another server's history: start over.
         let cursor = i64::try_from(cursor).unwrap_or(i64::MAX);
@@ -327,6 +346,7 @@ impl Connection {
             reader,
             actors,
             sent_upto,
+            told_upto: sent_upto,
             own_writes: HashMap::new(),
             feed,
             revoked,
@@ -381,11 +401,23 @@ impl Connection {
                         return Ok(());
                     }
                 }
-                changed = self.feed.changed() => {
-                    if changed.is_ok() {
+                item = self.feed.recv() => match item {
+                    Ok(Item::Page(page)) => self.on_page(&page).await?,
+                    Ok(Item::Readers(users)) => {
+                        if users.contains(&self.claims.sub) {
+                            self.reload_reader().await?;
+                        }
+                    }
+                    // Fell behind the feed: catch up with a query of our
+                    // own, and reread the scope in case a notice was missed.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        self.reload_reader().await?;
                         self.announce(false).await?;
                     }
-                }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return Err(Fatal::new(ErrorCode::ShuttingDown, "server is shutting down; reconnect later"));
+                    }
+                },
             }
         }
     }
@@ -464,37 +496,18 @@ impl Connection {
             let full = rows.len() as i64 == PAGE;
             let Some(upto) = rows.last().map(|r| r.seq) else {
                 if must_send {
-                    self.send(ServerMsg::Changed {
-                        docs: Vec::new(),
-                        upto: self.sent_upto as u64,
-                        caught_up: true,
-                    })
-                    .await?;
+                    self.tell(Vec::new(), true).await?;
                 }
                 return Ok(());
             };
-            let mut docs = Vec::with_capacity(rows.len());
-            for row in rows {
-                let header = row.header()?;
-                if self.own_writes.get(&header.id) == Some(&row.seq)
-                    || !crate::scope::may_read_row(&self.reader, &row)
-                {
-                    continue;
-                }
-                docs.push(Announce {
-                    header,
-                    heads: row.wire_heads()?,
-                    seq: row.seq as u64,
-                });
-            }
+            let docs = crate::feed::entries(rows)
+                .iter()
+                .filter(|e| self.wants(e))
+                .map(|e| e.announce.clone())
+                .collect();
             self.sent_upto = upto;
             self.own_writes.retain(|_, seq| *seq > upto);
-            self.send(ServerMsg::Changed {
-                docs,
-                upto: upto as u64,
-                caught_up: !full,
-            })
-            .await?;
+            self.tell(docs, !full).await?;
             // After a full page the device waits for a page that says caught
             // up, even an empty one.
             must_send = full;
@@ -502,6 +515,108 @@ impl Connection {
                 return Ok(());
             }
         }
+    }
+}
+
+impl Connection {
+    /// Whether the device is to hear of `entry`: it may read it, and did not
+    /// write this version of it itself.
+    fn wants(&self, entry: &Entry) -> bool {
+        let seq = entry.announce.seq as i64;
+        self.own_writes.get(&entry.announce.header.id) != Some(&seq)
+            && entry.readable_by(&self.reader)
+    }
+
+    /// Sends `docs` with the position `sent_upto`, which becomes the
+    /// device's cursor once it has them.
+    async fn tell(&mut self, docs: Vec<Announce>, caught_up: bool) -> Result<(), Fatal> {
+        self.told_upto = self.sent_upto;
+        self.send(ServerMsg::Changed {
+            docs,
+            upto: self.sent_upto as u64,
+            caught_up,
+        })
+        .await
+    }
+
+    /// A page of the community's feed: the documents of it this device may
+    /// read, and nothing at all when there are none and its cursor is not
+    /// too far behind. A page past this connection's position (it had not
+    /// caught up when the page was read) makes it catch up by query.
+    async fn on_page(&mut self, page: &Page) -> Result<(), Fatal> {
+        if page.upto <= self.sent_upto {
+            return Ok(());
+        }
+        if page.after > self.sent_upto {
+            self.announce(false).await?;
+            // The query ran after the page was read, so it saw all of it.
+            self.sent_upto = self.sent_upto.max(page.upto);
+            return Ok(());
+        }
+        let docs: Vec<Announce> = page
+            .entries
+            .iter()
+            .filter(|e| e.announce.seq as i64 > self.sent_upto && self.wants(e))
+            .map(|e| e.announce.clone())
+            .collect();
+        self.sent_upto = page.upto;
+        self.own_writes.retain(|_, seq| *seq > page.upto);
+        if docs.is_empty() && page.upto - self.told_upto < CURSOR_LAG {
+            return Ok(());
+        }
+        let caught_up = (page.entries.len() as i64) < PAGE;
+        self.tell(docs, caught_up).await
+    }
+
+    /// Rereads what the user may read (their team or grids moved). Documents
+    /// they may read now and could not before, committed before this
+    /// connection's position, are announced; the rest reach them as they
+    /// change.
+    async fn reload_reader(&mut self) -> Result<(), Fatal> {
+        let reader = self
+            .app
+            .store
+            .reader(&self.claims.sub, self.reader.role)
+            .await?;
+        if reader == self.reader {
+            return Ok(());
+        }
+        tracing::info!(device = %self.claims.dev, "read scope changed on a live connection");
+        let old = std::mem::replace(&mut self.reader, reader);
+        let mut after = 0;
+        while after < self.sent_upto {
+            let rows = self
+                .app
+                .store
+                .changed_since(&self.claims.com, after, PAGE)
+                .await?;
+            let full = rows.len() as i64 == PAGE;
+            let Some(last) = rows.last().map(|r| r.seq) else {
+                break;
+            };
+            let docs: Vec<Announce> = crate::feed::entries(rows)
+                .into_iter()
+                .filter(|e| {
+                    e.announce.seq as i64 <= self.sent_upto
+                        && e.readable_by(&self.reader)
+                        && !e.readable_by(&old)
+                })
+                .map(|e| e.announce)
+                .collect();
+            if !docs.is_empty() {
+                self.send(ServerMsg::Changed {
+                    docs,
+                    upto: self.told_upto as u64,
+                    caught_up: true,
+                })
+                .await?;
+            }
+            if !full {
+                break;
+            }
+            after = last;
+        }
+        Ok(())
     }
 }
 

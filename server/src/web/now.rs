@@ -262,7 +262,7 @@ pub async fn events(
         sent_one: bool,
     }
     let start = Watch {
-        feed: app.commits.subscribe(&viewer.community),
+        feed: app.commits.feeds().watch(&viewer.community),
         revoked: app.revocations.subscribe(),
         shutdown: app.shutdown.clone(),
         device: viewer.device_id.clone(),

@@ -188,7 +188,8 @@ pub async fn end(app: &AppState, viewer: &Viewer) -> Result<(), WebError> {
         .delete_web_session(&viewer.token_hash, now_ms())
         .await?;
     app.store.revoke_device(&viewer.device_id, now_ms()).await?;
-    app.revocations.revoke(&viewer.device_id);
+    let device = viewer.device_id.clone();
+    crate::replicas::tell(app, crate::replicas::Notice::Revoked { device }).await;
     Ok(())
 }
 

@@ -1,12 +1,11 @@
 //! Deterministic in-memory tests of the sync session: an in-memory hub speaks
 //! the server side with [`apply_client_sync`], devices run [`ClientSession`]
-//! over an in-memory [`LocalDocs`].
+//! over an in-memory [`MemDocs`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
-use automerge::{ActorId, Automerge, ChangeHash, ROOT, ReadDoc};
+use automerge::{ActorId, Automerge, ROOT, ReadDoc};
 use proptest::prelude::*;
 
 use super::*;
@@ -115,122 +114,6 @@ impl Hub {
     }
 }
 
-struct LocalDoc {
-    header: DocHeader,
-    doc: Automerge,
-    state: Option<automerge::sync::State>,
-    acked: Vec<ChangeHash>,
-}
-
-/// A device's store, in memory.
-#[derive(Default)]
-struct MemDocs {
-    docs: HashMap<DocId, LocalDoc>,
-    quarantine: Vec<(DocId, RejectCode, Vec<u8>)>,
-}
-
-impl LocalDocs for MemDocs {
-    type Error = String;
-
-    fn header(&mut self, id: &DocId) -> Result<Option<DocHeader>, String> {
-        Ok(self.docs.get(id).map(|d| d.header.clone()))
-    }
-
-    fn has_heads(&mut self, id: &DocId, heads: &[ChangeHash]) -> Result<bool, String> {
-        Ok(self
-            .docs
-            .get(id)
-            .is_some_and(|d| d.doc.get_missing_deps(heads).is_empty()))
-    }
-
-    fn saved_sync(&mut self, id: &DocId) -> Result<SavedSync, String> {
-        Ok(match self.docs.get(id) {
-            None => SavedSync::default(),
-            Some(d) => {
-                let shared = d
-                    .state
-                    .as_ref()
-                    .map(|s| s.shared_heads.clone())
-                    .unwrap_or_default();
-                SavedSync {
-                    state: d
-                        .state
-                        .as_ref()
-                        .map(|s| automerge::sync::State::decode(&s.encode()).unwrap()),
-                    has_local_changes: d.doc.get_heads() != shared,
-                }
-            }
-        })
-    }
-
-    fn generate(
-        &mut self,
-        id: &DocId,
-        state: &mut automerge::sync::State,
-    ) -> Result<Option<automerge::sync::Message>, String> {
-        Ok(match self.docs.get(id) {
-            Some(d) => d.doc.generate_sync_message(state),
-            None => Automerge::new().generate_sync_message(state),
-        })
-    }
-
-    fn receive(
-        &mut self,
-        header: &DocHeader,
-        state: &mut automerge::sync::State,
-        message: automerge::sync::Message,
-    ) -> Result<(bool, Vec<ChangeHash>), String> {
-        let d = self
-            .docs
-            .entry(header.id.clone())
-            .or_insert_with(|| LocalDoc {
-                header: header.clone(),
-                doc: Automerge::new(),
-                state: None,
-                acked: vec![],
-            });
-        let before = d.doc.get_heads();
-        d.doc
-            .receive_sync_message(state, message)
-            .map_err(|e| e.to_string())?;
-        let after = d.doc.get_heads();
-        Ok((before != after, after))
-    }
-
-    fn acked(&mut self, id: &DocId, durable: &[ChangeHash]) -> Result<(), String> {
-        if let Some(d) = self.docs.get_mut(id) {
-            d.acked = durable.to_vec();
-        }
-        Ok(())
-    }
-
-    fn finished(&mut self, id: &DocId, state: &automerge::sync::State) -> Result<(), String> {
-        if let Some(d) = self.docs.get_mut(id) {
-            d.state = Some(automerge::sync::State::decode(&state.encode()).unwrap());
-        }
-        Ok(())
-    }
-
-    fn rejected(&mut self, id: &DocId, code: RejectCode, _message: &str) -> Result<(), String> {
-        let d = self.docs.remove(id).ok_or("no such doc")?;
-        self.quarantine
-            .push((id.clone(), code, d.doc.save_after(&d.acked)));
-        if !d.acked.is_empty() {
-            let restored = d.doc.fork_at(&d.acked).map_err(|e| e.to_string())?;
-            self.docs.insert(
-                id.clone(),
-                LocalDoc {
-                    header: d.header,
-                    doc: restored,
-                    state: None,
-                    acked: d.acked,
-                },
-            );
-        }
-        Ok(())
-    }
-}
-
 struct Device {
     name: String,
     actor: ActorId,
@@ -255,16 +138,12 @@ impl Device {
     fn edit(&mut self, id: &str, key: &str, value: &str) {
         let id = DocId::new(id).unwrap();
         let actor = self.actor.clone();
-        let d = self
-            .docs
-            .docs
-            .entry(id.clone())
-            .or_insert_with(|| LocalDoc {
-                header: DocHeader::new(id, DocType::Note),
-                doc: Automerge::new(),
-                state: None,
-                acked: vec![],
-            });
+        let d = self.docs.docs.entry(id.clone()).or_insert_with(|| MemDoc {
+            header: DocHeader::new(id, DocType::Note),
+            doc: Automerge::new(),
+            state: None,
+            acked: vec![],
+        });
         d.doc.set_actor(actor);
         let mut tx = d.doc.transaction();
         tx.put(ROOT, key, value).unwrap();

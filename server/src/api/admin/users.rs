@@ -250,5 +250,16 @@ pub async fn update_team(
     {
         return Err(not_found());
     }
+    // Its members read by the team's grid.
+    let users = app
+        .store
+        .admin_users(&claims.com)
+        .await?
+        .into_iter()
+        .filter(|u| u.team_id.as_deref() == Some(team.id.as_str()))
+        .map(|u| u.id)
+        .collect();
+    let community = claims.com.clone();
+    crate::replicas::tell(&app, crate::replicas::Notice::Readers { community, users }).await;
     Ok(Json(team))
 }

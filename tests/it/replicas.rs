@@ -1,0 +1,322 @@
+//! Two `fieldsync serve` processes over one PostgreSQL database: devices on
+//! different replicas edit the same documents and converge, a change on one
+//! reaches a live device on the other within a second, a revocation on one
+//! ends a connection on the other, the compliance lease is held once, and
+//! when one replica is killed its devices carry on with the other and
+//! nothing is lost.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use fieldsync_proto::{ErrorCode, ServerMsg};
+use fieldsync_sdk::{Client, DocId};
+use sqlx::Connection;
+
+use crate::support::{ChildServer, Device, PgDb, RawClient, WeakSignal, hello, login_json};
+
+/// The advisory lock key of the compliance engine (`replicas::COMPLIANCE_LEASE`).
+const COMPLIANCE_LEASE: i64 = 0x0066_6965_6c64_7301;
+
+/// Posts of route-stairwells that both volunteers check in at.
+const POSTS: [&str; 4] = [
+    "post-b3-u1-f5",
+    "post-b3-u1-f9",
+    "post-b3-u2-f5",
+    "post-b3-u2-f9",
+];
+
+struct Replicas {
+    db: PgDb,
+    _dirs: tempfile::TempDir,
+    a: Option<ChildServer>,
+    b: ChildServer,
+}
+
+impl Replicas {
+    /// Replica A seeds the demo community's people and places; then B
+    /// starts on the same database. Both run the compliance engine every
+    /// second.
+    async fn start() -> Replicas {
+        let db = PgDb::create().await;
+        let dirs = tempfile::tempdir().unwrap();
+        let config = dirs.path().join("fieldsync.toml");
+        std::fs::write(&config, "compliance_tick_secs = 1\n").unwrap();
+        // Each replica names its database sessions, so the test can tell
+        // which one holds the compliance lease.
+        let spawn = |name: &str| {
+            let url = format!("{}?application_name=fieldsync-{name}", db.url);
+            ChildServer::spawn_with(
+                &dirs.path().join(name),
+                &[
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--no-demo-documents",
+                    "--database-url",
+                    &url,
+                    "--config",
+                    config.to_str().unwrap(),
+                ],
+            )
+        };
+        let a = spawn("a");
+        let b = spawn("b");
+        Replicas {
+            db,
+            _dirs: dirs,
+            a: Some(a),
+            b,
+        }
+    }
+
+    fn a(&self) -> &ChildServer {
+        self.a.as_ref().expect("replica A runs")
+    }
+
+    async fn stop(mut self) {
+        drop(self.a.take());
+        drop(self.b);
+        self.db.drop_db().await;
+    }
+}
+
+fn all_heads(client: &Client) -> BTreeMap<DocId, Vec<String>> {
+    client
+        .document_ids(None)
+        .unwrap()
+        .into_iter()
+        .map(|id| {
+            let heads = client.document_heads(&id).unwrap();
+            (id, heads)
+        })
+        .collect()
+}
+
+/// A raw sync connection to `url` as `username`, caught up.
+async fn live(url: &str, username: &str, device: &str) -> RawClient {
+    let login = login_json(url, username, device).await;
+    let mut raw = RawClient::connect(url).await;
+    raw.send(&hello(device, login["access_token"].as_str().unwrap()))
+        .await;
+    assert!(matches!(raw.recv().await, Some(ServerMsg::Welcome { .. })));
+    loop {
+        match raw.recv().await {
+            Some(ServerMsg::Changed {
+                caught_up: true, ..
+            }) => return raw,
+            Some(ServerMsg::Changed { .. }) => continue,
+            other => panic!("expected the change list, got {other:?}"),
+        }
+    }
+}
+
+/// Waits for an announcement of `doc` on `raw`; fails after `within`.
+async fn announced(raw: &mut RawClient, doc: &DocId, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let left = within.saturating_sub(start.elapsed());
+        let msg = tokio::time::timeout(left, raw.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{doc} not announced within {within:?}"));
+        if let Some(ServerMsg::Changed { docs, .. }) = msg
+            && docs.iter().any(|a| a.header.id.as_str() == doc.as_str())
+        {
+            return start.elapsed();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_replica_reaches_a_device_on_the_other_within_a_second() {
+    let replicas = Replicas::start().await;
+    let mut watcher = live(&replicas.b.url, "demo-volunteer-2", "dev-watch-b").await;
+    let writer = Device::login(&replicas.a().url, "demo-volunteer").await;
+
+    for round in 0..5 {
+        let patrol = writer
+            .client
+            .start_patrol("team-1", "route-stairwells")
+            .unwrap();
+        writer.client.sync_now().await.unwrap();
+        let took = announced(&mut watcher, &patrol, Duration::from_secs(1)).await;
+        println!("round {round}: A's ack to B's announcement {took:?}");
+    }
+
+    // The office revokes the watcher's phone on A: B drops its connection.
+    let office = login_json(&replicas.a().url, "demo-office", "dev-office-a").await;
+    let revoked = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/devices/dev-watch-b/revoke",
+            replicas.a().url
+        ))
+        .bearer_auth(office["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success(), "{}", revoked.status());
+    let (code, _) = tokio::time::timeout(Duration::from_secs(1), watcher.expect_error())
+        .await
+        .expect("B ends the revoked device's connection within a second");
+    assert_eq!(code, ErrorCode::DeviceRevoked);
+    replicas.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_on_two_replicas_edit_the_same_documents_and_converge() {
+    let replicas = Replicas::start().await;
+    let on_a = Device::login(&replicas.a().url, "demo-volunteer").await;
+    let on_b = Device::login(&replicas.b.url, "demo-volunteer-2").await;
+    let leader = Device::login(&replicas.b.url, "demo-leader").await;
+
+    let patrol = on_a
+        .client
+        .start_patrol("team-1", "route-stairwells")
+        .unwrap();
+    on_a.client.sync_now().await.unwrap();
+    on_b.client.sync_now().await.unwrap();
+
+    // Both check in on the one patrol, offline, then sync at the same
+    // moment through different replicas: both accept changes to the same
+    // document at once, and neither loses the other's.
+    let mut made = Vec::new();
+    for round in 0..6 {
+        for (i, phone) in [&on_a, &on_b].into_iter().enumerate() {
+            let post = POSTS[(round + i) % POSTS.len()];
+            made.push(
+                phone
+                    .client
+                    .check_in(&patrol, post, None, "sticker torn", None, "")
+                    .unwrap(),
+            );
+            phone
+                .client
+                .add_patrol_note(&patrol, &format!("round {round} phone {i}"))
+                .unwrap();
+        }
+        let (a, b) = tokio::join!(on_a.client.sync_now(), on_b.client.sync_now());
+        a.unwrap();
+        b.unwrap();
+    }
+    // Conflicts are retried: sync until both outboxes are empty.
+    for _ in 0..10 {
+        let (a, b) = tokio::join!(on_a.client.sync_now(), on_b.client.sync_now());
+        a.unwrap();
+        b.unwrap();
+        if on_a.client.pending_changes().unwrap() == 0
+            && on_b.client.pending_changes().unwrap() == 0
+        {
+            break;
+        }
+    }
+    assert_eq!(on_a.client.pending_changes().unwrap(), 0);
+    assert_eq!(on_b.client.pending_changes().unwrap(), 0);
+    on_a.client.sync_now().await.unwrap();
+    on_b.client.sync_now().await.unwrap();
+    leader.client.sync_now().await.unwrap();
+
+    let heads = all_heads(&leader.client);
+    assert_eq!(all_heads(&on_a.client)[&patrol], heads[&patrol]);
+    assert_eq!(all_heads(&on_b.client)[&patrol], heads[&patrol]);
+    let checkins: Vec<String> = leader
+        .client
+        .patrol(&patrol)
+        .unwrap()
+        .checkins
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    for id in &made {
+        assert_eq!(
+            checkins.iter().filter(|c| *c == id).count(),
+            1,
+            "check-in {id} is on the server once"
+        );
+    }
+    assert_eq!(checkins.len(), made.len());
+
+    // The compliance engine runs on one replica: one holds the lease.
+    let mut pg = sqlx::PgConnection::connect(&replicas.db.url).await.unwrap();
+    assert_eq!(lease_holders(&mut pg).await.len(), 1, "one lease holder");
+    replicas.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replica_devices_continue_on_the_other_with_nothing_lost() {
+    let mut replicas = Replicas::start().await;
+    // The phone knows one address, the load balancer's, which sends it to A.
+    let balancer = WeakSignal::start(&replicas.a().url, u64::MAX).await;
+    let phone = Device::login(&balancer.url, "demo-volunteer").await;
+    let patrol = phone
+        .client
+        .start_patrol("team-1", "route-stairwells")
+        .unwrap();
+    let first = phone
+        .client
+        .check_in(&patrol, POSTS[0], None, "sticker torn", None, "")
+        .unwrap();
+    phone.client.sync_now().await.unwrap();
+
+    // Offline on the stairs; meanwhile replica A dies without a word.
+    let later = phone
+        .client
+        .check_in(&patrol, POSTS[1], None, "sticker torn", None, "")
+        .unwrap();
+    let mut pg = sqlx::PgConnection::connect(&replicas.db.url).await.unwrap();
+    wait_for_lease(&mut pg, "fieldsync-a").await;
+    replicas.a.take().unwrap().kill9();
+    assert!(phone.client.sync_now().await.is_err(), "A is gone");
+
+    // The balancer sends the phone's next connection to B; its session and
+    // outbox carry over.
+    balancer.redirect(&replicas.b.url);
+    phone.client.sync_now().await.unwrap();
+    assert_eq!(phone.client.pending_changes().unwrap(), 0);
+
+    let leader = Device::login(&replicas.b.url, "demo-leader").await;
+    leader.client.sync_now().await.unwrap();
+    let ids: Vec<String> = leader
+        .client
+        .patrol(&patrol)
+        .unwrap()
+        .checkins
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(ids.contains(&first) && ids.contains(&later), "{ids:?}");
+    assert_eq!(
+        all_heads(&leader.client)[&patrol],
+        all_heads(&phone.client)[&patrol]
+    );
+
+    // B takes over the compliance engine once A's session is gone.
+    wait_for_lease(&mut pg, "fieldsync-b").await;
+    replicas.stop().await;
+}
+
+/// The sessions (by application name) holding the compliance lease.
+async fn lease_holders(pg: &mut sqlx::PgConnection) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted \
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND ((l.classid::bigint << 32) | l.objid::bigint) = $1",
+    )
+    .bind(COMPLIANCE_LEASE)
+    .fetch_all(pg)
+    .await
+    .unwrap()
+}
+
+async fn wait_for_lease(pg: &mut sqlx::PgConnection, replica: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let holders = lease_holders(pg).await;
+        if holders == [replica] {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{replica} does not hold the compliance lease: {holders:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
