@@ -16,6 +16,7 @@ pub mod reports;
 pub mod scratch_db;
 pub mod sdk;
 pub mod server;
+pub mod simulate;
 pub mod sync;
 pub mod uploads;
 

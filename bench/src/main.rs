@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use fieldsync_bench::{dashboard, night, report, reports, sdk, sync, uploads};
+use fieldsync_bench::{dashboard, night, report, reports, sdk, simulate, sync, uploads};
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +44,10 @@ enum BenchCommand {
     /// The monthly report and the month's check-in export over PostgreSQL
     /// loaded with a month of a million check-ins: time and server memory
     Reports(reports::ReportsArgs),
+    /// Many phones at once: connect, idle, a night of check-ins at floors 5
+    /// and 9, an outage and the reconnect storm; memory per connection, ack
+    /// latency, storm time
+    Simulate(simulate::SimulateArgs),
     /// Photo uploads through the tus endpoint: one photo, then many at once;
     /// throughput and the server's peak memory
     Uploads(uploads::UploadArgs),
@@ -90,6 +94,11 @@ async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Uploads(args) => report(
             uploads::run(&args).await?,
             uploads::print,
+            args.json.as_deref(),
+        ),
+        BenchCommand::Simulate(args) => report(
+            simulate::run(&args).await?,
+            simulate::print,
             args.json.as_deref(),
         ),
         BenchCommand::SdkProbe(args) => {

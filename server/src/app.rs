@@ -77,6 +77,10 @@ impl Server {
                 crate::web::router(state.clone())
                     .layer(tower_http::limit::RequestBodyLimitLayer::new(64 << 10)),
             )
+            .route(
+                "/metrics",
+                axum::routing::get(crate::metrics::scrape).with_state(state.clone()),
+            )
             .fallback(crate::http::not_found)
             .layer(tower_http::trace::TraceLayer::new_for_http());
         crate::photos::spawn_expiry(&state);

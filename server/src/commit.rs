@@ -20,7 +20,11 @@
 //!   of it is stored.
 //! - The change feed is published after the transaction committed, never
 //!   before: whoever hears of a sequence can read it.
+//! - Writers of a community commit in turn, and a turn commits every write
+//!   queued by then (a group commit); each writer still gets exactly its
+//!   own outcomes, and a failed group is retried writer by writer.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use automerge::ChangeHash;
@@ -28,7 +32,7 @@ use fieldsync_proto::model::patrol::Proof;
 use fieldsync_proto::model::validate::{self, Checked};
 use fieldsync_proto::session::Rejection;
 use fieldsync_proto::{DocHeader, DocType, RejectCode};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 
 use crate::clock::now_ms;
 use crate::feed::Feeds;
@@ -39,7 +43,7 @@ use crate::store::{DocWrite, PostRow, Store, StoreError, TagKeyRow, WriteOutcome
 pub const COMPACT_AFTER_CHUNKS: i64 = 32;
 
 /// One checked document write, from any source.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Write {
     /// The document; its schema version as computed from the document.
     pub header: DocHeader,
@@ -96,6 +100,36 @@ pub struct Committer {
     store: Store,
     feeds: Feeds,
     compliance: Arc<Notify>,
+    groups: Groups,
+}
+
+/// A writer's writes waiting for a group commit, and where its outcomes go.
+struct Queued {
+    writes: Vec<Write>,
+    done: oneshot::Sender<Result<Vec<Outcome>, Arc<StoreError>>>,
+}
+
+/// Per community: the writes waiting, and whose turn it is to commit.
+#[derive(Default)]
+struct Group {
+    queue: std::sync::Mutex<Vec<Queued>>,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Group {
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
+        self.queue.lock().expect("commit queue lock poisoned")
+    }
+}
+
+#[derive(Clone, Default)]
+struct Groups(Arc<std::sync::Mutex<HashMap<String, Arc<Group>>>>);
+
+impl Groups {
+    fn of(&self, community: &str) -> Arc<Group> {
+        let mut groups = self.0.lock().expect("commit group lock poisoned");
+        groups.entry(community.to_owned()).or_default().clone()
+    }
 }
 
 impl Committer {
@@ -103,6 +137,7 @@ impl Committer {
         Committer {
             feeds: Feeds::new(store.clone()),
             store,
+            groups: Groups::default(),
             compliance: Arc::new(Notify::new()),
         }
     }
@@ -128,13 +163,80 @@ impl Committer {
         self.compliance.notified().await;
     }
 
-    /// Commits `writes` of `community` in one transaction; one outcome per
-    /// write, in order.
+    /// Commits `writes` of `community`; one outcome per write, in order.
+    ///
+    /// Writers of a community take turns, and whoever has the turn commits
+    /// everything that queued up meanwhile, from every writer, in one
+    /// transaction (a group commit): one fsync and one audit-chain append
+    /// for many devices' change sets. When such a transaction fails, each
+    /// writer's writes are tried again alone, so one bad write fails only
+    /// its own writer.
     pub async fn commit(
         &self,
         community: &str,
         writes: Vec<Write>,
     ) -> Result<Vec<Outcome>, StoreError> {
+        let group = self.groups.of(community);
+        let (done, mut result) = oneshot::channel();
+        group.lock_queue().push(Queued { writes, done });
+        let turn = group.turn.clone().lock_owned().await;
+        // The writer before us may have committed ours with its own.
+        if let Ok(outcome) = result.try_recv() {
+            return outcome.map_err(StoreError::Shared);
+        }
+        let queued = std::mem::take(&mut *group.lock_queue());
+        // On a task of its own, so that a writer that goes away (its
+        // connection closed) does not cancel the others' commit.
+        let (this, community) = (self.clone(), community.to_owned());
+        tokio::spawn(async move {
+            let _turn = turn;
+            this.commit_group(&community, queued).await;
+        });
+        result
+            .await
+            .map_err(|_| StoreError::Corrupt("the group commit stopped".into()))?
+            .map_err(StoreError::Shared)
+    }
+
+    /// Commits the queued writes of several writers together, and answers
+    /// each.
+    async fn commit_group(&self, community: &str, queued: Vec<Queued>) {
+        if queued.len() == 1 {
+            let Queued { writes, done } = queued.into_iter().next().expect("one");
+            let _ = done.send(self.commit_now(community, writes).await.map_err(Arc::new));
+            return;
+        }
+        let retry: Vec<Vec<Write>> = queued.iter().map(|q| q.writes.clone()).collect();
+        let all: Vec<Write> = queued
+            .iter()
+            .flat_map(|q| q.writes.iter().cloned())
+            .collect();
+        match self.commit_now(community, all).await {
+            Ok(outcomes) => {
+                let mut outcomes = outcomes.into_iter();
+                for q in queued {
+                    let mine = outcomes.by_ref().take(q.writes.len()).collect();
+                    let _ = q.done.send(Ok(mine));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, writers = queued.len(), "group commit failed; committing each writer alone");
+                for (q, writes) in queued.into_iter().zip(retry) {
+                    let _ = q
+                        .done
+                        .send(self.commit_now(community, writes).await.map_err(Arc::new));
+                }
+            }
+        }
+    }
+
+    /// Commits `writes` in one transaction.
+    async fn commit_now(
+        &self,
+        community: &str,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let started = std::time::Instant::now();
         let now = now_ms();
         let seeds: Vec<Seed> = writes.iter().map(|w| scope::seed(&w.checked)).collect();
         let facts = Facts::load(&self.store, community, &writes, &seeds).await?;
@@ -192,6 +294,7 @@ impl Committer {
                 WriteOutcome::Conflict => Outcome::Conflict,
             });
         }
+        crate::metrics::observe_since(&crate::metrics::METRICS.commit_seconds, started);
         if let Some(seq) = max_seq {
             self.feeds.committed(community, seq);
             if wake {

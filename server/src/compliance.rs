@@ -86,7 +86,10 @@ pub fn spawn(commits: Committer, tick: Duration, shutdown: CancellationToken, ta
             };
             for community in communities {
                 let now = now_ms();
-                match run(&commits, &community, now).await {
+                let started = std::time::Instant::now();
+                let ran = run(&commits, &community, now).await;
+                crate::metrics::observe_since(&crate::metrics::METRICS.compliance_seconds, started);
+                match ran {
                     // Reports are issued from figures the engine has just
                     // brought up to date.
                     Ok(done) => {

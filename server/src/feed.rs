@@ -142,6 +142,12 @@ impl Feeds {
         feeds.keys().cloned().collect()
     }
 
+    /// Items queued in every feed for its slowest connection.
+    pub fn backlog(&self) -> usize {
+        let feeds = self.feeds.lock().expect("feed lock poisoned");
+        feeds.values().map(|f| f.items.len()).sum()
+    }
+
     /// Records that changes of `community` up to `seq` are committed.
     pub fn committed(&self, community: &str, seq: i64) {
         self.feed(community).committed.send_if_modified(|cur| {
@@ -205,6 +211,7 @@ async fn read_pages(
                         entries: entries(rows),
                     };
                     let _ = items.send(Item::Page(Arc::new(page)));
+                    crate::metrics::METRICS.feed_pages.inc();
                     published = upto;
                 }
                 Err(e) => {

@@ -19,6 +19,7 @@ pub mod feed;
 pub mod format;
 pub mod http;
 pub mod i18n;
+pub mod metrics;
 pub mod names;
 pub mod photos;
 pub mod projection;

@@ -1,4 +1,4 @@
-//! The benchmarks work: `fieldsync-bench`'s sync, night and reports, run at a tiny
+//! The benchmarks work: `fieldsync-bench`'s sync, night, reports and simulate, run at a tiny
 //! size against the server binary as a child process, produce figures that
 //! make sense. Nothing here checks how fast anything is.
 
@@ -8,6 +8,7 @@ use std::time::Duration;
 use fieldsync_bench::night::{self, NightArgs};
 use fieldsync_bench::reports::{self, ReportsArgs};
 use fieldsync_bench::server::ServerArgs;
+use fieldsync_bench::simulate::{self, SimulateArgs};
 use fieldsync_bench::sync::{self, SyncArgs};
 
 /// A benchmark at smoke size takes seconds; past this it hangs.
@@ -113,4 +114,37 @@ fn a_missing_server_binary_says_how_to_build_it() {
             && message.contains("cargo build --release -p fieldsync-server"),
         "{message}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_drives_phones_through_a_night_an_outage_and_the_storm() {
+    let args = SimulateArgs {
+        devices: 12,
+        team_size: 4,
+        rate: 2.0,
+        secs: 2,
+        offline_checkins: 2,
+        database_url: None,
+        json: None,
+        quiet: true,
+        server: server(),
+    };
+    let f = tokio::time::timeout(RUN_TIMEOUT, simulate::run(&args))
+        .await
+        .expect("the simulation ends")
+        .expect("the simulation succeeds");
+    assert_eq!((f.devices, f.teams), (12, 3));
+    assert_eq!(f.connections_held, 12, "{f:?}");
+    assert_eq!(f.failed_devices, 0, "{f:?}");
+    assert_eq!(f.unacked_checkins, 0, "every check-in was acknowledged");
+    // Two a second for two seconds, give or take a tick, plus the outage's.
+    assert!(
+        (12 * 3..=12 * 7).contains(&f.checkins),
+        "check-ins made: {f:?}"
+    );
+    assert!(
+        f.acks_per_s > 0.0 && f.ack_p50_ms > 0.0 && f.ack_p99_ms >= f.ack_p50_ms,
+        "{f:?}"
+    );
+    assert!(f.storm_s > 0.0 && f.server_peak_rss_mb > 0.0, "{f:?}");
 }

@@ -19,6 +19,7 @@ mod dashboard_hazards;
 mod first_run;
 mod hazards;
 mod incidents;
+mod metrics;
 mod migrations;
 mod patrols;
 mod photo_queue;

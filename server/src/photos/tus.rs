@@ -456,6 +456,9 @@ async fn write_chunk(
             h.update(&bytes);
         }
         out.write_all(&bytes).await.map_err(ApiError::internal)?;
+        crate::metrics::METRICS
+            .upload_bytes
+            .inc_by(bytes.len() as u64);
     }
     out.flush().await.map_err(ApiError::internal)?;
     if let Some(e) = interrupted {

@@ -40,6 +40,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The failure of a group commit, as each writer in it sees it.
+    #[error("{0}")]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
@@ -52,6 +55,7 @@ impl StoreError {
                 matches!(e.code().as_deref(), Some("13" | "53100"))
                     || e.message().contains("database or disk is full")
             }
+            StoreError::Shared(e) => e.is_storage_full(),
             _ => false,
         }
     }

@@ -313,6 +313,7 @@ pub async fn apply_and_commit(
             let r = r.expect("every message has a reply");
             if let Reply::Rejected { doc, rejection } = &r {
                 tracing::info!(doc = %doc, device = %claims.dev, code = ?rejection.code, "rejected change set");
+                crate::metrics::count(&crate::metrics::METRICS.rejections, rejection.code);
             }
             r
         })

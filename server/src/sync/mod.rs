@@ -35,6 +35,7 @@ use crate::auth::AuthFailure;
 use crate::auth::{Claims, TokenError};
 use crate::feed::{Entry, Item, PAGE, Page};
 use crate::http::ApiError;
+use crate::metrics::METRICS;
 use crate::state::AppState;
 
 /// Bytes the WebSocket reads at a time (the transport's default is 128 KiB
@@ -158,10 +159,17 @@ async fn run(socket: WebSocket, app: AppState) {
     let writer = tokio::spawn(write_loop(sink, rx));
     let result = Connection::handshake(&app, stream, tx.clone()).await;
     let fatal = match result {
-        Ok(mut conn) => conn.serve().await.err(),
+        Ok(mut conn) => {
+            METRICS.connections.inc();
+            METRICS.connections_opened.inc();
+            let end = conn.serve().await.err();
+            METRICS.connections.dec();
+            end
+        }
         Err(f) => Some(f),
     };
     if let Some(f) = fatal {
+        crate::metrics::count(&METRICS.connection_errors, f.code);
         tracing::info!(code = ?f.code, message = %f.message, "closing sync connection");
         let _ = tx
             .send(Outgoing::Msg(ServerMsg::Error {
@@ -411,6 +419,7 @@ impl Connection {
                     // Fell behind the feed: catch up with a query of our
                     // own, and reread the scope in case a notice was missed.
                     Err(broadcast::error::RecvError::Lagged(_)) => {
+                        METRICS.feed_lagged.inc();
                         self.reload_reader().await?;
                         self.announce(false).await?;
                     }
@@ -476,6 +485,7 @@ impl Connection {
             } = r
             {
                 self.own_writes.insert(doc.clone(), seq);
+                METRICS.acks.inc();
             }
             self.send(r.into_message()).await?;
         }

@@ -1,0 +1,789 @@
+//! `fieldsync-bench simulate`: many phones at once against one server.
+//!
+//! Each simulated phone is a real WebSocket client speaking the sync protocol
+//! with the SDK's own session state machine (`fieldsync_proto::session`) over
+//! documents kept in memory, so thousands fit in one process. The office
+//! creates the teams and volunteers through the admin API, each volunteer
+//! logs in with their own phone, and then:
+//!
+//! 1. every phone connects, starts its patrol and syncs until idle;
+//! 2. they sit idle, connected: the server's memory per connection;
+//! 3. the night: each phone checks in at its stairwell's floor 5 and floor 9
+//!    posts (signed tags printed by the office) at `--rate` per second and
+//!    records a breadcrumb chunk every ten seconds; ack latency per check-in;
+//! 4. an outage: every connection drops, each phone checks in offline;
+//! 5. the storm: every phone reconnects at once, and the clock runs until
+//!    the last one has pushed everything and caught up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use automerge::{ActorId, Automerge, ChangeHash};
+use fieldsync_proto::model::breadcrumbs::{self, Breadcrumb};
+use fieldsync_proto::model::migrate;
+use fieldsync_proto::model::patrol::{CheckIn, PatrolDoc, Proof};
+use fieldsync_proto::session::{ClientEvent, ClientSession, MemDocs};
+use fieldsync_proto::{DocHeader, DocId, DocType, ServerMsg};
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::sync::{Mutex, Semaphore, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::server::{ChildServer, ServerArgs};
+
+/// Flags of `fieldsync-bench simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Phones, one volunteer each
+    #[arg(long, default_value_t = 100)]
+    pub devices: usize,
+    /// Volunteers per team (a team walks one stairwell and reads its
+    /// members' patrols)
+    #[arg(long, default_value_t = 10)]
+    pub team_size: usize,
+    /// Check-ins per phone per second during the night
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// Length of the night, in seconds
+    #[arg(long, default_value_t = 20)]
+    pub secs: u64,
+    /// Check-ins each phone makes while the network is down
+    #[arg(long, default_value_t = 2)]
+    pub offline_checkins: usize,
+    /// PostgreSQL server to use (a scratch database is created on it and
+    /// dropped afterwards); embedded SQLite when absent
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Write the figures as JSON here
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+    /// No progress bars (they go to stderr)
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// The figures of one run.
+#[derive(Debug, Serialize)]
+pub struct SimulateFigures {
+    pub backend: &'static str,
+    pub devices: usize,
+    pub teams: usize,
+    pub rate_per_device: f64,
+    pub night_s: f64,
+    /// Creating the users and logging every phone in (argon2 on both).
+    pub setup_s: f64,
+    /// Every phone connected, its patrol pushed, caught up.
+    pub connect_s: f64,
+    /// Connections the server held while idle.
+    pub connections_held: usize,
+    /// Server RSS with no phone connected, and with all of them idle.
+    pub server_rss_before_mb: f64,
+    pub server_rss_idle_mb: f64,
+    /// (idle − before) / devices.
+    pub idle_kb_per_connection: f64,
+    pub checkins: u64,
+    pub breadcrumb_chunks: u64,
+    /// Check-ins acknowledged per second during the night.
+    pub acks_per_s: f64,
+    /// From the check-in on the phone to the server's durable ack.
+    pub ack_p50_ms: f64,
+    pub ack_p99_ms: f64,
+    pub ack_max_ms: f64,
+    /// Server CPU during the night, percent of one core.
+    pub server_cpu_night_pct: f64,
+    /// From every phone reconnecting at once to the last one caught up
+    /// with nothing left to push.
+    pub storm_s: f64,
+    /// Server RSS after the storm, and its peak over the whole run.
+    pub server_rss_after_storm_mb: f64,
+    pub server_peak_rss_mb: f64,
+    /// Phones whose session failed (each is an error on stderr).
+    pub failed_devices: usize,
+    /// Check-ins made that the server had not acknowledged at the end (the
+    /// run fails unless 0).
+    pub unacked_checkins: u64,
+}
+
+pub fn print(f: &SimulateFigures) {
+    println!(
+        "simulate ({}): {} phones in {} teams, {} check-in/s each, {} s night",
+        f.backend, f.devices, f.teams, f.rate_per_device, f.night_s
+    );
+    crate::print_rows(
+        34,
+        [
+            ("setup (users, logins)", format!("{:.1} s", f.setup_s)),
+            ("connect + first sync", format!("{:.2} s", f.connect_s)),
+            ("connections held", f.connections_held.to_string()),
+            (
+                "server RSS before / idle",
+                format!(
+                    "{:.0} / {:.0} MB",
+                    f.server_rss_before_mb, f.server_rss_idle_mb
+                ),
+            ),
+            (
+                "memory per idle connection",
+                format!("{:.1} KB", f.idle_kb_per_connection),
+            ),
+            (
+                "check-ins / breadcrumb chunks",
+                format!("{} / {}", f.checkins, f.breadcrumb_chunks),
+            ),
+            ("acks/s", format!("{:.0}", f.acks_per_s)),
+            (
+                "ack p50 / p99 / max",
+                format!(
+                    "{:.1} / {:.1} / {:.0} ms",
+                    f.ack_p50_ms, f.ack_p99_ms, f.ack_max_ms
+                ),
+            ),
+            (
+                "server CPU (night)",
+                format!("{:.0} %", f.server_cpu_night_pct),
+            ),
+            ("reconnect storm", format!("{:.2} s", f.storm_s)),
+            (
+                "server RSS after storm / peak",
+                format!(
+                    "{:.0} / {:.0} MB",
+                    f.server_rss_after_storm_mb, f.server_peak_rss_mb
+                ),
+            ),
+            ("failed phones", f.failed_devices.to_string()),
+            ("unacked check-ins", f.unacked_checkins.to_string()),
+        ],
+    );
+}
+
+/// What the phones are doing; they all follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Connect,
+    Night,
+    Outage,
+    Storm,
+    Stop,
+}
+
+const PASSWORD: &str = "fieldsync-sim-1";
+
+/// Counters the phones share.
+#[derive(Default)]
+struct Shared {
+    /// Phones done with the current phase's work.
+    ready: AtomicUsize,
+    failed: AtomicUsize,
+    checkins: AtomicU64,
+    chunks: AtomicU64,
+    /// Ack latencies of the night, in µs.
+    latencies: Mutex<Vec<u64>>,
+    connected: AtomicUsize,
+}
+
+/// One simulated phone.
+struct Phone {
+    device_id: String,
+    user_id: String,
+    token: String,
+    actor: ActorId,
+    /// The F5 and F9 posts of its stairwell, with their printed tags.
+    posts: [(String, String); 2],
+    docs: MemDocs,
+    patrol: DocHeader,
+    cursor: u64,
+    /// Check-ins not yet acked: when made, and their change.
+    pending: Vec<(Instant, ChangeHash)>,
+    measuring: bool,
+}
+
+pub async fn run(args: &SimulateArgs) -> anyhow::Result<SimulateFigures> {
+    if args.devices == 0 || args.team_size == 0 || args.rate <= 0.0 {
+        bail!("--devices, --team-size and --rate must be positive");
+    }
+    let data = tempfile::tempdir()?;
+    let scratch = match &args.database_url {
+        Some(url) => Some(crate::scratch_db::ScratchDb::create(url).await?),
+        None => None,
+    };
+    let server = ChildServer::spawn(
+        &args.server.binary()?,
+        data.path(),
+        scratch.as_ref().map(|s| s.url.as_str()),
+    )?;
+    let result = simulate(args, &server).await;
+    drop(server);
+    if let Some(s) = scratch {
+        s.drop_db().await;
+    }
+    result
+}
+
+async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<SimulateFigures> {
+    let http = reqwest::Client::new();
+    let setup_start = Instant::now();
+    let office =
+        crate::demo::access_token(&http, &server.url, crate::demo::OFFICE, "sim-office").await?;
+    let tags = printed_tags(&http, &server.url, &office).await?;
+    let stairwells: Vec<[(String, String); 2]> = stairwells(&tags);
+    if stairwells.is_empty() {
+        bail!("the server's demo community has no stairwell with floor 5 and 9 tags");
+    }
+    let teams = args.devices.div_ceil(args.team_size);
+    for t in 0..teams {
+        let building: u32 = stairwells[t % stairwells.len()][0].0[6..]
+            .split('-')
+            .next()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(1);
+        let grid = if building <= 3 { "grid-1" } else { "grid-2" };
+        post_json(
+            &http,
+            &format!("{}/api/v1/admin/teams", server.url),
+            &office,
+            serde_json::json!({ "id": format!("sim-team-{t}"), "name": format!("Simulated team {t}"), "grid_id": grid }),
+        )
+        .await?;
+    }
+    let bar = progress(args, args.devices as u64, "users and logins");
+    let limit = Arc::new(Semaphore::new(4));
+    let mut logins = Vec::new();
+    for i in 0..args.devices {
+        let (http, url, office, limit, bar) = (
+            http.clone(),
+            server.url.clone(),
+            office.clone(),
+            limit.clone(),
+            bar.clone(),
+        );
+        let posts = stairwells[(i / args.team_size) % stairwells.len()].clone();
+        let team = format!("sim-team-{}", i / args.team_size);
+        logins.push(tokio::spawn(async move {
+            let _slot = limit.acquire().await?;
+            let phone = Phone::sign_up(&http, &url, &office, i, &team, posts).await;
+            bar.inc(1);
+            phone
+        }));
+    }
+    let mut phones = Vec::new();
+    for l in logins {
+        phones.push(l.await??);
+    }
+    bar.finish_and_clear();
+    let setup_s = setup_start.elapsed().as_secs_f64();
+    // The logins' argon2 memory goes back to the system first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss_before, _) = server.rss_mb();
+
+    let shared = Arc::new(Shared::default());
+    let (phase_tx, phase_rx) = watch::channel(Phase::Connect);
+    let ws_url = format!("{}/api/v1/sync", server.url.replacen("http", "ws", 1));
+    let period = Duration::from_secs_f64(1.0 / args.rate);
+    let connecting = Arc::new(Semaphore::new(256));
+    let mut tasks = Vec::new();
+    for phone in phones {
+        let (url, rx, shared, connecting) = (
+            ws_url.clone(),
+            phase_rx.clone(),
+            shared.clone(),
+            connecting.clone(),
+        );
+        let offline = args.offline_checkins;
+        tasks.push(tokio::spawn(async move {
+            let device = phone.device_id.clone();
+            let mut phone = phone;
+            if let Err(e) = phone
+                .live(&url, rx, &shared, period, offline, connecting)
+                .await
+            {
+                eprintln!("phone {device}: {e:#}");
+                shared.failed.fetch_add(1, Ordering::SeqCst);
+            }
+            phone
+        }));
+    }
+
+    let n = args.devices;
+    let connect_start = Instant::now();
+    wait_ready(args, &shared, n, "connect", Duration::from_secs(600)).await?;
+    let connect_s = connect_start.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let connections_held = shared.connected.load(Ordering::SeqCst);
+    let (rss_idle, _) = server.rss_mb();
+
+    // The night.
+    let cpu0 = server.cpu_s();
+    let acks0 = shared.latencies.lock().await.len();
+    phase_tx.send(Phase::Night)?;
+    let bar = progress(args, args.secs, "night (s)");
+    let night_start = Instant::now();
+    for _ in 0..args.secs {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        bar.inc(1);
+    }
+    let night_s = night_start.elapsed().as_secs_f64();
+    let server_cpu_night_pct = (server.cpu_s() - cpu0) / night_s * 100.0;
+    bar.finish_and_clear();
+    // Let the last acks of the night arrive before the outage.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut latencies = shared.latencies.lock().await.clone();
+    let acks = latencies.len() - acks0;
+
+    // The outage, then everyone at once.
+    shared.ready.store(0, Ordering::SeqCst);
+    phase_tx.send(Phase::Outage)?;
+    wait_ready(args, &shared, n, "outage", Duration::from_secs(60)).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shared.ready.store(0, Ordering::SeqCst);
+    let storm_start = Instant::now();
+    phase_tx.send(Phase::Storm)?;
+    wait_ready(args, &shared, n, "storm", Duration::from_secs(600)).await?;
+    let storm_s = storm_start.elapsed().as_secs_f64();
+    let (rss_after, peak) = server.rss_mb();
+    phase_tx.send(Phase::Stop)?;
+    let mut unacked = 0;
+    for t in tasks {
+        let phone = t.await?;
+        unacked += phone.pending.len() as u64;
+    }
+
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i] as f64 / 1000.0
+    };
+    Ok(SimulateFigures {
+        backend: if args.database_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
+        devices: n,
+        teams: n.div_ceil(args.team_size),
+        rate_per_device: args.rate,
+        night_s,
+        setup_s,
+        connect_s,
+        connections_held,
+        server_rss_before_mb: rss_before,
+        server_rss_idle_mb: rss_idle,
+        idle_kb_per_connection: (rss_idle - rss_before) * 1024.0 / n as f64,
+        checkins: shared.checkins.load(Ordering::SeqCst),
+        breadcrumb_chunks: shared.chunks.load(Ordering::SeqCst),
+        acks_per_s: acks as f64 / night_s,
+        ack_p50_ms: pct(0.50),
+        ack_p99_ms: pct(0.99),
+        ack_max_ms: pct(1.0),
+        server_cpu_night_pct,
+        storm_s,
+        server_rss_after_storm_mb: rss_after,
+        server_peak_rss_mb: peak,
+        failed_devices: shared.failed.load(Ordering::SeqCst),
+        unacked_checkins: unacked,
+    })
+}
+
+fn progress(args: &SimulateArgs, len: u64, what: &str) -> indicatif::ProgressBar {
+    if args.quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>18} [{bar:40}] {pos}/{len} {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Waits until `n` phones are done with the phase (or failed).
+async fn wait_ready(
+    args: &SimulateArgs,
+    shared: &Shared,
+    n: usize,
+    what: &str,
+    within: Duration,
+) -> anyhow::Result<()> {
+    let bar = progress(args, n as u64, what);
+    let start = Instant::now();
+    loop {
+        let done = shared.ready.load(Ordering::SeqCst) + shared.failed.load(Ordering::SeqCst);
+        bar.set_position(done as u64);
+        if done >= n {
+            bar.finish_and_clear();
+            return Ok(());
+        }
+        if start.elapsed() > within {
+            bail!("{what}: only {done} of {n} phones done within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let resp = http.post(url).bearer_auth(token).json(&body).send().await?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    if !status.is_success() {
+        bail!("POST {url}: {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// The office's printed tags: post id → payload.
+async fn printed_tags(
+    http: &reqwest::Client,
+    url: &str,
+    office: &str,
+) -> anyhow::Result<HashMap<String, String>> {
+    let printed: serde_json::Value = http
+        .get(format!("{url}/api/v1/posts/tags"))
+        .bearer_auth(office)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(printed
+        .as_array()
+        .context("the tag list is a list")?
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t["post_id"].as_str()?.to_owned(),
+                t["payload"].as_str()?.to_owned(),
+            ))
+        })
+        .collect())
+}
+
+/// Stairwells with both posts: `post-bB-uU-f5` and `-f9`, with their tags.
+fn stairwells(tags: &HashMap<String, String>) -> Vec<[(String, String); 2]> {
+    let mut out: Vec<_> = tags
+        .iter()
+        .filter_map(|(post, tag)| {
+            let base = post.strip_suffix("-f5")?;
+            let f9 = format!("{base}-f9");
+            let tag9 = tags.get(&f9)?;
+            Some([(post.clone(), tag.clone()), (f9, tag9.clone())])
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Phone {
+    /// The office creates volunteer `i` of `team`, who logs in with a new
+    /// phone and starts a patrol on it (offline, not yet synced).
+    async fn sign_up(
+        http: &reqwest::Client,
+        url: &str,
+        office: &str,
+        i: usize,
+        team: &str,
+        posts: [(String, String); 2],
+    ) -> anyhow::Result<Phone> {
+        let username = format!("sim-volunteer-{i:05}");
+        post_json(
+            http,
+            &format!("{url}/api/v1/admin/users"),
+            office,
+            serde_json::json!({
+                "username": username, "display_name": format!("Volunteer {i}"),
+                "role": "volunteer", "password": PASSWORD, "team_id": team,
+            }),
+        )
+        .await?;
+        let device_id = format!("sim-phone-{i:05}");
+        let login: serde_json::Value = http
+            .post(format!("{url}/api/v1/auth/login"))
+            .json(&serde_json::json!({
+                "username": username, "password": PASSWORD,
+                "device_id": device_id, "device_name": "simulated phone",
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let field = |k: &str| -> anyhow::Result<String> {
+            Ok(login[k]
+                .as_str()
+                .with_context(|| format!("login lacks {k}"))?
+                .to_owned())
+        };
+        let actor = ActorId::from(hex_bytes(&field("actor_id")?)?);
+        let user_id = login["user"]["id"]
+            .as_str()
+            .context("login lacks user.id")?
+            .to_owned();
+        let mut phone = Phone {
+            device_id,
+            token: field("access_token")?,
+            actor,
+            posts,
+            docs: MemDocs::default(),
+            patrol: DocHeader::new(DocId::new(format!("patrol-sim-{i:05}"))?, DocType::Patrol),
+            cursor: 0,
+            pending: Vec::new(),
+            measuring: false,
+            user_id,
+        };
+        let doc = PatrolDoc {
+            team: team.to_owned(),
+            route: "route-stairwells".into(),
+            started_by: phone.user_id.clone(),
+            started_at_ms: now_ms(),
+            ended_at_ms: None,
+            members: vec![phone.user_id.clone()],
+            checkins: Vec::new(),
+            breadcrumbs: Vec::new(),
+            notes: Vec::new(),
+        };
+        let mut am = migrate::new_doc(DocType::Patrol);
+        am.set_actor(phone.actor.clone());
+        let content = match serde_json::to_value(&doc)? {
+            serde_json::Value::Object(map) => map,
+            _ => bail!("a patrol serializes to an object"),
+        };
+        am.transact(|tx| fieldsync_proto::json::fill(tx, &content))
+            .map_err(|e| anyhow::anyhow!("filling the patrol: {:?}", e.error))?;
+        phone.patrol.schema_version = migrate::version_of(DocType::Patrol, &am);
+        phone.docs.insert(phone.patrol.clone(), am);
+        Ok(phone)
+    }
+
+    fn doc(&mut self) -> &mut Automerge {
+        &mut self
+            .docs
+            .docs
+            .get_mut(&self.patrol.id)
+            .expect("the phone holds its patrol")
+            .doc
+    }
+
+    /// Appends `item` to the patrol's list `key` as one change; its hash.
+    fn append(&mut self, key: &str, item: serde_json::Value) -> anyhow::Result<ChangeHash> {
+        self.doc()
+            .transact(|tx| fieldsync_proto::json::append(tx, key, &item))
+            .map_err(|e| anyhow::anyhow!("appending to {key}: {:?}", e.error))?
+            .hash
+            .context("the append made a change")
+    }
+
+    fn check_in(&mut self, n: u64) -> anyhow::Result<ChangeHash> {
+        let (post, tag) = self.posts[(n % 2) as usize].clone();
+        let checkin = CheckIn {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            post_id: post,
+            proof: Proof::Tag { payload: tag },
+            at_ms: now_ms(),
+            fix: None,
+            by: self.user_id.clone(),
+            device: self.device_id.clone(),
+            note: String::new(),
+            photos: Vec::new(),
+            corrects: None,
+        };
+        self.append("checkins", serde_json::to_value(&checkin)?)
+    }
+
+    fn breadcrumbs(&mut self) -> anyhow::Result<()> {
+        let now = now_ms();
+        let points: Vec<Breadcrumb> = (0..10)
+            .map(|s| Breadcrumb {
+                at_ms: now - (10 - s) * 1000,
+                lat: 31.2004 + s as f64 * 1e-5,
+                lon: 121.4003,
+                accuracy_m: 8.0,
+            })
+            .collect();
+        let chunk = breadcrumbs::encode(&points).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.append("breadcrumbs", serde_json::Value::String(chunk))?;
+        Ok(())
+    }
+
+    async fn connect(&mut self, url: &str) -> anyhow::Result<(Ws, ClientSession)> {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+        let (session, hello) = ClientSession::start(&self.device_id, &self.token, self.cursor);
+        ws.send(Message::Binary(hello.encode().into())).await?;
+        Ok((ws, session))
+    }
+
+    /// Hands the session's events on; true once it reports idle.
+    async fn handle(
+        &mut self,
+        ws: &mut Ws,
+        events: Vec<ClientEvent>,
+        shared: &Shared,
+    ) -> anyhow::Result<bool> {
+        let mut idle = false;
+        for e in events {
+            match e {
+                ClientEvent::Send(m) => ws.send(Message::Binary(m.encode().into())).await?,
+                ClientEvent::Acked(doc) if doc == self.patrol.id => self.acked(shared).await,
+                ClientEvent::Cursor(c) => self.cursor = c,
+                ClientEvent::Idle => idle = true,
+                ClientEvent::Failed { code, message } => bail!("{code:?}: {message}"),
+                ClientEvent::Rejected { code, message, .. } => {
+                    bail!("rejected {code:?}: {message}")
+                }
+                _ => {}
+            }
+        }
+        Ok(idle && self.pending.is_empty())
+    }
+
+    /// The server holds the patrol up to its acked heads: the check-ins in
+    /// them are done.
+    async fn acked(&mut self, shared: &Shared) {
+        let d = &self.docs.docs[&self.patrol.id];
+        let after: std::collections::HashSet<ChangeHash> = d
+            .doc
+            .get_changes(&d.acked)
+            .iter()
+            .map(|c| c.hash())
+            .collect();
+        let now = Instant::now();
+        let mut done = Vec::new();
+        self.pending.retain(|(at, hash)| {
+            let acked = !after.contains(hash);
+            if acked {
+                done.push(now.duration_since(*at).as_micros() as u64);
+            }
+            !acked
+        });
+        if self.measuring && !done.is_empty() {
+            shared.latencies.lock().await.extend(done);
+        }
+    }
+
+    /// The phone's life, phase by phase.
+    async fn live(
+        &mut self,
+        url: &str,
+        mut phase: watch::Receiver<Phase>,
+        shared: &Shared,
+        period: Duration,
+        offline: usize,
+        connecting: Arc<Semaphore>,
+    ) -> anyhow::Result<()> {
+        let mut conn: Option<(Ws, ClientSession)> = None;
+        let mut reported = false;
+        let mut n = 0u64;
+        // Phones do not check in in lockstep.
+        let offset = Duration::from_micros(rand::random_range(0..period.as_micros().max(1) as u64));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut current = Phase::Connect;
+        loop {
+            match current {
+                Phase::Connect | Phase::Storm if conn.is_none() => {
+                    let _slot = match current {
+                        // The storm is everyone at once; the first connect is paced.
+                        Phase::Connect => Some(connecting.acquire().await?),
+                        _ => None,
+                    };
+                    let (mut ws, mut session) = self.connect(url).await?;
+                    let events = session
+                        .local_change(self.patrol.clone(), &mut self.docs)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    self.handle(&mut ws, events, shared).await?;
+                    shared.connected.fetch_add(1, Ordering::SeqCst);
+                    conn = Some((ws, session));
+                    reported = false;
+                }
+                Phase::Outage if conn.is_some() => {
+                    conn = None;
+                    shared.connected.fetch_sub(1, Ordering::SeqCst);
+                    self.measuring = false;
+                    self.pending.clear();
+                    for _ in 0..offline {
+                        n += 1;
+                        let hash = self.check_in(n)?;
+                        self.pending.push((Instant::now(), hash));
+                        shared.checkins.fetch_add(1, Ordering::SeqCst);
+                    }
+                    shared.ready.fetch_add(1, Ordering::SeqCst);
+                }
+                Phase::Stop => return Ok(()),
+                _ => {}
+            }
+            let night = current == Phase::Night;
+            tokio::select! {
+                frame = async { conn.as_mut().expect("connected").0.next().await }, if conn.is_some() => {
+                    let (ws, session) = conn.as_mut().expect("connected");
+                    let msg = match frame {
+                        Some(Ok(Message::Binary(b))) => ServerMsg::decode(&b)?,
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => bail!("connection failed: {e}"),
+                        None => bail!("the server closed the connection"),
+                    };
+                    let events = session.receive(msg, &mut self.docs).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let idle = self.handle(ws, events, shared).await?;
+                    if idle && !reported && matches!(current, Phase::Connect | Phase::Storm) {
+                        reported = true;
+                        shared.ready.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                _ = ticker.tick(), if night && conn.is_some() => {
+                    n += 1;
+                    self.measuring = true;
+                    let hash = self.check_in(n)?;
+                    self.pending.push((Instant::now(), hash));
+                    shared.checkins.fetch_add(1, Ordering::SeqCst);
+                    if n.is_multiple_of(10) {
+                        self.breadcrumbs()?;
+                        shared.chunks.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let (ws, session) = conn.as_mut().expect("connected");
+                    let events = session
+                        .local_change(self.patrol.clone(), &mut self.docs)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    self.handle(ws, events, shared).await?;
+                }
+                changed = phase.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    current = *phase.borrow_and_update();
+                    if current == Phase::Night {
+                        ticker.reset_after(offset);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+fn hex_bytes(hex: &str) -> anyhow::Result<Vec<u8>> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .with_context(|| format!("bad hex {hex:?}"))
+        })
+        .collect()
+}
