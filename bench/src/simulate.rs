@@ -84,7 +84,8 @@ pub struct SimulateFigures {
     /// Server RSS with no phone connected, and with all of them idle.
     pub server_rss_before_mb: f64,
     pub server_rss_idle_mb: f64,
-    /// (idle − before) / devices.
+    /// The server's growth per phone from half of them connected and idle
+    /// to all of them.
     pub idle_kb_per_connection: f64,
     pub checkins: u64,
     pub breadcrumb_chunks: u64,
@@ -164,6 +165,8 @@ pub fn print(f: &SimulateFigures) {
 /// What the phones are doing; they all follow it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
+    /// The first half of the phones connect.
+    ConnectFirst,
     Connect,
     Night,
     Outage,
@@ -200,6 +203,8 @@ struct Phone {
     /// Check-ins not yet acked: when made, and their change.
     pending: Vec<(Instant, ChangeHash)>,
     measuring: bool,
+    /// Among the first half to connect.
+    first: bool,
 }
 
 pub async fn run(args: &SimulateArgs) -> anyhow::Result<SimulateFigures> {
@@ -271,8 +276,10 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
         }));
     }
     let mut phones = Vec::new();
-    for l in logins {
-        phones.push(l.await??);
+    for (i, l) in logins.into_iter().enumerate() {
+        let mut phone = l.await??;
+        phone.first = i < args.devices / 2;
+        phones.push(phone);
     }
     bar.finish_and_clear();
     let setup_s = setup_start.elapsed().as_secs_f64();
@@ -281,7 +288,7 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
     let (rss_before, _) = server.rss_mb();
 
     let shared = Arc::new(Shared::default());
-    let (phase_tx, phase_rx) = watch::channel(Phase::Connect);
+    let (phase_tx, phase_rx) = watch::channel(Phase::ConnectFirst);
     let ws_url = format!("{}/api/v1/sync", server.url.replacen("http", "ws", 1));
     let period = Duration::from_secs_f64(1.0 / args.rate);
     let connecting = Arc::new(Semaphore::new(256));
@@ -308,10 +315,19 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
         }));
     }
 
+    // Memory per connection: the server's growth from half the phones
+    // connected and idle to all of them, both measured after the same
+    // settling time.
     let n = args.devices;
+    let half = n / 2;
     let connect_start = Instant::now();
+    wait_ready(args, &shared, half, "connect (half)", Duration::from_secs(600)).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss_half, _) = server.rss_mb();
+    shared.ready.store(0, Ordering::SeqCst);
+    phase_tx.send(Phase::Connect)?;
     wait_ready(args, &shared, n, "connect", Duration::from_secs(600)).await?;
-    let connect_s = connect_start.elapsed().as_secs_f64();
+    let connect_s = connect_start.elapsed().as_secs_f64() - 3.0;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let connections_held = shared.connected.load(Ordering::SeqCst);
     let (rss_idle, _) = server.rss_mb();
@@ -375,7 +391,7 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
         connections_held,
         server_rss_before_mb: rss_before,
         server_rss_idle_mb: rss_idle,
-        idle_kb_per_connection: (rss_idle - rss_before) * 1024.0 / n as f64,
+        idle_kb_per_connection: (rss_idle - rss_half) * 1024.0 / (n - half).max(1) as f64,
         checkins: shared.checkins.load(Ordering::SeqCst),
         breadcrumb_chunks: shared.chunks.load(Ordering::SeqCst),
         acks_per_s: acks as f64 / night_s,
@@ -544,6 +560,7 @@ impl Phone {
             cursor: 0,
             pending: Vec::new(),
             measuring: false,
+            first: false,
             user_id,
         };
         let doc = PatrolDoc {
@@ -692,13 +709,18 @@ impl Phone {
         let offset = Duration::from_micros(rand::random_range(0..period.as_micros().max(1) as u64));
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut current = Phase::Connect;
+        let mut current = *phase.borrow_and_update();
         loop {
+            let connects = match current {
+                Phase::ConnectFirst => self.first,
+                Phase::Connect | Phase::Storm => true,
+                _ => false,
+            };
             match current {
-                Phase::Connect | Phase::Storm if conn.is_none() => {
+                _ if connects && conn.is_none() => {
                     let _slot = match current {
                         // The storm is everyone at once; the first connect is paced.
-                        Phase::Connect => Some(connecting.acquire().await?),
+                        Phase::ConnectFirst | Phase::Connect => Some(connecting.acquire().await?),
                         _ => None,
                     };
                     let (mut ws, mut session) = self.connect(url).await?;
@@ -738,7 +760,7 @@ impl Phone {
                     };
                     let events = session.receive(msg, &mut self.docs).map_err(|e| anyhow::anyhow!("{e}"))?;
                     let idle = self.handle(ws, events, shared).await?;
-                    if idle && !reported && matches!(current, Phase::Connect | Phase::Storm) {
+                    if idle && !reported && connects {
                         reported = true;
                         shared.ready.fetch_add(1, Ordering::SeqCst);
                     }
@@ -766,6 +788,11 @@ impl Phone {
                     current = *phase.borrow_and_update();
                     if current == Phase::Night {
                         ticker.reset_after(offset);
+                    }
+                    // Already connected and caught up: done with the
+                    // phase at once.
+                    if current == Phase::Connect && conn.is_some() && reported {
+                        shared.ready.fetch_add(1, Ordering::SeqCst);
                     }
                 }
             }

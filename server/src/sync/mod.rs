@@ -30,6 +30,7 @@ use fieldsync_proto::{ClientMsg, DocHeader, DocId, ErrorCode, PROTOCOL_VERSION, 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
 
 use crate::auth::AuthFailure;
 use crate::auth::{Claims, TokenError};
@@ -162,7 +163,8 @@ async fn run(socket: WebSocket, app: AppState) {
         Ok(mut conn) => {
             METRICS.connections.inc();
             METRICS.connections_opened.inc();
-            let end = conn.serve().await.err();
+            let span = tracing::info_span!("sync", device = %conn.claims.dev, user = %conn.claims.sub);
+            let end = conn.serve().instrument(span).await.err();
             METRICS.connections.dec();
             end
         }
@@ -474,8 +476,10 @@ impl Connection {
         if part.is_empty() {
             return Ok(());
         }
+        let span = tracing::debug_span!("sync_batch", messages = part.len());
         let replies =
             batch::apply_and_commit(&self.app, &self.claims, &self.reader, &self.actors, part)
+                .instrument(span)
                 .await?;
         for r in replies {
             if let batch::Reply::Synced {
