@@ -49,6 +49,7 @@ impl Server {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 photos,
+                doc_cache: Arc::default(),
             },
         })
     }
