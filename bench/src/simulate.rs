@@ -321,14 +321,7 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
     let n = args.devices;
     let half = n / 2;
     let connect_start = Instant::now();
-    wait_ready(
-        args,
-        &shared,
-        half,
-        "connect (half)",
-        Duration::from_secs(600),
-    )
-    .await?;
+    wait_ready(args, &shared, half, "connect (half)", Duration::from_secs(600)).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (rss_half, _) = server.rss_mb();
     shared.ready.store(0, Ordering::SeqCst);

@@ -49,7 +49,6 @@ impl Server {
                 shutdown: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 photos,
-                doc_cache: Arc::default(),
             },
         })
     }

@@ -66,8 +66,6 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub photos: crate::blobs::Photos,
-    /// Documents the sync path used lately (`crate::sync::DocCache`).
-    pub doc_cache: Arc<crate::sync::DocCache>,
 }
 
 /// Why a username and password did not sign in.

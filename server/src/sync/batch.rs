@@ -18,7 +18,6 @@ use crate::auth::Claims;
 use crate::commit::{self, Outcome, Write};
 use crate::state::AppState;
 use crate::store::StoredDoc;
-use crate::sync::DocCache;
 
 /// The reply to one client message.
 pub enum Reply {
@@ -67,8 +66,6 @@ enum Applied {
     Write {
         write: Box<Write>,
         message: Option<Vec<u8>>,
-        /// The document after the change, for the cache once it is stored.
-        doc: Box<Automerge>,
     },
     Rejected {
         doc: DocId,
@@ -86,32 +83,16 @@ fn reject(doc: &DocId, code: RejectCode, message: impl Into<String>) -> Applied 
     }
 }
 
-/// What every message of a batch is applied with: who sends it, the limits,
-/// and the cache its documents come from and go back to.
-struct Context<'a> {
-    actors: &'a HashSet<ActorId>,
-    limits: DocLimits,
-    author: Author<'a>,
-    reader: &'a Reader,
-    community: &'a str,
-    cache: &'a DocCache,
-}
-
 /// Applies one message to its stored document (CPU work; runs off the reactor).
 fn apply_one(
     header: DocHeader,
     message: Vec<u8>,
     stored: Option<StoredDoc>,
-    cx: &Context<'_>,
+    actors: &HashSet<ActorId>,
+    limits: DocLimits,
+    author: Author<'_>,
+    reader: &Reader,
 ) -> Applied {
-    let Context {
-        actors,
-        limits,
-        author,
-        reader,
-        ..
-    } = *cx;
-    let docs = cx;
     let id = header.id.clone();
     if let Some(s) = &stored
         && !crate::scope::may_read_row(reader, &s.row)
@@ -152,8 +133,7 @@ fn apply_one(
                 }
                 Err(e) => return reject(&id, RejectCode::InvalidHeader, e.to_string()),
             }
-            let cached = docs.cache.get(docs.community, &id, s.row.seq);
-            let doc = match cached.map_or_else(|| Automerge::load(&s.chunks.concat()), Ok) {
+            let doc = match Automerge::load(&s.chunks.concat()) {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(doc = %id, error = %e, "stored document does not load");
@@ -194,19 +174,7 @@ fn apply_one(
     if applied.new_changes == 0 {
         // Nothing to store. When nothing is stored either, the device asked
         // for a document that does not exist (yet): empty heads.
-        let heads = match &stored {
-            Some(s) => {
-                docs.cache.put(
-                    docs.community,
-                    &id,
-                    s.row.seq,
-                    doc,
-                    s.row.stored_bytes as usize,
-                );
-                heads
-            }
-            None => Vec::new(),
-        };
+        let heads = if stored.is_some() { heads } else { Vec::new() };
         return Applied::Unchanged {
             doc: id,
             message,
@@ -246,7 +214,6 @@ fn apply_one(
             snapshot: commit::wants_snapshot(chunk_count).then(|| doc.save()),
         }),
         message,
-        doc: Box::new(doc),
     }
 }
 
@@ -260,10 +227,6 @@ pub async fn apply_and_commit(
 ) -> Result<Vec<Reply>, Fatal> {
     let ids: Vec<DocId> = part.iter().map(|(h, _)| h.id.clone()).collect();
     let mut stored = app.store.load_docs(&claims.com, &ids).await?;
-    let stored_sizes: std::collections::HashMap<DocId, usize> = stored
-        .iter()
-        .map(|(id, s)| (id.clone(), s.row.stored_bytes as usize))
-        .collect();
     let items: Vec<_> = part
         .into_iter()
         .map(|(header, message)| {
@@ -278,7 +241,6 @@ pub async fn apply_and_commit(
     let actors = actors.clone();
     let claims_owned = claims.clone();
     let reader_owned = reader.clone();
-    let cache = app.doc_cache.clone();
     let applied: Vec<Applied> = tokio::task::spawn_blocking(move || {
         let claims = claims_owned;
         let Some(role) = Role::parse(&claims.role) else {
@@ -292,17 +254,9 @@ pub async fn apply_and_commit(
             role,
             device_id: &claims.dev,
         };
-        let cx = Context {
-            actors: &actors,
-            limits,
-            author,
-            reader: &reader_owned,
-            community: &claims.com,
-            cache: &cache,
-        };
         items
             .into_iter()
-            .map(|(h, m, s)| apply_one(h, m, s, &cx))
+            .map(|(h, m, s)| apply_one(h, m, s, &actors, limits, author, &reader_owned))
             .collect()
     })
     .await
@@ -326,34 +280,23 @@ pub async fn apply_and_commit(
             Applied::Rejected { doc, rejection } => {
                 replies.push(Some(Reply::Rejected { doc, rejection }))
             }
-            Applied::Write {
-                write,
-                message,
-                doc,
-            } => {
+            Applied::Write { write, message } => {
                 let (id, heads) = (write.header.id.clone(), write.heads.clone());
-                let bytes = write.chunk.len()
-                    + write
-                        .expected_seq
-                        .map_or(0, |_| stored_sizes.get(&id).copied().unwrap_or(0));
-                pending.push((replies.len(), id, message, heads, doc, bytes));
+                pending.push((replies.len(), id, message, heads));
                 replies.push(None);
                 writes.push(*write);
             }
         }
     }
     let outcomes = app.commits.commit(&claims.com, writes).await?;
-    for ((slot, doc, message, heads, stored, bytes), outcome) in pending.into_iter().zip(outcomes) {
+    for ((slot, doc, message, heads), outcome) in pending.into_iter().zip(outcomes) {
         replies[slot] = Some(match outcome {
-            Outcome::Stored { seq } => {
-                app.doc_cache.put(&claims.com, &doc, seq, *stored, bytes);
-                Reply::Synced {
-                    doc,
-                    message,
-                    heads,
-                    seq: Some(seq),
-                }
-            }
+            Outcome::Stored { seq } => Reply::Synced {
+                doc,
+                message,
+                heads,
+                seq: Some(seq),
+            },
             Outcome::Rejected(rejection) => Reply::Rejected { doc, rejection },
             Outcome::Conflict => Reply::Rejected {
                 doc,

@@ -14,9 +14,6 @@
 //!   by its reader's scope; only a connection that fell behind queries.
 
 mod batch;
-mod cache;
-
-pub use cache::DocCache;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -166,8 +163,7 @@ async fn run(socket: WebSocket, app: AppState) {
         Ok(mut conn) => {
             METRICS.connections.inc();
             METRICS.connections_opened.inc();
-            let span =
-                tracing::info_span!("sync", device = %conn.claims.dev, user = %conn.claims.sub);
+            let span = tracing::info_span!("sync", device = %conn.claims.dev, user = %conn.claims.sub);
             let end = conn.serve().instrument(span).await.err();
             METRICS.connections.dec();
             end
