@@ -58,6 +58,32 @@ pub async fn access_token(
     Ok(token.to_owned())
 }
 
+/// (post id, tag payload) of every post, from the tag sheet the office
+/// (`token`) prints.
+pub async fn printed_tags(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let tags: Vec<serde_json::Value> = http
+        .get(format!("{url}/api/v1/posts/tags"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(tags
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t["post_id"].as_str()?.to_owned(),
+                t["payload"].as_str()?.to_owned(),
+            ))
+        })
+        .collect())
+}
+
 fn not_logged_in(user: &str) -> String {
     format!(
         "cannot log in as demo user {user} with the demo password \

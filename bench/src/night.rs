@@ -74,22 +74,7 @@ fn db_bytes(dir: &std::path::Path) -> i64 {
 async fn tags(url: &str) -> anyhow::Result<Vec<(String, String)>> {
     let http = reqwest::Client::new();
     let token = demo::access_token(&http, url, demo::OFFICE, "bench-office").await?;
-    let tags: Vec<serde_json::Value> = http
-        .get(format!("{url}/api/v1/posts/tags"))
-        .bearer_auth(token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(tags
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t["post_id"].as_str()?.to_owned(),
-                t["payload"].as_str()?.to_owned(),
-            ))
-        })
-        .collect())
+    demo::printed_tags(&http, url, &token).await
 }
 
 /// Runs the night.

@@ -234,7 +234,10 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
     let setup_start = Instant::now();
     let office =
         crate::demo::access_token(&http, &server.url, crate::demo::OFFICE, "sim-office").await?;
-    let tags = printed_tags(&http, &server.url, &office).await?;
+    let tags: HashMap<String, String> = crate::demo::printed_tags(&http, &server.url, &office)
+        .await?
+        .into_iter()
+        .collect();
     let stairwells: Vec<[(String, String); 2]> = stairwells(&tags);
     if stairwells.is_empty() {
         bail!("the server's demo community has no stairwell with floor 5 and 9 tags");
@@ -321,7 +324,14 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
     let n = args.devices;
     let half = n / 2;
     let connect_start = Instant::now();
-    wait_ready(args, &shared, half, "connect (half)", Duration::from_secs(600)).await?;
+    wait_ready(
+        args,
+        &shared,
+        half,
+        "connect (half)",
+        Duration::from_secs(600),
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (rss_half, _) = server.rss_mb();
     shared.ready.store(0, Ordering::SeqCst);
@@ -458,33 +468,6 @@ async fn post_json(
         bail!("POST {url}: {status}: {text}");
     }
     Ok(serde_json::from_str(&text).unwrap_or_default())
-}
-
-/// The office's printed tags: post id → payload.
-async fn printed_tags(
-    http: &reqwest::Client,
-    url: &str,
-    office: &str,
-) -> anyhow::Result<HashMap<String, String>> {
-    let printed: serde_json::Value = http
-        .get(format!("{url}/api/v1/posts/tags"))
-        .bearer_auth(office)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(printed
-        .as_array()
-        .context("the tag list is a list")?
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t["post_id"].as_str()?.to_owned(),
-                t["payload"].as_str()?.to_owned(),
-            ))
-        })
-        .collect())
 }
 
 /// Stairwells with both posts: `post-bB-uU-f5` and `-f9`, with their tags.

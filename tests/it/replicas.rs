@@ -5,14 +5,15 @@
 //! when one replica is killed its devices carry on with the other and
 //! nothing is lost.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use fieldsync_proto::{ErrorCode, ServerMsg};
 use fieldsync_sdk::{Client, DocId};
 use sqlx::Connection;
 
-use crate::support::{ChildServer, Device, PgDb, RawClient, WeakSignal, hello, login_json};
+use crate::support::{
+    ChildServer, Device, PgDb, RawClient, WeakSignal, all_heads, login_json, raw_session_at,
+};
 
 /// The advisory lock key of the compliance engine (`replicas::COMPLIANCE_LEASE`).
 const COMPLIANCE_LEASE: i64 = 0x0066_6965_6c64_7301;
@@ -79,34 +80,10 @@ impl Replicas {
     }
 }
 
-fn all_heads(client: &Client) -> BTreeMap<DocId, Vec<String>> {
-    client
-        .document_ids(None)
-        .unwrap()
-        .into_iter()
-        .map(|id| {
-            let heads = client.document_heads(&id).unwrap();
-            (id, heads)
-        })
-        .collect()
-}
-
-/// A raw sync connection to `url` as `username`, caught up.
-async fn live(url: &str, username: &str, device: &str) -> RawClient {
-    let login = login_json(url, username, device).await;
-    let mut raw = RawClient::connect(url).await;
-    raw.send(&hello(device, login["access_token"].as_str().unwrap()))
-        .await;
-    assert!(matches!(raw.recv().await, Some(ServerMsg::Welcome { .. })));
-    loop {
-        match raw.recv().await {
-            Some(ServerMsg::Changed {
-                caught_up: true, ..
-            }) => return raw,
-            Some(ServerMsg::Changed { .. }) => continue,
-            other => panic!("expected the change list, got {other:?}"),
-        }
-    }
+/// The ids of the patrol's check-ins as `client` holds them.
+fn checkin_ids(client: &Client, patrol: &DocId) -> Vec<String> {
+    let doc = client.patrol(patrol).unwrap();
+    doc.checkins.into_iter().map(|c| c.id).collect()
 }
 
 /// Waits for an announcement of `doc` on `raw`; fails after `within`.
@@ -128,7 +105,7 @@ async fn announced(raw: &mut RawClient, doc: &DocId, within: Duration) -> Durati
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_replica_reaches_a_device_on_the_other_within_a_second() {
     let replicas = Replicas::start().await;
-    let mut watcher = live(&replicas.b.url, "demo-volunteer-2", "dev-watch-b").await;
+    let (mut watcher, _) = raw_session_at(&replicas.b.url, "demo-volunteer-2", "dev-watch-b").await;
     let writer = Device::login(&replicas.a().url, "demo-volunteer").await;
 
     for round in 0..5 {
@@ -216,14 +193,7 @@ async fn devices_on_two_replicas_edit_the_same_documents_and_converge() {
     let heads = all_heads(&leader.client);
     assert_eq!(all_heads(&on_a.client)[&patrol], heads[&patrol]);
     assert_eq!(all_heads(&on_b.client)[&patrol], heads[&patrol]);
-    let checkins: Vec<String> = leader
-        .client
-        .patrol(&patrol)
-        .unwrap()
-        .checkins
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let checkins = checkin_ids(&leader.client, &patrol);
     for id in &made {
         assert_eq!(
             checkins.iter().filter(|c| *c == id).count(),
@@ -273,14 +243,7 @@ async fn a_killed_replica_devices_continue_on_the_other_with_nothing_lost() {
 
     let leader = Device::login(&replicas.b.url, "demo-leader").await;
     leader.client.sync_now().await.unwrap();
-    let ids: Vec<String> = leader
-        .client
-        .patrol(&patrol)
-        .unwrap()
-        .checkins
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let ids = checkin_ids(&leader.client, &patrol);
     assert!(ids.contains(&first) && ids.contains(&later), "{ids:?}");
     assert_eq!(
         all_heads(&leader.client)[&patrol],

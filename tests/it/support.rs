@@ -496,8 +496,17 @@ pub async fn raw_session_as(
     username: &str,
     device_id: &str,
 ) -> (RawClient, serde_json::Value) {
-    let login = login_json(&server.url, username, device_id).await;
-    let mut raw = RawClient::connect(&server.url).await;
+    raw_session_at(&server.url, username, device_id).await
+}
+
+/// [`raw_session_as`] against the server at `url`.
+pub async fn raw_session_at(
+    url: &str,
+    username: &str,
+    device_id: &str,
+) -> (RawClient, serde_json::Value) {
+    let login = login_json(url, username, device_id).await;
+    let mut raw = RawClient::connect(url).await;
     raw.send(&hello(device_id, login["access_token"].as_str().unwrap()))
         .await;
     assert!(matches!(raw.recv().await, Some(ServerMsg::Welcome { .. })));
@@ -511,6 +520,19 @@ pub async fn raw_session_as(
         }
     }
     (raw, login)
+}
+
+/// Every document on `client` with its heads.
+pub fn all_heads(client: &Client) -> std::collections::BTreeMap<fieldsync_sdk::DocId, Vec<String>> {
+    client
+        .document_ids(None)
+        .unwrap()
+        .into_iter()
+        .map(|id| {
+            let heads = client.document_heads(&id).unwrap();
+            (id, heads)
+        })
+        .collect()
 }
 
 /// A sync message that carries all of `doc` to a server that has nothing.

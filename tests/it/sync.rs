@@ -9,7 +9,7 @@ use automerge::{ROOT, ReadDoc};
 use fieldsync_sdk::{Client, DocId, DocType};
 
 use crate::both_backends;
-use crate::support::{Backend, ChildServer, Device, TestServer, TestStorage};
+use crate::support::{Backend, ChildServer, Device, TestServer, TestStorage, all_heads};
 
 fn note(client: &Client, title: &str) -> DocId {
     client
@@ -40,18 +40,6 @@ fn get(client: &Client, id: &DocId, key: &str) -> Option<String> {
 }
 
 /// Every document's heads on a device.
-fn all_heads(client: &Client) -> BTreeMap<DocId, Vec<String>> {
-    client
-        .document_ids(None)
-        .unwrap()
-        .into_iter()
-        .map(|id| {
-            let h = client.document_heads(&id).unwrap();
-            (id, h)
-        })
-        .collect()
-}
-
 async fn offline_edits_converge(backend: Backend) {
     let server = TestServer::start(backend).await;
     let a = server.device("demo-volunteer").await;

@@ -163,7 +163,8 @@ async fn run(socket: WebSocket, app: AppState) {
         Ok(mut conn) => {
             METRICS.connections.inc();
             METRICS.connections_opened.inc();
-            let span = tracing::info_span!("sync", device = %conn.claims.dev, user = %conn.claims.sub);
+            let span =
+                tracing::info_span!("sync", device = %conn.claims.dev, user = %conn.claims.sub);
             let end = conn.serve().instrument(span).await.err();
             METRICS.connections.dec();
             end
