@@ -79,7 +79,7 @@ impl Server {
             )
             .route(
                 "/metrics",
-                axum::routing::get(crate::metrics::scrape).with_state(state.clone()),
+                axum::routing::get(metrics).with_state(state.clone()),
             )
             .fallback(crate::http::not_found)
             .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -111,4 +111,18 @@ impl Server {
         state.store.close().await;
         Ok(())
     }
+}
+
+/// `GET /metrics`: the process's metrics, in the OpenMetrics text format.
+async fn metrics(
+    axum::extract::State(app): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    let text = crate::metrics::METRICS.render(app.commits.feeds().backlog());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
 }

@@ -1,21 +1,16 @@
-//! The server's metrics, in the Prometheus text format at `GET /metrics`
-//! (`prometheus-client`). One registry per process; each replica is scraped
+//! The server's metrics, in the Prometheus text format (`prometheus-client`),
+//! served at `GET /metrics` by `crate::app`. One registry per process; each replica is scraped
 //! on its own. The names and what they count are listed in docs/metrics.md.
 
 use std::sync::LazyLock;
 use std::time::Instant;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::state::AppState;
 
 /// A label set of one `code` (a reject or error code, `snake_case`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -115,11 +110,12 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    /// The text exposition, with the gauges read at scrape time.
-    fn render(&self, app: &AppState) -> String {
+    /// The text exposition, with the gauges read at scrape time:
+    /// `feed_backlog` pages queued in the change feeds.
+    pub fn render(&self, feed_backlog: usize) -> String {
         let mut registry = Registry::with_prefix("fieldsync");
         let backlog = Gauge::<i64>::default();
-        backlog.set(app.commits.feeds().backlog() as i64);
+        backlog.set(feed_backlog as i64);
         registry.register(
             "feed_backlog_pages",
             "Pages queued in the change feeds for their slowest connection",
@@ -150,16 +146,4 @@ pub fn count(family: &Family<Code, Counter>, code: impl serde::Serialize) {
 /// Observes the seconds since `start` in `histogram`.
 pub fn observe_since(histogram: &Histogram, start: Instant) {
     histogram.observe(start.elapsed().as_secs_f64());
-}
-
-/// `GET /metrics`.
-pub async fn scrape(State(app): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        METRICS.render(&app),
-    )
-        .into_response()
 }

@@ -681,7 +681,7 @@ impl Store {
 
     /// Sends `notice` to the other replicas (PostgreSQL NOTIFY; nothing on
     /// the embedded store, which has no others).
-    pub async fn notify(&self, notice: &crate::replicas::Notice) -> Result<()> {
+    pub async fn notify(&self, notice: &crate::replicas::notice::Notice) -> Result<()> {
         match self {
             Store::Sqlite(_) => Ok(()),
             Store::Postgres(s) => s.notify(notice).await,

@@ -35,9 +35,9 @@ impl PgStore {
 
 impl PgStore {
     /// Sends `notice` on the replicas' channel.
-    pub async fn notify(&self, notice: &crate::replicas::Notice) -> super::Result<()> {
+    pub async fn notify(&self, notice: &crate::replicas::notice::Notice) -> super::Result<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(crate::replicas::CHANNEL)
+            .bind(crate::replicas::notice::CHANNEL)
             .bind(notice.payload())
             .execute(&self.write)
             .await?;
@@ -47,10 +47,10 @@ impl PgStore {
     /// Sends `notice` when (and only if) `tx` commits.
     async fn notify_in(
         tx: &mut sqlx::Transaction<'_, Postgres>,
-        notice: &crate::replicas::Notice,
+        notice: &crate::replicas::notice::Notice,
     ) -> super::Result<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(crate::replicas::CHANNEL)
+            .bind(crate::replicas::notice::CHANNEL)
             .bind(notice.payload())
             .execute(&mut **tx)
             .await?;

@@ -612,7 +612,7 @@ macro_rules! store_impl {
                 }
                 let records = stored.iter().map(|w| w.record.clone()).collect();
                 Self::chain_in(&mut tx, community, now, records).await?;
-                let notice = $crate::replicas::Notice::Committed { community: community.to_owned(), seq: last, wake };
+                let notice = $crate::replicas::notice::Notice::Committed { community: community.to_owned(), seq: last, wake };
                 Self::notify_in(&mut tx, &notice).await?;
                 tx.commit().await?;
                 Ok(out)

@@ -73,7 +73,7 @@ impl SqliteStore {
     /// The embedded store has no other replicas to tell.
     async fn notify_in(
         _tx: &mut sqlx::Transaction<'_, Sqlite>,
-        _notice: &crate::replicas::Notice,
+        _notice: &crate::replicas::notice::Notice,
     ) -> super::Result<()> {
         Ok(())
     }
