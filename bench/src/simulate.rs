@@ -169,6 +169,8 @@ enum Phase {
     ConnectFirst,
     Connect,
     Night,
+    /// The night is over: connected, no more check-ins.
+    Dawn,
     Outage,
     Storm,
     Stop,
@@ -352,6 +354,7 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
         tokio::time::sleep(Duration::from_secs(1)).await;
         bar.inc(1);
     }
+    phase_tx.send(Phase::Dawn)?;
     let night_s = night_start.elapsed().as_secs_f64();
     let server_cpu_night_pct = (server.cpu_s() - cpu0) / night_s * 100.0;
     bar.finish_and_clear();
