@@ -38,24 +38,35 @@ pub async fn access_token(
     user: &str,
     device_id: &str,
 ) -> anyhow::Result<String> {
-    let login: serde_json::Value = async {
-        http.post(format!("{server_url}/api/v1/auth/login"))
-            .json(&serde_json::json!({
-                "username": user, "password": PASSWORD,
-                "device_id": device_id, "device_name": "bench",
-            }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await
-    }
-    .await
-    .with_context(|| not_logged_in(user))?;
+    let login = login_json(http, server_url, user, PASSWORD, device_id)
+        .await
+        .with_context(|| not_logged_in(user))?;
     let token = login["access_token"]
         .as_str()
         .with_context(|| format!("logging in as {user}: the answer has no access token"))?;
     Ok(token.to_owned())
+}
+
+/// `POST /api/v1/auth/login` as `user` with a new device `device_id`: the
+/// answer (tokens, the device's actor, the user).
+pub async fn login_json(
+    http: &reqwest::Client,
+    server_url: &str,
+    user: &str,
+    password: &str,
+    device_id: &str,
+) -> anyhow::Result<serde_json::Value> {
+    Ok(http
+        .post(format!("{server_url}/api/v1/auth/login"))
+        .json(&serde_json::json!({
+            "username": user, "password": password,
+            "device_id": device_id, "device_name": "bench",
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
 }
 
 /// (post id, tag payload) of every post, from the tag sheet the office

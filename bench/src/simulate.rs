@@ -32,6 +32,8 @@ use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 
+use fieldsync_sdk::now_ms;
+
 use crate::server::{ChildServer, ServerArgs};
 
 /// Flags of `fieldsync-bench simulate`.
@@ -514,24 +516,15 @@ impl Phone {
         )
         .await?;
         let device_id = format!("sim-phone-{i:05}");
-        let login: serde_json::Value = http
-            .post(format!("{url}/api/v1/auth/login"))
-            .json(&serde_json::json!({
-                "username": username, "password": PASSWORD,
-                "device_id": device_id, "device_name": "simulated phone",
-            }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let login = crate::demo::login_json(http, url, &username, PASSWORD, &device_id).await?;
         let field = |k: &str| -> anyhow::Result<String> {
             Ok(login[k]
                 .as_str()
                 .with_context(|| format!("login lacks {k}"))?
                 .to_owned())
         };
-        let actor = ActorId::from(hex_bytes(&field("actor_id")?)?);
+        let actor =
+            ActorId::from(hex::decode(field("actor_id")?).context("the actor id is not hex")?);
         let user_id = login["user"]["id"]
             .as_str()
             .context("login lacks user.id")?
@@ -784,19 +777,4 @@ impl Phone {
             }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
-fn hex_bytes(hex: &str) -> anyhow::Result<Vec<u8>> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-                .with_context(|| format!("bad hex {hex:?}"))
-        })
-        .collect()
 }

@@ -206,25 +206,24 @@ impl Committer {
             let _ = done.send(self.commit_now(community, writes).await.map_err(Arc::new));
             return;
         }
+        // Kept for the retry, one writer at a time; the originals go in.
         let retry: Vec<Vec<Write>> = queued.iter().map(|q| q.writes.clone()).collect();
-        let all: Vec<Write> = queued
-            .iter()
-            .flat_map(|q| q.writes.iter().cloned())
-            .collect();
-        match self.commit_now(community, all).await {
+        let (all, dones): (Vec<Vec<Write>>, Vec<_>) =
+            queued.into_iter().map(|q| (q.writes, q.done)).unzip();
+        match self
+            .commit_now(community, all.into_iter().flatten().collect())
+            .await
+        {
             Ok(outcomes) => {
                 let mut outcomes = outcomes.into_iter();
-                for q in queued {
-                    let mine = outcomes.by_ref().take(q.writes.len()).collect();
-                    let _ = q.done.send(Ok(mine));
+                for (done, writes) in dones.into_iter().zip(&retry) {
+                    let _ = done.send(Ok(outcomes.by_ref().take(writes.len()).collect()));
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, writers = queued.len(), "group commit failed; committing each writer alone");
-                for (q, writes) in queued.into_iter().zip(retry) {
-                    let _ = q
-                        .done
-                        .send(self.commit_now(community, writes).await.map_err(Arc::new));
+                tracing::warn!(error = %e, writers = dones.len(), "group commit failed; committing each writer alone");
+                for (done, writes) in dones.into_iter().zip(retry) {
+                    let _ = done.send(self.commit_now(community, writes).await.map_err(Arc::new));
                 }
             }
         }

@@ -7,12 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use fieldsync_proto::{ErrorCode, ServerMsg};
+use fieldsync_proto::ErrorCode;
 use fieldsync_sdk::{Client, DocId};
 use sqlx::Connection;
 
 use crate::support::{
-    ChildServer, Device, PgDb, RawClient, WeakSignal, all_heads, login_json, raw_session_at,
+    ChildServer, Device, PgDb, WeakSignal, all_heads, login_json, raw_session_at,
 };
 
 /// The advisory lock key of the compliance engine (`replicas::COMPLIANCE_LEASE`).
@@ -86,22 +86,6 @@ fn checkin_ids(client: &Client, patrol: &DocId) -> Vec<String> {
     doc.checkins.into_iter().map(|c| c.id).collect()
 }
 
-/// Waits for an announcement of `doc` on `raw`; fails after `within`.
-async fn announced(raw: &mut RawClient, doc: &DocId, within: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        let left = within.saturating_sub(start.elapsed());
-        let msg = tokio::time::timeout(left, raw.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{doc} not announced within {within:?}"));
-        if let Some(ServerMsg::Changed { docs, .. }) = msg
-            && docs.iter().any(|a| a.header.id.as_str() == doc.as_str())
-        {
-            return start.elapsed();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_replica_reaches_a_device_on_the_other_within_a_second() {
     let replicas = Replicas::start().await;
@@ -114,7 +98,7 @@ async fn a_change_on_one_replica_reaches_a_device_on_the_other_within_a_second()
             .start_patrol("team-1", "route-stairwells")
             .unwrap();
         writer.client.sync_now().await.unwrap();
-        let took = announced(&mut watcher, &patrol, Duration::from_secs(1)).await;
+        let took = watcher.announced(&patrol, Duration::from_secs(1)).await;
         println!("round {round}: A's ack to B's announcement {took:?}");
     }
 

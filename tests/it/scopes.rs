@@ -110,25 +110,8 @@ both_backends!(
     unreadable_scopes_fail_closed
 );
 
-/// Waits until `raw` announces `id`; fails after ten seconds.
-async fn announced(raw: &mut crate::support::RawClient, id: &DocId) {
-    let wait = async {
-        loop {
-            match raw.recv().await {
-                Some(fieldsync_proto::ServerMsg::Changed { docs, .. })
-                    if docs.iter().any(|a| a.header.id.as_str() == id.as_str()) =>
-                {
-                    return;
-                }
-                Some(_) => continue,
-                None => panic!("the connection closed before {id} was announced"),
-            }
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(10), wait)
-        .await
-        .unwrap_or_else(|_| panic!("{id} was not announced on the live connection"));
-}
+/// How long a live connection may take to announce a document.
+const LIVE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The office changes something through the admin API.
 async fn office_patch(server: &TestServer, path: &str, body: Value) {
@@ -170,7 +153,7 @@ async fn live_scope_changes(backend: Backend) {
         serde_json::json!({ "team_id": "team-3" }),
     )
     .await;
-    announced(&mut raw, &grid_2).await;
+    raw.announced(&grid_2, LIVE).await;
 
     // Then team 3 moves to grid 1: a grid-1 hazard reported meanwhile, which
     // the connection was not told of, arrives too.
@@ -186,7 +169,7 @@ async fn live_scope_changes(backend: Backend) {
         serde_json::json!({ "grid_id": "grid-1" }),
     )
     .await;
-    announced(&mut raw, &grid_1).await;
+    raw.announced(&grid_1, LIVE).await;
     server.stop().await;
 }
 both_backends!(

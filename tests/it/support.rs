@@ -423,6 +423,28 @@ impl RawClient {
     }
 
     /// Reads until the server sends an error, returning it.
+    /// Waits for a `Changed` that announces `doc` and returns how long it
+    /// took; fails when the connection closes first or after `within`.
+    pub async fn announced(&mut self, doc: &fieldsync_sdk::DocId, within: Duration) -> Duration {
+        let start = std::time::Instant::now();
+        let wait = async {
+            loop {
+                match self.recv().await {
+                    Some(ServerMsg::Changed { docs, .. })
+                        if docs.iter().any(|a| a.header.id.as_str() == doc.as_str()) =>
+                    {
+                        return start.elapsed();
+                    }
+                    Some(_) => continue,
+                    None => panic!("the connection closed before {doc} was announced"),
+                }
+            }
+        };
+        tokio::time::timeout(within, wait)
+            .await
+            .unwrap_or_else(|_| panic!("{doc} not announced within {within:?}"))
+    }
+
     pub async fn expect_error(&mut self) -> (fieldsync_proto::ErrorCode, String) {
         while let Some(m) = self.recv().await {
             if let ServerMsg::Error { code, message } = m {
