@@ -171,7 +171,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A tus client made of plain HTTP requests, for one user on one device.
-struct Tus {
+pub(crate) struct Tus {
     base: String,
     token: String,
     http: reqwest::Client,
@@ -179,11 +179,25 @@ struct Tus {
 
 impl Tus {
     async fn login(server: &TestServer, username: &str, device: &str) -> Tus {
-        let login = login_json(&server.url, username, device).await;
+        Tus::login_at(&server.url, username, device).await
+    }
+
+    /// Logs in at the server at `base`.
+    pub(crate) async fn login_at(base: &str, username: &str, device: &str) -> Tus {
+        let login = login_json(base, username, device).await;
         Tus {
-            base: server.url.clone(),
+            base: base.to_owned(),
             token: login["access_token"].as_str().unwrap().to_owned(),
             http: reqwest::Client::new(),
+        }
+    }
+
+    /// The same user and device, talking to the server at `base`.
+    pub(crate) fn at(&self, base: &str) -> Tus {
+        Tus {
+            base: base.to_owned(),
+            token: self.token.clone(),
+            http: self.http.clone(),
         }
     }
 
@@ -205,7 +219,7 @@ impl Tus {
     }
 
     /// Creates an upload; returns its location.
-    async fn create_ok(&self, length: usize, metadata: &str) -> String {
+    pub(crate) async fn create_ok(&self, length: usize, metadata: &str) -> String {
         let resp = self.create(length, metadata).await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         assert_eq!(resp.headers()["tus-resumable"], TUS);
@@ -214,7 +228,7 @@ impl Tus {
         location
     }
 
-    async fn patch(
+    pub(crate) async fn patch(
         &self,
         location: &str,
         offset: usize,
@@ -232,14 +246,14 @@ impl Tus {
         req.send().await.unwrap()
     }
 
-    async fn head(&self, location: &str) -> reqwest::Response {
+    pub(crate) async fn head(&self, location: &str) -> reqwest::Response {
         self.request(reqwest::Method::HEAD, location)
             .send()
             .await
             .unwrap()
     }
 
-    async fn offset(&self, location: &str) -> u64 {
+    pub(crate) async fn offset(&self, location: &str) -> u64 {
         let resp = self.head(location).await;
         assert_eq!(resp.status(), StatusCode::OK);
         resp.headers()["upload-offset"]
@@ -276,7 +290,7 @@ impl Tus {
     }
 
     /// A signed link to a blob's variant.
-    async fn link(&self, hash: &str, variant: &str) -> reqwest::Response {
+    pub(crate) async fn link(&self, hash: &str, variant: &str) -> reqwest::Response {
         self.http
             .get(format!(
                 "{}/api/v1/blobs/{hash}/url?variant={variant}",
@@ -296,7 +310,11 @@ impl Tus {
     }
 
     /// Reads a variant of a blob through a signed link.
-    async fn read(&self, hash: &str, variant: &str) -> (reqwest::header::HeaderMap, Vec<u8>) {
+    pub(crate) async fn read(
+        &self,
+        hash: &str,
+        variant: &str,
+    ) -> (reqwest::header::HeaderMap, Vec<u8>) {
         let url = self.link_ok(hash, variant).await;
         let resp = reqwest::get(format!("{}{url}", self.base)).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
@@ -895,8 +913,10 @@ async fn tus_discovery_status_and_termination(backend: Backend) {
     assert_eq!(h["tus-resumable"], TUS);
 
     let id = location.rsplit('/').next().unwrap();
-    let partial = server.data_dir().join("uploads").join(id);
-    assert_eq!(std::fs::metadata(&partial).unwrap().len(), 100);
+    let partial = server.data_dir().join("upload-parts").join(id);
+    let parts = files_under(&partial);
+    assert_eq!(parts.len(), 1, "the chunk is one part");
+    assert_eq!(std::fs::metadata(&parts[0]).unwrap().len(), 100);
     let resp = phone
         .request(reqwest::Method::DELETE, &location)
         .send()
@@ -992,13 +1012,13 @@ both_backends!(
 );
 
 /// An S3-compatible server (moto) on a free loopback port, killed on drop.
-struct S3Server {
-    endpoint: String,
+pub(crate) struct S3Server {
+    pub(crate) endpoint: String,
     child: Child,
 }
 
 impl S3Server {
-    async fn start() -> S3Server {
+    pub(crate) async fn start() -> S3Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -1031,6 +1051,21 @@ impl S3Server {
         }
         panic!("moto did not answer on {} within 30 s", server.endpoint);
     }
+
+    /// `s3_bucket.py <command> <bucket>`: `create` makes the bucket, `list`
+    /// answers its objects (key → size and sha256).
+    pub(crate) async fn bucket(&self, command: &str, bucket: &str) -> serde_json::Value {
+        python(
+            "s3_bucket.py",
+            vec![
+                "--endpoint".into(),
+                self.endpoint.clone(),
+                command.into(),
+                bucket.into(),
+            ],
+        )
+        .await
+    }
 }
 
 impl Drop for S3Server {
@@ -1043,16 +1078,7 @@ impl Drop for S3Server {
 async fn s3_backend_stores_blobs_in_the_bucket(backend: Backend) {
     let s3 = S3Server::start().await;
     let bucket = "fieldsync-photos";
-    python(
-        "s3_bucket.py",
-        vec![
-            "--endpoint".into(),
-            s3.endpoint.clone(),
-            "create".into(),
-            bucket.into(),
-        ],
-    )
-    .await;
+    s3.bucket("create", bucket).await;
     let endpoint = s3.endpoint.clone();
     let server = TestServer::start_with(backend, |c| {
         c.photos.s3 = Some(S3Config {
@@ -1069,16 +1095,7 @@ async fn s3_backend_stores_blobs_in_the_bucket(backend: Backend) {
     let (hash, stored) = phone.upload_ok(&photo).await;
     assert_eq!(stored, "new");
 
-    let objects = python(
-        "s3_bucket.py",
-        vec![
-            "--endpoint".into(),
-            s3.endpoint.clone(),
-            "list".into(),
-            bucket.into(),
-        ],
-    )
-    .await;
+    let objects = s3.bucket("list", bucket).await;
     let keys: Vec<&String> = objects.as_object().unwrap().keys().collect();
     let expected: Vec<String> = ["display", "original", "thumb"]
         .iter()
@@ -1148,8 +1165,12 @@ async fn abandoned_uploads_expire(backend: Backend) {
     let location = phone.create_ok(photo.len(), "").await;
     phone.patch(&location, 0, &photo[..200], None).await;
     let id = location.rsplit('/').next().unwrap().to_owned();
-    let partial = server.data_dir().join("uploads").join(&id);
-    assert!(partial.exists());
+    let partial = server.data_dir().join("upload-parts").join(&id);
+    assert_eq!(
+        files_under(&partial).len(),
+        1,
+        "the chunk is one stored part"
+    );
 
     let mut gone = false;
     for _ in 0..100 {

@@ -3,7 +3,8 @@
 //! reaches a live device on the other within a second, a revocation on one
 //! ends a connection on the other, the compliance lease is held once, and
 //! when one replica is killed its devices carry on with the other and
-//! nothing is lost.
+//! nothing is lost. With one S3 bucket between them, a photo upload started
+//! on one replica resumes on the other.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use fieldsync_proto::ErrorCode;
 use fieldsync_sdk::{Client, DocId};
 use sqlx::Connection;
 
+use crate::photos::{S3Server, Tus, jpeg, sha256_hex};
 use crate::support::{
     ChildServer, Device, PgDb, WeakSignal, all_heads, login_json, raw_session_at,
 };
@@ -38,10 +40,15 @@ impl Replicas {
     /// starts on the same database. Both run the compliance engine every
     /// second.
     async fn start() -> Replicas {
+        Replicas::start_with("").await
+    }
+
+    /// [`Replicas::start`] with more lines of configuration.
+    async fn start_with(more_config: &str) -> Replicas {
         let db = PgDb::create().await;
         let dirs = tempfile::tempdir().unwrap();
         let config = dirs.path().join("fieldsync.toml");
-        std::fs::write(&config, "compliance_tick_secs = 1\n").unwrap();
+        std::fs::write(&config, format!("compliance_tick_secs = 1\n{more_config}")).unwrap();
         // Each replica names its database sessions, so the test can tell
         // which one holds the compliance lease.
         let spawn = |name: &str| {
@@ -266,4 +273,67 @@ async fn wait_for_lease(pg: &mut sqlx::PgConnection, replica: &str) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_upload_started_on_one_replica_resumes_on_the_other() {
+    let s3 = S3Server::start().await;
+    let bucket = "fieldsync-replicas";
+    s3.bucket("create", bucket).await;
+    let replicas = Replicas::start_with(&format!(
+        "[photos.s3]\nbucket = \"{bucket}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         access_key_id = \"fieldsync-test\"\nsecret_access_key = \"fieldsync-test\"\n",
+        s3.endpoint
+    ))
+    .await;
+    let on_a = Tus::login_at(&replicas.a().url, "demo-volunteer", "phone-tang").await;
+    let on_b = on_a.at(&replicas.b.url);
+    let photo = jpeg(320, 240, 11);
+    let half = photo.len() / 2;
+
+    let location = on_a.create_ok(photo.len(), "").await;
+    let first = on_a.patch(&location, 0, &photo[..half], None).await;
+    assert_eq!(first.status(), reqwest::StatusCode::NO_CONTENT);
+    assert_eq!(
+        on_b.offset(&location).await,
+        half as u64,
+        "B sees A's offset"
+    );
+    let parts = s3.bucket("list", bucket).await;
+    assert_eq!(
+        parts
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with("upload-parts/"))
+            .count(),
+        1,
+        "the first half is one part in the bucket: {parts}"
+    );
+
+    // The phone's signal moves it to B, which has none of the bytes on disk.
+    let done = on_b.patch(&location, half, &photo[half..], None).await;
+    assert_eq!(done.status(), reqwest::StatusCode::NO_CONTENT);
+    let hash = sha256_hex(&photo);
+    assert_eq!(done.headers()["fieldsync-blob-hash"], hash.as_str());
+    assert_eq!(done.headers()["fieldsync-blob-stored"], "new");
+
+    // A replayed first chunk on A is refused: the offset moved on B.
+    let replay = on_a.patch(&location, 0, &photo[..half], None).await;
+    assert_eq!(replay.status(), reqwest::StatusCode::CONFLICT);
+
+    // Both replicas serve the photo; the bucket holds its forms, no parts.
+    for phone in [&on_a, &on_b] {
+        let (_, original) = phone.read(&hash, "original").await;
+        let img = image::load_from_memory(&original).unwrap();
+        assert_eq!((img.width(), img.height()), (320, 240));
+    }
+    let objects = s3.bucket("list", bucket).await;
+    let keys: Vec<&String> = objects.as_object().unwrap().keys().collect();
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with(&format!("blobs/{hash}/"))),
+        "only the photo's forms are left: {keys:?}"
+    );
+    replicas.stop().await;
 }

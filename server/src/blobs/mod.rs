@@ -1,7 +1,8 @@
 //! Photo storage, apart from HTTP: content-addressed blobs in an object
 //! store (a local directory or S3), the image checks and re-encoding on a
-//! fixed pool of threads, signed links, and the directory unfinished uploads
-//! are written to. The endpoints that use it are in `crate::photos`.
+//! fixed pool of threads, signed links, and the directory where chunks are
+//! spooled and complete uploads put together (the bytes of unfinished
+//! uploads are parts in the object store). The endpoints that use it are in `crate::photos`.
 //!
 //! # Invariants
 //! - A blob is addressed by the sha256 of the bytes the phone uploaded (the
@@ -112,9 +113,15 @@ impl Photos {
         }))
     }
 
-    /// The file holding an unfinished upload's bytes.
+    /// The file a complete upload's parts are put together in, to be
+    /// checked and stored.
     pub(crate) fn partial_path(&self, id: &str) -> PathBuf {
         self.inner.uploads_dir.join(id)
+    }
+
+    /// The file one request spools its chunk of upload `id` to.
+    pub(crate) fn spool_path(&self, id: &str, part: &str) -> PathBuf {
+        self.inner.uploads_dir.join(format!("{id}.{part}"))
     }
 
     pub(crate) fn uploads_dir(&self) -> &Path {

@@ -1,6 +1,6 @@
 //! Abandoned uploads expire: a background task deletes uploads (and their
-//! bytes) that received nothing for `upload_expiry_secs`, and files in the
-//! uploads directory that no upload owns.
+//! parts) that received nothing for `upload_expiry_secs`, and the files and
+//! parts that no upload owns.
 
 use std::time::{Duration, SystemTime};
 
@@ -50,22 +50,35 @@ pub async fn sweep(app: &AppState) -> Result<usize, StoreError> {
             break;
         }
     }
-    // A file whose upload row was never written (a crash between the two).
-    let Ok(mut dir) = tokio::fs::read_dir(app.photos.uploads_dir()).await else {
-        return Ok(deleted);
-    };
     let cutoff = SystemTime::now().checked_sub(expiry);
-    while let Ok(Some(entry)) = dir.next_entry().await {
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        let old = match (entry.metadata().await.and_then(|m| m.modified()), cutoff) {
-            (Ok(modified), Some(cutoff)) => modified < cutoff,
-            _ => false,
-        };
-        if old && app.store.upload(&name).await?.is_none() {
-            let _ = tokio::fs::remove_file(entry.path()).await;
+    // A spool a crash left, or a file of an upload that is gone.
+    if let Ok(mut dir) = tokio::fs::read_dir(app.photos.uploads_dir()).await {
+        while let Ok(Some(entry)) = dir.next_entry().await {
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let old = match (entry.metadata().await.and_then(|m| m.modified()), cutoff) {
+                (Ok(modified), Some(cutoff)) => modified < cutoff,
+                _ => false,
+            };
+            if old && (name.contains('.') || app.store.upload(&name).await?.is_none()) {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
         }
+    }
+    // Parts of uploads that are gone (a server stopped between storing a
+    // part and deleting it).
+    match app.photos.objects().uploads_with_parts_before(before).await {
+        Ok(uploads) => {
+            for id in uploads {
+                if app.store.upload(&id).await?.is_none()
+                    && let Err(e) = app.photos.objects().delete_parts(&id).await
+                {
+                    tracing::warn!(upload = %id, error = %e, "cannot delete orphaned parts");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot list upload parts"),
     }
     Ok(deleted)
 }

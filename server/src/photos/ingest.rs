@@ -2,11 +2,12 @@
 //! and unless the blob is stored already, check and re-encode the image and
 //! store its forms, then its row.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
+use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 use crate::blobs::{Rejection, Variant};
 use crate::clock::now_ms;
@@ -58,8 +59,7 @@ pub(super) async fn complete(
     app: &AppState,
     upload: &UploadRow,
 ) -> Result<(String, StoredAs), ApiError> {
-    let path = app.photos.partial_path(&upload.id);
-    let hash = sha256_of(path.clone()).await?;
+    let (path, hash) = assemble(app, upload).await?;
     if let Some(declared) = &upload.declared_sha256
         && *declared != hash
     {
@@ -179,23 +179,46 @@ fn rejection_error(r: Rejection) -> ApiError {
     ApiError::new(status, r.code(), format!("{r}; nothing was stored"))
 }
 
-/// sha256 (hex) of a file, read off the reactor.
-async fn sha256_of(path: PathBuf) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-        let mut file = std::fs::File::open(&path)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 64 << 10];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                return Ok(hex::encode(hasher.finalize()));
-            }
-            hasher.update(&buf[..n]);
+/// Puts a complete upload's parts together in its partial file; returns
+/// the file and the sha256 (hex) of its bytes.
+async fn assemble(app: &AppState, upload: &UploadRow) -> Result<(PathBuf, String), ApiError> {
+    let parts = app.store.upload_parts(&upload.id).await?;
+    let mut at = 0;
+    for part in &parts {
+        if part.start_at != at {
+            return Err(ApiError::internal(format!(
+                "upload {}: a part starts at {} where {at} was expected",
+                upload.id, part.start_at
+            )));
         }
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)
+        at = part.end_at;
+    }
+    if at != upload.length {
+        return Err(ApiError::internal(format!(
+            "upload {}: its parts end at {at}, not {}",
+            upload.id, upload.length
+        )));
+    }
+    let path = app.photos.partial_path(&upload.id);
+    let file = tokio::fs::File::create(&path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut out = tokio::io::BufWriter::with_capacity(64 << 10, file);
+    let mut hasher = Sha256::new();
+    for part in &parts {
+        let mut bytes = app
+            .photos
+            .objects()
+            .read_part(&upload.id, &part.object_key)
+            .await
+            .map_err(ApiError::internal)?;
+        while let Some(chunk) = bytes.try_next().await.map_err(ApiError::internal)? {
+            hasher.update(&chunk);
+            out.write_all(&chunk).await.map_err(ApiError::internal)?;
+        }
+    }
+    out.flush().await.map_err(ApiError::internal)?;
+    Ok((path, hex::encode(hasher.finalize())))
 }
 
 /// Deletes an upload and its bytes.
@@ -206,10 +229,14 @@ pub(super) async fn discard(app: &AppState, id: &str) {
     }
 }
 
+/// Deletes an upload's parts and the file they were put together in.
 async fn remove_partial(app: &AppState, id: &str) {
     match tokio::fs::remove_file(app.photos.partial_path(id)).await {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(upload = %id, error = %e, "cannot delete an upload's bytes"),
+        Err(e) => tracing::warn!(upload = %id, error = %e, "cannot delete an upload's file"),
+    }
+    if let Err(e) = app.photos.objects().delete_parts(id).await {
+        tracing::warn!(upload = %id, error = %e, "cannot delete an upload's parts");
     }
 }

@@ -1,7 +1,9 @@
 //! The tus 1.0.0 endpoint (core protocol plus the `creation`, `checksum` and
-//! `termination` extensions) at `/api/v1/uploads`. An upload's bytes stream
-//! to `<data_dir>/uploads/<id>`; its offset is in the database, advanced only
-//! after the bytes are synced to disk, so uploads survive a restart.
+//! `termination` extensions) at `/api/v1/uploads`. A chunk streams to a spool
+//! file of the request's own, then becomes one part of the upload in the blob
+//! object store; the offset in the database moves, and records the part, only
+//! after the part is stored. Uploads survive a restart, and a phone can resume
+//! on any server that shares the database and the object store.
 
 use std::collections::HashMap;
 
@@ -16,7 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use fieldsync_proto::model::photo::is_photo_hash;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
 use utoipa::openapi::{ObjectBuilder, RefOr, Required, Schema, Type};
 
@@ -218,10 +220,6 @@ pub async fn create(
     let declared_sha256 = declared_sha256(&parse_metadata(&metadata)?)?;
 
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let path = app.photos.partial_path(&id);
-    tokio::fs::File::create(&path)
-        .await
-        .map_err(ApiError::internal)?;
     let now = now_ms();
     let row = UploadRow {
         id: id.clone(),
@@ -237,10 +235,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    if let Err(e) = app.store.insert_upload(&row).await {
-        let _ = tokio::fs::remove_file(&path).await;
-        return Err(e.into());
-    }
+    app.store.insert_upload(&row).await?;
     tracing::debug!(upload = %id, length, "upload created");
     Ok((
         StatusCode::CREATED,
@@ -339,17 +334,7 @@ pub async fn append(
         return Err(beyond_length(&upload));
     }
     if room > 0 {
-        let written = write_chunk(&app, &upload, room, body, checksum).await?;
-        let to = upload.received + written as i64;
-        if !app
-            .store
-            .advance_upload(&id, upload.received, to, now_ms())
-            .await?
-        {
-            return Err(ApiError::internal(format!(
-                "upload {id} moved while locked"
-            )));
-        }
+        let to = write_chunk(&app, &upload, room, body, checksum).await?;
         if to < upload.length {
             return Ok((StatusCode::NO_CONTENT, offset_headers_at(to)).into_response());
         }
@@ -411,8 +396,8 @@ async fn visible_upload(app: &AppState, claims: &Claims, id: &str) -> Result<Upl
     Ok(upload)
 }
 
-/// Streams a PATCH body into the upload's file at its offset; returns the
-/// bytes written, synced to disk. Nothing of the chunk is kept when it goes
+/// Streams a PATCH body to a spool file and stores it as the upload's next
+/// part; returns the new offset. Nothing of the chunk is kept when it goes
 /// beyond the declared length or fails its checksum. When the client goes
 /// away mid-chunk, what arrived is kept (unless a checksum was sent: then
 /// it cannot be verified, and is dropped).
@@ -422,16 +407,10 @@ async fn write_chunk(
     room: u64,
     body: Body,
     checksum: Option<Vec<u8>>,
-) -> Result<u64, ApiError> {
-    let start = upload.received as u64;
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(app.photos.partial_path(&upload.id))
-        .await
-        .map_err(ApiError::internal)?;
-    // Bytes past the offset are from a request whose end was never recorded.
-    file.set_len(start).await.map_err(ApiError::internal)?;
-    file.seek(std::io::SeekFrom::Start(start))
+) -> Result<i64, ApiError> {
+    let part = uuid::Uuid::new_v4().simple().to_string();
+    let spool = Spool(app.photos.spool_path(&upload.id, &part));
+    let file = tokio::fs::File::create(&spool.0)
         .await
         .map_err(ApiError::internal)?;
     let mut out = tokio::io::BufWriter::with_capacity(64 << 10, file);
@@ -449,7 +428,6 @@ async fn write_chunk(
         };
         written += bytes.len() as u64;
         if written > room {
-            truncate(out, start).await?;
             return Err(beyond_length(upload));
         }
         if let Some(h) = &mut hasher {
@@ -463,7 +441,6 @@ async fn write_chunk(
     out.flush().await.map_err(ApiError::internal)?;
     if let Some(e) = interrupted {
         if hasher.is_some() || is_length_limit(&e) {
-            truncate(out, start).await?;
             return Err(if is_length_limit(&e) {
                 beyond_length(upload)
             } else {
@@ -474,14 +451,7 @@ async fn write_chunk(
             });
         }
         // Keep what arrived: the client resumes from the new offset.
-        out.get_ref()
-            .sync_data()
-            .await
-            .map_err(ApiError::internal)?;
-        let to = upload.received + written as i64;
-        app.store
-            .advance_upload(&upload.id, upload.received, to, now_ms())
-            .await?;
+        let to = keep(app, upload, &part, &spool, written).await?;
         return Err(ApiError::bad_request(
             "upload_interrupted",
             format!("the chunk did not arrive whole; the upload is at offset {to}"),
@@ -490,22 +460,60 @@ async fn write_chunk(
     if let (Some(h), Some(expected)) = (hasher, &checksum)
         && h.finalize()[..] != expected[..]
     {
-        truncate(out, start).await?;
         return Err(checksum_mismatch(
             "the chunk does not match its Upload-Checksum; it was discarded, send it again".into(),
         ));
     }
-    out.get_ref()
-        .sync_data()
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(written)
+    keep(app, upload, &part, &spool, written).await
 }
 
-/// Drops what a refused chunk wrote.
-async fn truncate(out: tokio::io::BufWriter<tokio::fs::File>, len: u64) -> Result<(), ApiError> {
-    let file = out.into_inner();
-    file.set_len(len).await.map_err(ApiError::internal)
+/// Stores `written` spooled bytes as part `part` of the upload and moves its
+/// offset past them; returns the new offset. When another request (on
+/// another server: this one holds the upload's lock) moved the offset first,
+/// the part is deleted and the answer is 409.
+async fn keep(
+    app: &AppState,
+    upload: &UploadRow,
+    part: &str,
+    spool: &Spool,
+    written: u64,
+) -> Result<i64, ApiError> {
+    if written == 0 {
+        return Ok(upload.received);
+    }
+    let objects = app.photos.objects();
+    objects
+        .put_part(&upload.id, part, &spool.0)
+        .await
+        .map_err(ApiError::internal)?;
+    let to = upload.received + written as i64;
+    let moved = app
+        .store
+        .advance_upload(&upload.id, upload.received, to, part, now_ms())
+        .await;
+    if !matches!(moved, Ok(true))
+        && let Err(e) = objects.delete_part(&upload.id, part).await
+    {
+        tracing::warn!(upload = %upload.id, error = %e, "cannot delete an unrecorded part");
+    }
+    if moved? {
+        Ok(to)
+    } else {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "offset_mismatch",
+            "another request moved this upload meanwhile; HEAD it and resume from its offset",
+        ))
+    }
+}
+
+/// A request's spool file, deleted when the request ends.
+struct Spool(std::path::PathBuf);
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {

@@ -4,7 +4,7 @@
 
 use super::{Result, Store};
 
-/// A resumable upload as stored. Its bytes live in `<data_dir>/uploads/<id>`.
+/// A resumable upload as stored. Its bytes are its [`UploadPart`]s.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct UploadRow {
     pub id: String,
@@ -26,6 +26,14 @@ pub struct UploadRow {
     pub stored_as: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Bytes `start_at..end_at` of an upload: one object in the blob store.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct UploadPart {
+    pub start_at: i64,
+    pub end_at: i64,
+    pub object_key: String,
 }
 
 /// A photo held by a community: what the server knows of its content.
@@ -96,25 +104,50 @@ macro_rules! blob_store_impl {
                     .await?)
             }
 
-            pub async fn advance_upload(&self, id: &str, from: i64, to: i64, now: i64) -> $crate::store::Result<bool> {
-                Ok(sqlx::query("UPDATE uploads SET received = $3, updated_at = $4 WHERE id = $1 AND received = $2")
+            pub async fn advance_upload(&self, id: &str, from: i64, to: i64, part: &str, now: i64) -> $crate::store::Result<bool> {
+                let mut tx = self.write.begin().await?;
+                let moved = sqlx::query("UPDATE uploads SET received = $3, updated_at = $4 WHERE id = $1 AND received = $2")
                     .bind(id)
                     .bind(from)
                     .bind(to)
                     .bind(now)
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await?
-                    .rows_affected() == 1)
+                    .rows_affected() == 1;
+                if moved && to > from {
+                    sqlx::query("INSERT INTO upload_parts (upload_id, start_at, end_at, object_key) VALUES ($1, $2, $3, $4)")
+                        .bind(id)
+                        .bind(from)
+                        .bind(to)
+                        .bind(part)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(moved)
+            }
+
+            pub async fn upload_parts(&self, id: &str) -> $crate::store::Result<Vec<$crate::store::UploadPart>> {
+                Ok(sqlx::query_as("SELECT start_at, end_at, object_key FROM upload_parts WHERE upload_id = $1 ORDER BY start_at")
+                    .bind(id)
+                    .fetch_all(&self.write)
+                    .await?)
             }
 
             pub async fn finish_upload(&self, id: &str, hash: &str, stored_as: &str, now: i64) -> $crate::store::Result<()> {
+                let mut tx = self.write.begin().await?;
                 sqlx::query("UPDATE uploads SET blob_hash = $2, stored_as = $3, updated_at = $4 WHERE id = $1")
                     .bind(id)
                     .bind(hash)
                     .bind(stored_as)
                     .bind(now)
-                    .execute(&self.write)
+                    .execute(&mut *tx)
                     .await?;
+                sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -211,10 +244,23 @@ impl Store {
         dispatch!(self.upload(id))
     }
 
-    /// Moves an upload's offset from `from` to `to`; false when it was no
-    /// longer at `from` (another request advanced it).
-    pub async fn advance_upload(&self, id: &str, from: i64, to: i64, now: i64) -> Result<bool> {
-        dispatch!(self.advance_upload(id, from, to, now))
+    /// Moves an upload's offset from `from` to `to` and records the part
+    /// (object `part`) that holds those bytes; false when it was no longer at
+    /// `from` (another request, perhaps on another server, advanced it).
+    pub async fn advance_upload(
+        &self,
+        id: &str,
+        from: i64,
+        to: i64,
+        part: &str,
+        now: i64,
+    ) -> Result<bool> {
+        dispatch!(self.advance_upload(id, from, to, part, now))
+    }
+
+    /// The parts of an upload, in order of their offsets.
+    pub async fn upload_parts(&self, id: &str) -> Result<Vec<UploadPart>> {
+        dispatch!(self.upload_parts(id))
     }
 
     /// Marks an upload complete: it became blob `hash`.

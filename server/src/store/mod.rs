@@ -413,7 +413,7 @@ macro_rules! dispatch {
 
 // Declared after `dispatch!`, which it uses.
 mod blobs;
-pub use blobs::{BlobLink, BlobRow, UploadRow};
+pub use blobs::{BlobLink, BlobRow, UploadPart, UploadRow};
 pub(crate) mod reports;
 pub use reports::{
     CheckinExportQuery, DutyCount, ExportCheckin, IssuedReport, PeriodHazard, PeriodIncident,
