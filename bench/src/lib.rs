@@ -8,6 +8,7 @@
 //! clients'; the clients are real SDK devices with their own SQLite stores.
 //! This crate links the SDK and never the server.
 
+pub mod benchmarks;
 pub mod dashboard;
 pub mod demo;
 pub mod night;

@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
-use fieldsync_bench::{dashboard, night, report, reports, sdk, simulate, sync, uploads};
+use fieldsync_bench::{
+    benchmarks, dashboard, night, report, reports, sdk, simulate, sync, uploads,
+};
 
 use clap::{Parser, Subcommand};
 
@@ -48,6 +50,9 @@ enum BenchCommand {
     /// and 9, an outage and the reconnect storm; memory per connection, ack
     /// latency, storm time
     Simulate(simulate::SimulateArgs),
+    /// Every scale benchmark and the physical-limit probe in one session:
+    /// writes BENCHMARKS.md, each target beside its figure and reference
+    Benchmarks(benchmarks::BenchmarksArgs),
     /// Photo uploads through the tus endpoint: one photo, then many at once;
     /// throughput and the server's peak memory
     Uploads(uploads::UploadArgs),
@@ -101,6 +106,15 @@ async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             simulate::print,
             args.json.as_deref(),
         ),
+        BenchCommand::Benchmarks(args) => {
+            let figures = benchmarks::run(&args).await?;
+            benchmarks::write(&figures, &args.out)?;
+            if let Some(path) = &args.json {
+                std::fs::write(path, serde_json::to_string_pretty(&figures)?)?;
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         BenchCommand::SdkProbe(args) => {
             let figures = sdk::probe(&args).await?;
             println!("{}", serde_json::to_string(&figures)?);

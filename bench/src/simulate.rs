@@ -14,6 +14,10 @@
 //! 4. an outage: every connection drops, each phone checks in offline;
 //! 5. the storm: every phone reconnects at once, and the clock runs until
 //!    the last one has pushed everything and caught up.
+//!
+//! With `--stored-docs N`, an SDK device first stores N hazards of grid 1
+//! (the district's history), and the teams walk grid 2's stairwells, so the
+//! server holds N documents no phone pulls: its memory with a large store.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,6 +59,10 @@ pub struct SimulateArgs {
     /// Check-ins each phone makes while the network is down
     #[arg(long, default_value_t = 2)]
     pub offline_checkins: usize,
+    /// Hazards stored before the phones sign up (grid 1, which the phones,
+    /// all walking grid 2, do not read)
+    #[arg(long, default_value_t = 0)]
+    pub stored_docs: usize,
     /// PostgreSQL server to use (a scratch database is created on it and
     /// dropped afterwards); embedded SQLite when absent
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -74,6 +82,8 @@ pub struct SimulateArgs {
 pub struct SimulateFigures {
     pub backend: &'static str,
     pub devices: usize,
+    /// Documents stored before the phones came (`--stored-docs`).
+    pub stored_docs: usize,
     pub teams: usize,
     pub rate_per_device: f64,
     pub night_s: f64,
@@ -117,6 +127,9 @@ pub fn print(f: &SimulateFigures) {
         "simulate ({}): {} phones in {} teams, {} check-in/s each, {} s night",
         f.backend, f.devices, f.teams, f.rate_per_device, f.night_s
     );
+    if f.stored_docs > 0 {
+        println!("  with {} documents stored beforehand", f.stored_docs);
+    }
     crate::print_rows(
         34,
         [
@@ -242,18 +255,21 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
         .await?
         .into_iter()
         .collect();
-    let stairwells: Vec<[(String, String); 2]> = stairwells(&tags);
+    let mut stairwells: Vec<[(String, String); 2]> = stairwells(&tags);
+    if args.stored_docs > 0 {
+        store_history(&server.url, args.stored_docs, args.quiet).await?;
+        stairwells.retain(|s| building(&s[0].0) > 3);
+    }
     if stairwells.is_empty() {
         bail!("the server's demo community has no stairwell with floor 5 and 9 tags");
     }
     let teams = args.devices.div_ceil(args.team_size);
     for t in 0..teams {
-        let building: u32 = stairwells[t % stairwells.len()][0].0[6..]
-            .split('-')
-            .next()
-            .and_then(|b| b.parse().ok())
-            .unwrap_or(1);
-        let grid = if building <= 3 { "grid-1" } else { "grid-2" };
+        let grid = if building(&stairwells[t % stairwells.len()][0].0) <= 3 {
+            "grid-1"
+        } else {
+            "grid-2"
+        };
         post_json(
             &http,
             &format!("{}/api/v1/admin/teams", server.url),
@@ -398,6 +414,7 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
             "sqlite"
         },
         devices: n,
+        stored_docs: args.stored_docs,
         teams: n.div_ceil(args.team_size),
         rate_per_device: args.rate,
         night_s,
@@ -473,6 +490,40 @@ async fn post_json(
         bail!("POST {url}: {status}: {text}");
     }
     Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// The building of post `post-bB-uU-fF` (B; 1 when unreadable). Buildings
+/// 1–3 are grid 1, the others grid 2.
+fn building(post: &str) -> u32 {
+    post.strip_prefix("post-b")
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(1)
+}
+
+/// A demo volunteer's SDK device reports `docs` hazards in grid 1 and pushes
+/// them: the documents the server holds before the phones come.
+async fn store_history(server_url: &str, docs: usize, quiet: bool) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let writer = fieldsync_sdk::Client::open(dir.path().join("history"), server_url)?;
+    crate::demo::login(&writer, crate::demo::VOLUNTEER).await?;
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner().with_message(format!("storing {docs} documents"))
+    };
+    bar.enable_steady_tick(Duration::from_millis(200));
+    crate::sync::create_hazards(&writer, docs, 1)?;
+    writer
+        .sync_now()
+        .await
+        .context("pushing the stored documents")?;
+    bar.finish_and_clear();
+    let left = writer.pending_changes()?;
+    if left != 0 {
+        bail!("{left} of the stored documents' changes were not acknowledged");
+    }
+    Ok(())
 }
 
 /// Stairwells with both posts: `post-bB-uU-f5` and `-f9`, with their tags.

@@ -1,10 +1,11 @@
-//! The benchmarks work: `fieldsync-bench`'s sync, night, reports and simulate, run at a tiny
+//! The benchmarks work: `fieldsync-bench`'s sync, night, reports, simulate and benchmarks, run at a tiny
 //! size against the server binary as a child process, produce figures that
 //! make sense. Nothing here checks how fast anything is.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fieldsync_bench::benchmarks::{self, BenchmarksArgs};
 use fieldsync_bench::night::{self, NightArgs};
 use fieldsync_bench::reports::{self, ReportsArgs};
 use fieldsync_bench::server::ServerArgs;
@@ -124,6 +125,7 @@ async fn simulate_drives_phones_through_a_night_an_outage_and_the_storm() {
         rate: 2.0,
         secs: 2,
         offline_checkins: 2,
+        stored_docs: 0,
         database_url: None,
         json: None,
         quiet: true,
@@ -147,4 +149,95 @@ async fn simulate_drives_phones_through_a_night_an_outage_and_the_storm() {
         "{f:?}"
     );
     assert!(f.storm_s > 0.0 && f.server_peak_rss_mb > 0.0, "{f:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_stores_documents_no_phone_reads_before_the_phones_come() {
+    let args = SimulateArgs {
+        devices: 6,
+        team_size: 3,
+        rate: 2.0,
+        secs: 1,
+        offline_checkins: 1,
+        stored_docs: 40,
+        database_url: None,
+        json: None,
+        quiet: true,
+        server: server(),
+    };
+    let f = tokio::time::timeout(RUN_TIMEOUT, simulate::run(&args))
+        .await
+        .expect("the simulation ends")
+        .expect("the simulation succeeds");
+    assert_eq!((f.stored_docs, f.connections_held), (40, 6), "{f:?}");
+    assert_eq!((f.failed_devices, f.unacked_checkins), (0, 0), "{f:?}");
+}
+
+/// A probe that prints the line the physical-limit probe prints, and fails
+/// unless it was asked for the documents and edits of the sync runs.
+const FAKE_PROBE: &str = "#!/bin/sh\n[ \"$1 $2\" = \"20 2\" ] || exit 3\n\
+echo 'n=20 k=2 create=0.01s save=0.02s wire=0.1MB (482 B/doc) server_load_save_store=0.03s \
+pull_load=0.04s initial_rounds=2 reconnect_1doc=600B/6msgs/1ms syncstate=100B'\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn benchmarks_writes_every_target_and_keeps_the_hand_written_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = dir.path().join("limit");
+    std::fs::write(&probe, FAKE_PROBE).unwrap();
+    let mut permissions = std::fs::metadata(&probe).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&probe, permissions).unwrap();
+    let out = dir.path().join("BENCHMARKS.md");
+    std::fs::write(
+        &out,
+        format!(
+            "# stale\n\n{}\n\n## Where the time goes\nA profile.\n",
+            benchmarks::HAND_WRITTEN
+        ),
+    )
+    .unwrap();
+    let args = BenchmarksArgs {
+        out: out.clone(),
+        limit_probe: Some(probe),
+        database_url: None,
+        smoke: true,
+        json: None,
+        quiet: true,
+        server: server(),
+    };
+    let figures = tokio::time::timeout(Duration::from_secs(170), benchmarks::run(&args))
+        .await
+        .expect("the benchmarks end")
+        .expect("the benchmarks succeed");
+    benchmarks::write(&figures, &out).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("# stale"), "the generated part is new");
+    assert!(
+        text.ends_with("## Where the time goes\nA profile.\n"),
+        "the hand-written part is kept: {text}"
+    );
+    for target in [
+        "an idle device ≤ 24 KB",
+        "16 idle devices < 300 MB",
+        "30 stored documents and 8 devices online < 150 MB",
+        "check-in ack p99 < 100 ms, 12 devices",
+        "16-device reconnect storm < 60 s",
+        "push of 20 documents × 2 edits within 1.5× the probe",
+        "fresh pull of 20 documents × 2 edits within 1.5× the probe",
+        "reconnect after one change < 1 KB",
+    ] {
+        assert!(text.contains(&format!("| {target}")), "{target}: {text}");
+    }
+    let probe = figures.probe.expect("the probe ran");
+    assert!((probe.push_s - 0.05).abs() < 1e-9, "{probe:?}");
+    let push = figures.sync_sqlite.push_s / 0.05;
+    assert!(
+        text.contains(&format!(
+            "SQLite {:.2} s ({push:.1}×)",
+            figures.sync_sqlite.push_s
+        )),
+        "the push beside its ratio to the probe: {text}"
+    );
+    assert!(text.contains("probe with a saved sync state: 600 B in 6 messages"));
+    assert!(text.contains("A smoke run"), "a smoke run says so");
 }
