@@ -337,6 +337,17 @@ pub fn markdown(f: &BenchmarkFigures) -> String {
     );
     let night = &f.night;
     row(
+        "one commit costs O(1) change queries, however many devices are connected",
+        format!(
+            "{:.2} per commit with {} devices connected ({} commits in the night)",
+            night.change_queries_per_commit,
+            n(night.devices),
+            n(night.night_commits as usize)
+        ),
+        "one query per connection per commit before the change feed".into(),
+        yes(night.night_commits > 0 && night.change_queries_per_commit <= 2.0).into(),
+    );
+    row(
         &format!(
             "check-in ack p99 < 100 ms, {} devices × 1 check-in/s",
             n(night.devices)

@@ -109,6 +109,11 @@ pub struct SimulateFigures {
     pub ack_max_ms: f64,
     /// Server CPU during the night, percent of one core.
     pub server_cpu_night_pct: f64,
+    /// Change queries (the feeds' and the connections' own) per commit
+    /// transaction during the night, from the server's `/metrics`.
+    pub change_queries_per_commit: f64,
+    /// Commit transactions during the night (a group commit is one).
+    pub night_commits: u64,
     /// From every phone reconnecting at once to the last one caught up
     /// with nothing left to push.
     pub storm_s: f64,
@@ -162,6 +167,13 @@ pub fn print(f: &SimulateFigures) {
             (
                 "server CPU (night)",
                 format!("{:.0} %", f.server_cpu_night_pct),
+            ),
+            (
+                "change queries per commit (night)",
+                format!(
+                    "{:.2} ({} commits)",
+                    f.change_queries_per_commit, f.night_commits
+                ),
             ),
             ("reconnect storm", format!("{:.2} s", f.storm_s)),
             (
@@ -364,6 +376,7 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
 
     // The night.
     let cpu0 = server.cpu_s();
+    let queries0 = ChangeQueries::scrape(&http, &server.url).await?;
     let acks0 = shared.latencies.lock().await.len();
     phase_tx.send(Phase::Night)?;
     let bar = progress(args, args.secs, "night (s)");
@@ -375,6 +388,9 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
     phase_tx.send(Phase::Dawn)?;
     let night_s = night_start.elapsed().as_secs_f64();
     let server_cpu_night_pct = (server.cpu_s() - cpu0) / night_s * 100.0;
+    let queries = ChangeQueries::scrape(&http, &server.url)
+        .await?
+        .since(&queries0);
     bar.finish_and_clear();
     // Let the last acks of the night arrive before the outage.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -431,6 +447,8 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
         ack_p99_ms: pct(0.99),
         ack_max_ms: pct(1.0),
         server_cpu_night_pct,
+        change_queries_per_commit: queries.queries / queries.commits.max(1.0),
+        night_commits: queries.commits as u64,
         storm_s,
         server_rss_after_storm_mb: rss_after,
         server_peak_rss_mb: peak,
@@ -490,6 +508,42 @@ async fn post_json(
         bail!("POST {url}: {status}: {text}");
     }
     Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// The server's counts of change queries and commits (`/metrics`).
+struct ChangeQueries {
+    /// The feeds' pages (one query each) and the connections' own queries.
+    queries: f64,
+    commits: f64,
+}
+
+impl ChangeQueries {
+    async fn scrape(http: &reqwest::Client, server_url: &str) -> anyhow::Result<ChangeQueries> {
+        let text = http
+            .get(format!("{server_url}/metrics"))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let sample = |name: &str| -> anyhow::Result<f64> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+                .with_context(|| format!("the server's /metrics has no {name}"))
+        };
+        Ok(ChangeQueries {
+            queries: sample("fieldsync_feed_pages_total")?
+                + sample("fieldsync_sync_catch_up_queries_total")?,
+            commits: sample("fieldsync_commit_seconds_count")?,
+        })
+    }
+
+    fn since(self, before: &ChangeQueries) -> ChangeQueries {
+        ChangeQueries {
+            queries: self.queries - before.queries,
+            commits: self.commits - before.commits,
+        }
+    }
 }
 
 /// The building of post `post-bB-uU-fF` (B; 1 when unreadable). Buildings

@@ -37,6 +37,9 @@ pub struct Metrics {
     pub feed_pages: Counter,
     /// Connections that fell behind their feed and caught up by query.
     pub feed_lagged: Counter,
+    /// Change queries a connection ran itself, not the feed: its catch-up
+    /// after the handshake, a lag or gap, or a change of its read scope.
+    pub catch_up_queries: Counter,
     /// Seconds per compliance run of one community.
     pub compliance_seconds: Histogram,
     /// Photo bytes received through tus.
@@ -55,6 +58,7 @@ impl Metrics {
             // 0.5 ms … ~8 s.
             commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 15)),
             feed_pages: Counter::default(),
+            catch_up_queries: Counter::default(),
             feed_lagged: Counter::default(),
             // 1 ms … ~32 s.
             compliance_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
@@ -96,6 +100,11 @@ impl Metrics {
             "feed_lagged",
             "Connections that fell behind their change feed",
             m.feed_lagged.clone(),
+        );
+        registry.register(
+            "sync_catch_up_queries",
+            "Change queries connections ran themselves (handshake, lag, scope change)",
+            m.catch_up_queries.clone(),
         );
         registry.register(
             "compliance_run_seconds",

@@ -149,6 +149,10 @@ async fn simulate_drives_phones_through_a_night_an_outage_and_the_storm() {
         "{f:?}"
     );
     assert!(f.storm_s > 0.0 && f.server_peak_rss_mb > 0.0, "{f:?}");
+    assert!(
+        f.night_commits > 0 && f.change_queries_per_commit > 0.0,
+        "the night's queries and commits were counted: {f:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,6 +225,7 @@ async fn benchmarks_writes_every_target_and_keeps_the_hand_written_part() {
         "16 idle devices < 300 MB",
         "30 stored documents and 8 devices online < 150 MB",
         "check-in ack p99 < 100 ms, 12 devices",
+        "one commit costs O(1) change queries",
         "16-device reconnect storm < 60 s",
         "push of 20 documents × 2 edits within 1.5× the probe",
         "fresh pull of 20 documents × 2 edits within 1.5× the probe",

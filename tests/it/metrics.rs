@@ -43,6 +43,7 @@ async fn metrics_count_connections_acks_and_commits() {
         "fieldsync_sync_acks_total",
         "fieldsync_commit_seconds_count",
         "fieldsync_feed_pages_total",
+        "fieldsync_sync_catch_up_queries_total",
     ] {
         assert!(
             value(&after, name) > value(&before, name),

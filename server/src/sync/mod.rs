@@ -508,6 +508,7 @@ impl Connection {
                 .store
                 .changed_since(&self.claims.com, self.sent_upto, PAGE)
                 .await?;
+            crate::metrics::METRICS.catch_up_queries.inc();
             let full = rows.len() as i64 == PAGE;
             let Some(upto) = rows.last().map(|r| r.seq) else {
                 if must_send {
@@ -605,6 +606,7 @@ impl Connection {
                 .store
                 .changed_since(&self.claims.com, after, PAGE)
                 .await?;
+            crate::metrics::METRICS.catch_up_queries.inc();
             let full = rows.len() as i64 == PAGE;
             let Some(last) = rows.last().map(|r| r.seq) else {
                 break;
