@@ -357,8 +357,8 @@ pub fn markdown(f: &BenchmarkFigures) -> String {
             night.acks_per_s, night.ack_p50_ms, night.ack_p99_ms, night.server_cpu_night_pct
         ),
         format!(
-            "{:.0} check-ins/s asked",
-            night.devices as f64 * night.rate_per_device
+            "{} check-ins/s asked",
+            n((night.devices as f64 * night.rate_per_device).round() as usize)
         ),
         yes(night.ack_p99_ms < 100.0 && night.unacked_checkins == 0).into(),
     );

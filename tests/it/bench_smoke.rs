@@ -117,24 +117,35 @@ fn a_missing_server_binary_says_how_to_build_it() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn simulate_drives_phones_through_a_night_an_outage_and_the_storm() {
+/// A simulation of `devices` phones in teams of `team_size`, two check-ins a
+/// second for `secs` and two offline, after `stored_docs` stored documents.
+async fn simulated(
+    devices: usize,
+    team_size: usize,
+    secs: u64,
+    stored_docs: usize,
+) -> simulate::SimulateFigures {
     let args = SimulateArgs {
-        devices: 12,
-        team_size: 4,
+        devices,
+        team_size,
         rate: 2.0,
-        secs: 2,
+        secs,
         offline_checkins: 2,
-        stored_docs: 0,
+        stored_docs,
         database_url: None,
         json: None,
         quiet: true,
         server: server(),
     };
-    let f = tokio::time::timeout(RUN_TIMEOUT, simulate::run(&args))
+    tokio::time::timeout(RUN_TIMEOUT, simulate::run(&args))
         .await
         .expect("the simulation ends")
-        .expect("the simulation succeeds");
+        .expect("the simulation succeeds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_drives_phones_through_a_night_an_outage_and_the_storm() {
+    let f = simulated(12, 4, 2, 0).await;
     assert_eq!((f.devices, f.teams), (12, 3));
     assert_eq!(f.connections_held, 12, "{f:?}");
     assert_eq!(f.failed_devices, 0, "{f:?}");
@@ -157,22 +168,7 @@ async fn simulate_drives_phones_through_a_night_an_outage_and_the_storm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulate_stores_documents_no_phone_reads_before_the_phones_come() {
-    let args = SimulateArgs {
-        devices: 6,
-        team_size: 3,
-        rate: 2.0,
-        secs: 1,
-        offline_checkins: 1,
-        stored_docs: 40,
-        database_url: None,
-        json: None,
-        quiet: true,
-        server: server(),
-    };
-    let f = tokio::time::timeout(RUN_TIMEOUT, simulate::run(&args))
-        .await
-        .expect("the simulation ends")
-        .expect("the simulation succeeds");
+    let f = simulated(6, 3, 1, 40).await;
     assert_eq!((f.stored_docs, f.connections_held), (40, 6), "{f:?}");
     assert_eq!((f.failed_devices, f.unacked_checkins), (0, 0), "{f:?}");
 }

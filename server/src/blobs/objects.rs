@@ -158,7 +158,7 @@ impl BlobObjects {
     }
 
     /// Stores a chunk of upload `upload` as its part `part`, streaming it
-    /// from `file` (memory holds at most [`PART_BUFFER`] of it). When this
+    /// from `file` (memory holds at most 8 MiB of it). When this
     /// returns, the part is durable.
     pub async fn put_part(
         &self,
