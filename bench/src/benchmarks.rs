@@ -59,6 +59,8 @@ struct Sizes {
     storm_devices: usize,
     store_devices: usize,
     stored_docs: usize,
+    /// A hazard with a photo every this many check-ins of a phone.
+    hazard_every: u64,
 }
 
 const FULL: Sizes = Sizes {
@@ -70,6 +72,7 @@ const FULL: Sizes = Sizes {
     storm_devices: 10_000,
     store_devices: 1_000,
     stored_docs: 100_000,
+    hazard_every: 20,
 };
 
 const SMOKE: Sizes = Sizes {
@@ -81,6 +84,7 @@ const SMOKE: Sizes = Sizes {
     storm_devices: 16,
     store_devices: 8,
     stored_docs: 30,
+    hazard_every: 2,
 };
 
 /// The probe's figures (its output line, parsed).
@@ -130,6 +134,7 @@ pub async fn run(args: &BenchmarksArgs) -> anyhow::Result<BenchmarkFigures> {
         rate,
         secs,
         offline_checkins: 2,
+        hazard_every: sizes.hazard_every,
         stored_docs,
         database_url: None,
         json: None,
@@ -463,7 +468,7 @@ pub fn markdown(f: &BenchmarkFigures) -> String {
     out.push_str(
         "\nThe night: teams of 10 check in at their stairwell's floor 5 and floor 9 \
          posts with signed tags, one check-in a second each, plus a breadcrumb chunk \
-         every ten seconds. The storm: every connection drops, each phone checks in \
+         every ten seconds and, every 20 check-ins, a hazard with a small photo. The storm: every connection drops, each phone checks in \
          twice offline, and all reconnect at once; the time is until the last one \
          has pushed and caught up. The large store: a device first pushes the \
          district's history (hazards the phones do not read), then the phones come.\n\n",

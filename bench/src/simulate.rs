@@ -10,7 +10,9 @@
 //! 2. they sit idle, connected: the server's memory per connection;
 //! 3. the night: each phone checks in at its stairwell's floor 5 and floor 9
 //!    posts (signed tags printed by the office) at `--rate` per second and
-//!    records a breadcrumb chunk every ten seconds; ack latency per check-in;
+//!    records a breadcrumb chunk every ten seconds; every `--hazard-every`
+//!    check-ins it reports a hazard at its floor 5 post with a small photo
+//!    (uploaded over tus first); ack latency per check-in;
 //! 4. an outage: every connection drops, each phone checks in offline;
 //! 5. the storm: every phone reconnects at once, and the clock runs until
 //!    the last one has pushed everything and caught up.
@@ -26,7 +28,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use automerge::{ActorId, Automerge, ChangeHash};
+use fieldsync_proto::model::Role;
 use fieldsync_proto::model::breadcrumbs::{self, Breadcrumb};
+use fieldsync_proto::model::hazard::{HazardAction, HazardDoc, HazardEvent, HazardPlace, Severity};
 use fieldsync_proto::model::migrate;
 use fieldsync_proto::model::patrol::{CheckIn, PatrolDoc, Proof};
 use fieldsync_proto::session::{ClientEvent, ClientSession, MemDocs};
@@ -59,6 +63,10 @@ pub struct SimulateArgs {
     /// Check-ins each phone makes while the network is down
     #[arg(long, default_value_t = 2)]
     pub offline_checkins: usize,
+    /// Each phone reports a hazard with a small photo (about 20 KB) every
+    /// this many check-ins of the night; 0 for none
+    #[arg(long, default_value_t = 20)]
+    pub hazard_every: u64,
     /// Hazards stored before the phones sign up (grid 1, which the phones,
     /// all walking grid 2, do not read)
     #[arg(long, default_value_t = 0)]
@@ -101,6 +109,11 @@ pub struct SimulateFigures {
     pub idle_kb_per_connection: f64,
     pub checkins: u64,
     pub breadcrumb_chunks: u64,
+    /// Hazards reported with a photo during the night.
+    pub photo_hazards: u64,
+    /// From the start of a photo's upload until the server stored it.
+    pub photo_upload_p50_ms: f64,
+    pub photo_upload_p99_ms: f64,
     /// Check-ins acknowledged per second during the night.
     pub acks_per_s: f64,
     /// From the check-in on the phone to the server's durable ack.
@@ -155,6 +168,13 @@ pub fn print(f: &SimulateFigures) {
             (
                 "check-ins / breadcrumb chunks",
                 format!("{} / {}", f.checkins, f.breadcrumb_chunks),
+            ),
+            (
+                "hazards with photos, upload p50 / p99",
+                format!(
+                    "{}, {:.0} / {:.0} ms",
+                    f.photo_hazards, f.photo_upload_p50_ms, f.photo_upload_p99_ms
+                ),
             ),
             ("acks/s", format!("{:.0}", f.acks_per_s)),
             (
@@ -215,6 +235,9 @@ struct Shared {
     chunks: AtomicU64,
     /// Ack latencies of the night, in µs.
     latencies: Mutex<Vec<u64>>,
+    /// Photo upload times of the night, in µs.
+    uploads: Mutex<Vec<u64>>,
+    hazards: AtomicU64,
     connected: AtomicUsize,
 }
 
@@ -234,6 +257,12 @@ struct Phone {
     measuring: bool,
     /// Among the first half to connect.
     first: bool,
+    /// A hazard with a photo every this many check-ins (0: none).
+    hazard_every: u64,
+    /// Its tus client.
+    uploader: crate::uploads::Uploader,
+    /// Which phone it is (its photos differ from the others').
+    number: u64,
 }
 
 pub async fn run(args: &SimulateArgs) -> anyhow::Result<SimulateFigures> {
@@ -314,6 +343,7 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
     for (i, l) in logins.into_iter().enumerate() {
         let mut phone = l.await??;
         phone.first = i < args.devices / 2;
+        phone.hazard_every = args.hazard_every;
         phones.push(phone);
     }
     bar.finish_and_clear();
@@ -416,13 +446,9 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
     }
 
     latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i] as f64 / 1000.0
-    };
+    let pct = |p: f64| percentile_ms(&latencies, p);
+    let mut uploads = shared.uploads.lock().await.clone();
+    uploads.sort_unstable();
     Ok(SimulateFigures {
         backend: if args.database_url.is_some() {
             "postgres"
@@ -441,6 +467,9 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
         server_rss_idle_mb: rss_idle,
         idle_kb_per_connection: (rss_idle - rss_half) * 1024.0 / (n - half).max(1) as f64,
         checkins: shared.checkins.load(Ordering::SeqCst),
+        photo_hazards: shared.hazards.load(Ordering::SeqCst),
+        photo_upload_p50_ms: percentile_ms(&uploads, 0.50),
+        photo_upload_p99_ms: percentile_ms(&uploads, 0.99),
         breadcrumb_chunks: shared.chunks.load(Ordering::SeqCst),
         acks_per_s: acks as f64 / night_s,
         ack_p50_ms: pct(0.50),
@@ -455,6 +484,15 @@ async fn simulate(args: &SimulateArgs, server: &ChildServer) -> anyhow::Result<S
         failed_devices: shared.failed.load(Ordering::SeqCst),
         unacked_checkins: unacked,
     })
+}
+
+/// The `p` quantile of `sorted` (µs) in milliseconds; 0 when empty.
+fn percentile_ms(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i] as f64 / 1000.0
 }
 
 fn progress(args: &SimulateArgs, len: u64, what: &str) -> indicatif::ProgressBar {
@@ -634,9 +672,17 @@ impl Phone {
             .as_str()
             .context("login lacks user.id")?
             .to_owned();
+        let token = field("access_token")?;
         let mut phone = Phone {
             device_id,
-            token: field("access_token")?,
+            uploader: crate::uploads::Uploader {
+                http: http.clone(),
+                base: url.to_owned(),
+                token: token.clone(),
+            },
+            token,
+            hazard_every: 0,
+            number: i as u64,
             actor,
             posts,
             docs: MemDocs::default(),
@@ -658,17 +704,69 @@ impl Phone {
             breadcrumbs: Vec::new(),
             notes: Vec::new(),
         };
-        let mut am = migrate::new_doc(DocType::Patrol);
-        am.set_actor(phone.actor.clone());
-        let content = match serde_json::to_value(&doc)? {
-            serde_json::Value::Object(map) => map,
-            _ => bail!("a patrol serializes to an object"),
+        phone.patrol = phone.create(phone.patrol.clone(), &doc)?;
+        Ok(phone)
+    }
+
+    /// Makes document `header` from `content` on this phone; its header with
+    /// the schema version.
+    fn create(
+        &mut self,
+        mut header: DocHeader,
+        content: &impl Serialize,
+    ) -> anyhow::Result<DocHeader> {
+        let mut am = migrate::new_doc(header.doc_type);
+        am.set_actor(self.actor.clone());
+        let serde_json::Value::Object(content) = serde_json::to_value(content)? else {
+            bail!("a {:?} document serializes to an object", header.doc_type);
         };
         am.transact(|tx| fieldsync_proto::json::fill(tx, &content))
-            .map_err(|e| anyhow::anyhow!("filling the patrol: {:?}", e.error))?;
-        phone.patrol.schema_version = migrate::version_of(DocType::Patrol, &am);
-        phone.docs.insert(phone.patrol.clone(), am);
-        Ok(phone)
+            .map_err(|e| anyhow::anyhow!("filling a {:?}: {:?}", header.doc_type, e.error))?;
+        header.schema_version = migrate::version_of(header.doc_type, &am);
+        self.docs.insert(header.clone(), am);
+        Ok(header)
+    }
+
+    /// Uploads a small photo over tus, then reports a hazard at the floor 5
+    /// post that shows it; the hazard's header.
+    async fn report_hazard(&mut self, n: u64, shared: &Shared) -> anyhow::Result<DocHeader> {
+        let photo = crate::uploads::photo(160, 120, 24, self.number << 20 | n)?;
+        let start = Instant::now();
+        let stored = self.uploader.upload(photo.into(), start).await?;
+        shared
+            .uploads
+            .lock()
+            .await
+            .push(start.elapsed().as_micros() as u64);
+        let report = HazardEvent {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            prev: None,
+            at_ms: now_ms(),
+            by: self.user_id.clone(),
+            role: Role::Volunteer,
+            device: self.device_id.clone(),
+            action: HazardAction::Report {
+                severity: Severity::General,
+                immediate: false,
+            },
+            note: String::new(),
+            photos: vec![stored.hash.clone()],
+        };
+        let hazard = HazardDoc {
+            category: "exit_blocked".into(),
+            severity: Severity::General,
+            description: format!("Bikes blocking the stairwell at {}", self.posts[0].0),
+            place: HazardPlace {
+                post_id: Some(self.posts[0].0.clone()),
+                ..HazardPlace::default()
+            },
+            photos: vec![stored.hash],
+            events: vec![report],
+        };
+        let id = DocId::new(format!("hazard-sim-{:05}-{n}", self.number))?;
+        let header = self.create(DocHeader::new(id, DocType::Hazard), &hazard)?;
+        shared.hazards.fetch_add(1, Ordering::SeqCst);
+        Ok(header)
     }
 
     fn doc(&mut self) -> &mut Automerge {
@@ -864,6 +962,14 @@ impl Phone {
                         .local_change(self.patrol.clone(), &mut self.docs)
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
                     self.handle(ws, events, shared).await?;
+                    if self.hazard_every > 0 && n.is_multiple_of(self.hazard_every) {
+                        let hazard = self.report_hazard(n, shared).await?;
+                        let (ws, session) = conn.as_mut().expect("connected");
+                        let events = session
+                            .local_change(hazard, &mut self.docs)
+                            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        self.handle(ws, events, shared).await?;
+                    }
                 }
                 changed = phase.changed() => {
                     if changed.is_err() {

@@ -195,14 +195,17 @@ async fn round(
     })
 }
 
+/// A tus client of one user's device.
 #[derive(Clone)]
-struct Uploader {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+pub(crate) struct Uploader {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) token: String,
 }
 
-struct Timing {
+pub(crate) struct Timing {
+    /// The blob the upload became (sha256, hex).
+    pub(crate) hash: String,
     /// From the round's start until the server had all but the last byte.
     transferred: Duration,
     /// The last PATCH: completion on the server.
@@ -232,7 +235,9 @@ impl Uploader {
         Ok(resp)
     }
 
-    async fn upload(&self, bytes: Bytes, start: Instant) -> anyhow::Result<Timing> {
+    /// Uploads `bytes` (all but the last byte, then the last); `start` is
+    /// when the caller started waiting.
+    pub(crate) async fn upload(&self, bytes: Bytes, start: Instant) -> anyhow::Result<Timing> {
         let resp = self
             .http
             .post(format!("{}/api/v1/uploads", self.base))
@@ -254,10 +259,14 @@ impl Uploader {
         let t = Instant::now();
         let done = self.patch(&location, last, bytes.slice(last..)).await?;
         let completion = t.elapsed();
-        if done.headers().get("fieldsync-blob-hash").is_none() {
-            bail!("the last PATCH did not name the stored blob");
-        }
+        let hash = done
+            .headers()
+            .get("fieldsync-blob-hash")
+            .and_then(|v| v.to_str().ok())
+            .context("the last PATCH did not name the stored blob")?
+            .to_owned();
         Ok(Timing {
+            hash,
             transferred,
             completion,
         })
@@ -266,7 +275,7 @@ impl Uploader {
 
 /// A photo-like JPEG: gradients under noise of `amplitude`, different for
 /// each seed.
-fn photo(width: u32, height: u32, amplitude: u32, seed: u64) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn photo(width: u32, height: u32, amplitude: u32, seed: u64) -> anyhow::Result<Vec<u8>> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut noise = move || {
         // xorshift64: fast, and good enough for picture noise.

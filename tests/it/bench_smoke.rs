@@ -118,11 +118,13 @@ fn a_missing_server_binary_says_how_to_build_it() {
 }
 
 /// A simulation of `devices` phones in teams of `team_size`, two check-ins a
-/// second for `secs` and two offline, after `stored_docs` stored documents.
+/// second for `secs` and two offline, a hazard with a photo every
+/// `hazard_every` check-ins, after `stored_docs` stored documents.
 async fn simulated(
     devices: usize,
     team_size: usize,
     secs: u64,
+    hazard_every: u64,
     stored_docs: usize,
 ) -> simulate::SimulateFigures {
     let args = SimulateArgs {
@@ -131,6 +133,7 @@ async fn simulated(
         rate: 2.0,
         secs,
         offline_checkins: 2,
+        hazard_every,
         stored_docs,
         database_url: None,
         json: None,
@@ -145,11 +148,14 @@ async fn simulated(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulate_drives_phones_through_a_night_an_outage_and_the_storm() {
-    let f = simulated(12, 4, 2, 0).await;
+    let f = simulated(12, 4, 2, 3, 0).await;
     assert_eq!((f.devices, f.teams), (12, 3));
     assert_eq!(f.connections_held, 12, "{f:?}");
     assert_eq!(f.failed_devices, 0, "{f:?}");
     assert_eq!(f.unacked_checkins, 0, "every check-in was acknowledged");
+    // At least 3 ticks of the night each: one hazard with a photo each.
+    assert_eq!(f.photo_hazards, 12, "{f:?}");
+    assert!(f.photo_upload_p99_ms >= f.photo_upload_p50_ms && f.photo_upload_p50_ms > 0.0);
     // Two a second for two seconds (4 or 5 ticks each), plus the outage's 2.
     assert!(
         (12 * 5..=12 * 7).contains(&f.checkins),
@@ -168,7 +174,7 @@ async fn simulate_drives_phones_through_a_night_an_outage_and_the_storm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulate_stores_documents_no_phone_reads_before_the_phones_come() {
-    let f = simulated(6, 3, 1, 40).await;
+    let f = simulated(6, 3, 1, 0, 40).await;
     assert_eq!((f.stored_docs, f.connections_held), (40, 6), "{f:?}");
     assert_eq!((f.failed_devices, f.unacked_checkins), (0, 0), "{f:?}");
 }
