@@ -258,14 +258,15 @@ pub fn write(figures: &BenchmarkFigures, out: &Path) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("reading {}", out.display())),
     };
-    let mut text = markdown(figures);
+    let generated = markdown(figures);
+    let mut text = generated.clone();
     text.push_str(HAND_WRITTEN);
     text.push_str("\n\n");
     if let Some(kept) = kept {
         text.push_str(&kept);
     }
     std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
-    println!("{}", markdown(figures));
+    println!("{generated}");
     println!("wrote {}", out.display());
     Ok(())
 }

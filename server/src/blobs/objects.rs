@@ -166,19 +166,15 @@ impl BlobObjects {
         part: &str,
         file: &Path,
     ) -> Result<(), std::io::Error> {
+        let key = Self::part_key(upload, part);
         let mut from = tokio::fs::File::open(file).await?;
-        let mut to = BufWriter::with_capacity(
-            Arc::clone(&self.store),
-            Self::part_key(upload, part),
-            PART_BUFFER,
-        );
+        let mut to = BufWriter::with_capacity(Arc::clone(&self.store), key.clone(), PART_BUFFER);
         if let Err(e) = tokio::io::copy(&mut from, &mut to).await {
             let _ = to.abort().await;
             return Err(e);
         }
         to.shutdown().await?;
         if let Some(root) = &self.local_root {
-            let key = Self::part_key(upload, part);
             let path = root.join(key.as_ref());
             tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                 std::fs::File::open(&path)?.sync_all()?;
